@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: pages that compose layers/ and etl/ results."""

@@ -1,0 +1,1 @@
+"""ETL: department files in, canonical rows into DuckDB; owns the database schema."""

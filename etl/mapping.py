@@ -1,0 +1,220 @@
+"""Department mappings: one TOML file per department, parsed and validated into a typed Mapping."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from etl.errors import ConfigError, Problem
+from etl.schema import STATUSES
+
+FORMATS: tuple[str, ...] = ("csv", "tsv", "xlsx", "json", "jsonl", "geojson", "gpkg", "shp")
+ENCODINGS: tuple[str, ...] = ("auto", "utf-8", "utf-8-sig", "gbk", "gb18030")
+COORDINATE_SYSTEMS: tuple[str, ...] = ("wgs84", "cgcs2000", "gcj02", "bd09")
+CANONICAL_FIELDS: tuple[str, ...] = (
+    "source_id",
+    "category",
+    "status",
+    "reported_at",
+    "dispatched_at",
+    "closed_at",
+    "due_at",
+    "lon",
+    "lat",
+    "grid_code",
+    "address",
+    "description",
+)
+REQUIRED_FIELDS: tuple[str, ...] = ("source_id", "category", "status", "reported_at")
+TIME_FIELDS: tuple[str, ...] = ("reported_at", "dispatched_at", "closed_at", "due_at")
+
+
+@dataclass(frozen=True)
+class DueRule:
+    """A time limit: a number of calendar hours or of working days (Mon-Fri)."""
+
+    hours: float | None = None
+    working_days: int | None = None
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """How a row names the same incident already reported by another department."""
+
+    id_field: str
+    dept: str | None = None
+    dept_field: str | None = None
+    dept_map: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A validated department mapping."""
+
+    path: Path
+    department: str
+    name: str
+    format: str | None
+    encoding: str
+    sheet: str | None
+    layer: str | None
+    fields: dict[str, list[str]]
+    time_formats: list[str]
+    timezone: str
+    coordinate_system: str
+    from_geometry: bool
+    category_map: dict[str, str]
+    category_default: str | None
+    extra_disputes: frozenset[str]
+    status_map: dict[str, str]
+    due_default: DueRule | None
+    due_rules: dict[str, DueRule]
+    link: LinkSpec | None
+
+    def column(self, canonical: str) -> list[str]:
+        """Source columns of a canonical field ([] when the mapping does not map it)."""
+        return self.fields.get(canonical, [])
+
+
+def load_mapping(path: str | Path, *, known_categories: frozenset[str]) -> Mapping:
+    """Read and validate a mapping file; raise ConfigError listing every problem at once."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([Problem(str(path), "", "", "the mapping file does not exist")]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(str(path), "", "", f"not valid UTF-8 TOML: {exc}")]) from None
+    return parse_mapping(raw, path=path, known_categories=known_categories)
+
+
+def parse_mapping(
+    raw: dict[str, Any], *, path: Path, known_categories: frozenset[str]
+) -> Mapping:
+    """Validate a mapping already parsed from TOML."""
+    problems: list[Problem] = []
+
+    def problem(key: str, value: object, fix: str) -> None:
+        problems.append(Problem(str(path), key, repr(value) if value != "" else "", fix))
+
+    department = raw.get("department")
+    if not isinstance(department, str) or not department.isidentifier():
+        problem("department", department, "set a short ASCII code such as 'police110'")
+        department = "?"
+    name = raw.get("name", department)
+
+    read = raw.get("read", {})
+    fmt = read.get("format")
+    if fmt is not None and fmt not in FORMATS:
+        problem("read.format", fmt, f"use one of {', '.join(FORMATS)} (or leave it out to use the suffix)")
+    encoding = read.get("encoding", "auto")
+    if encoding not in ENCODINGS:
+        problem("read.encoding", encoding, f"use one of {', '.join(ENCODINGS)}")
+
+    fields: dict[str, list[str]] = {}
+    for key, value in raw.get("fields", {}).items():
+        if key not in CANONICAL_FIELDS:
+            problem(f"fields.{key}", key, f"canonical fields are {', '.join(CANONICAL_FIELDS)}")
+            continue
+        columns = [value] if isinstance(value, str) else value
+        if not isinstance(columns, list) or not columns or not all(isinstance(c, str) for c in columns):
+            problem(f"fields.{key}", value, "give a source column name or a list of names")
+            continue
+        fields[key] = columns
+    coordinates = raw.get("coordinates", {})
+    from_geometry = bool(coordinates.get("from_geometry", False))
+    for required in REQUIRED_FIELDS:
+        if required not in fields:
+            problem(f"fields.{required}", "", f"map '{required}' to the source column that holds it")
+    has_point = ("lon" in fields and "lat" in fields) or from_geometry
+    if ("lon" in fields) != ("lat" in fields):
+        problem("fields.lon/lat", "", "map both lon and lat, or neither")
+    if not has_point and "grid_code" not in fields and "address" not in fields:
+        problem("fields", "", "map lon and lat, a grid_code, or set coordinates.from_geometry = true")
+
+    time = raw.get("time", {})
+    time_formats = time.get("formats", ["iso"])
+    if isinstance(time_formats, str):
+        time_formats = [time_formats]
+    timezone = time.get("timezone", "Asia/Shanghai")
+
+    system = str(coordinates.get("system", "wgs84")).lower()
+    if system not in COORDINATE_SYSTEMS and not system.startswith("epsg:"):
+        problem("coordinates.system", system, f"use one of {', '.join(COORDINATE_SYSTEMS)} or an EPSG code such as 'EPSG:4547'")
+
+    category = raw.get("category", {})
+    category_map = {str(k): str(v) for k, v in category.get("map", {}).items()}
+    for text, code in category_map.items():
+        if code not in known_categories:
+            problem(f"category.map.{text}", code, "map to a code listed in data/categories.toml")
+    category_default = category.get("default")
+    if category_default is not None and category_default not in known_categories:
+        problem("category.default", category_default, "use a code listed in data/categories.toml")
+    extra_disputes = frozenset(category.get("disputes", []))
+    for code in extra_disputes - known_categories:
+        problem("category.disputes", code, "use codes listed in data/categories.toml")
+
+    status_map = {str(k): str(v) for k, v in raw.get("status", {}).get("map", {}).items()}
+    for text, code in status_map.items():
+        if code not in STATUSES:
+            problem(f"status.map.{text}", code, f"map to one of {', '.join(STATUSES)}")
+
+    due = raw.get("due", {})
+    due_default = _due_rule(due.get("default"), "due.default", problem)
+    due_rules: dict[str, DueRule] = {}
+    for code, rule in due.get("rules", {}).items():
+        if code not in known_categories:
+            problem(f"due.rules.{code}", code, "use a code listed in data/categories.toml")
+        parsed = _due_rule(rule, f"due.rules.{code}", problem)
+        if parsed is not None:
+            due_rules[code] = parsed
+
+    link = None
+    if "link" in raw:
+        spec = raw["link"]
+        if "id_field" not in spec or ("dept" not in spec and "dept_field" not in spec):
+            problem("link", spec, "give id_field and either dept or dept_field (+ dept_map)")
+        else:
+            link = LinkSpec(
+                id_field=spec["id_field"],
+                dept=spec.get("dept"),
+                dept_field=spec.get("dept_field"),
+                dept_map={str(k): str(v) for k, v in spec.get("dept_map", {}).items()},
+            )
+
+    if problems:
+        raise ConfigError(problems)
+    return Mapping(
+        path=path,
+        department=department,
+        name=str(name),
+        format=fmt,
+        encoding=encoding,
+        sheet=read.get("sheet"),
+        layer=read.get("layer"),
+        fields=fields,
+        time_formats=list(time_formats),
+        timezone=timezone,
+        coordinate_system=system,
+        from_geometry=from_geometry,
+        category_map=category_map,
+        category_default=category_default,
+        extra_disputes=extra_disputes,
+        status_map=status_map,
+        due_default=due_default,
+        due_rules=due_rules,
+        link=link,
+    )
+
+
+def _due_rule(value: Any, key: str, problem: Any) -> DueRule | None:
+    if value is None:
+        return None
+    if isinstance(value, dict) and set(value) == {"hours"} and isinstance(value["hours"], (int, float)):
+        return DueRule(hours=float(value["hours"]))
+    if isinstance(value, dict) and set(value) == {"working_days"} and isinstance(value["working_days"], int):
+        return DueRule(working_days=value["working_days"])
+    problem(key, value, "write { hours = 24 } or { working_days = 7 }")
+    return None

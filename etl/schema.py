@@ -1,0 +1,117 @@
+"""The DuckDB schema of the Minqing store: DDL and its creation, documented in docs/schema.md."""
+
+from __future__ import annotations
+
+import duckdb
+
+SCHEMA_VERSION = 1
+
+STATUSES: tuple[str, ...] = ("reported", "dispatched", "in_progress", "closed")
+LEVELS: tuple[str, ...] = ("large", "medium", "small")
+
+_DDL: tuple[str, ...] = (
+    """
+    CREATE TABLE IF NOT EXISTS meta (
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS grids (
+        grid_code   VARCHAR PRIMARY KEY,
+        name        VARCHAR NOT NULL,
+        level       VARCHAR NOT NULL CHECK (level IN ('large', 'medium', 'small')),
+        parent_code VARCHAR,
+        geometry    BLOB NOT NULL,          -- WKB, EPSG:4326 (WGS84 lon/lat)
+        area_km2    DOUBLE,                 -- geodesic area on the WGS84 ellipsoid
+        population  INTEGER,
+        version     INTEGER NOT NULL DEFAULT 1,
+        valid_from  TIMESTAMP
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS categories (
+        code          VARCHAR PRIMARY KEY,
+        name          VARCHAR NOT NULL,     -- Chinese label shown in the UI
+        domain        VARCHAR NOT NULL,     -- dispute | urban | police | hotline | petition | land | grid
+        dispute_class VARCHAR               -- Chinese dispute class when this category is a dispute
+    )
+    """,
+    """
+    CREATE SEQUENCE IF NOT EXISTS batch_ids START 1
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS load_batches (
+        batch_id          INTEGER PRIMARY KEY,
+        source            VARCHAR NOT NULL,  -- department code
+        file_path         VARCHAR NOT NULL,
+        file_sha256       VARCHAR NOT NULL,
+        mapping_path      VARCHAR,
+        started_at        TIMESTAMP NOT NULL,
+        finished_at       TIMESTAMP,
+        rows_in           INTEGER NOT NULL DEFAULT 0,
+        rows_loaded       INTEGER NOT NULL DEFAULT 0,
+        rows_updated      INTEGER NOT NULL DEFAULT 0,
+        rows_duplicate    INTEGER NOT NULL DEFAULT 0,
+        rows_rejected     INTEGER NOT NULL DEFAULT 0,
+        rows_outside_grid INTEGER NOT NULL DEFAULT 0,
+        status            VARCHAR NOT NULL DEFAULT 'done'
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS events (
+        event_id      VARCHAR PRIMARY KEY,   -- '<dept>:<source_id>'
+        dept          VARCHAR NOT NULL,
+        source_id     VARCHAR NOT NULL,
+        category      VARCHAR NOT NULL,      -- canonical code, see categories
+        dispute_class VARCHAR,
+        is_dispute    BOOLEAN NOT NULL,
+        status        VARCHAR NOT NULL CHECK (status IN ('reported', 'dispatched', 'in_progress', 'closed')),
+        reported_at   TIMESTAMP NOT NULL,    -- local China time (Asia/Shanghai), no offset
+        dispatched_at TIMESTAMP,
+        closed_at     TIMESTAMP,
+        due_at        TIMESTAMP,
+        lon           DOUBLE,                -- WGS84
+        lat           DOUBLE,
+        location_from VARCHAR NOT NULL,      -- 'point' | 'grid_code' | 'none'
+        outside_grid  BOOLEAN NOT NULL DEFAULT FALSE,
+        grid_small    VARCHAR,
+        grid_medium   VARCHAR,
+        grid_large    VARCHAR,
+        incident_id   VARCHAR NOT NULL,      -- event_id of the first report of the same incident
+        address       VARCHAR,
+        description   VARCHAR,
+        row_hash      VARCHAR NOT NULL,      -- hash of the canonical row, to tell updates from duplicates
+        batch_id      INTEGER NOT NULL,      -- batch that first loaded the event
+        updated_batch INTEGER                -- batch that last changed it
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS rejects (
+        batch_id   INTEGER NOT NULL,
+        source     VARCHAR NOT NULL,
+        row_number INTEGER NOT NULL,         -- 1-based data row in the source file (header excluded)
+        field      VARCHAR,
+        value      VARCHAR,
+        reason     VARCHAR NOT NULL,
+        raw        VARCHAR                   -- the source row as JSON
+    )
+    """,
+)
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every table of the store if missing and record the schema version."""
+    for statement in _DDL:
+        con.execute(statement)
+    con.execute(
+        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+    )
+
+
+def connect(path: str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the store at `path`; a writable connection also creates the schema."""
+    con = duckdb.connect(path, read_only=read_only)
+    if not read_only:
+        create_schema(con)
+    return con
