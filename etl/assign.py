@@ -1,0 +1,84 @@
+"""Grid assignment: vectorised point-in-polygon into small grids, parents from the hierarchy, codes and addresses checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+import shapely
+
+
+@dataclass
+class GridIndex:
+    """The small grids as an array of polygons plus the hierarchy, ready for assignment."""
+
+    small_codes: np.ndarray
+    small_polygons: np.ndarray
+    parent: dict[str, str]
+    level: dict[str, str]
+    medium_by_names: dict[tuple[str, str], str]
+    large_names: dict[str, str]
+
+    @classmethod
+    def from_db(cls, con: duckdb.DuckDBPyConnection) -> "GridIndex":
+        """Build the index from the grids table."""
+        grids = con.execute("SELECT grid_code, name, level, parent_code, geometry FROM grids").df()
+        small = grids[grids["level"] == "small"]
+        polygons = shapely.from_wkb(small["geometry"].to_numpy())
+        shapely.prepare(polygons)
+        names = dict(zip(grids["grid_code"], grids["name"]))
+        parent = {c: p for c, p in zip(grids["grid_code"], grids["parent_code"]) if isinstance(p, str)}
+        medium = grids[grids["level"] == "medium"]
+        medium_by_names = {
+            (names.get(p, ""), n): c for c, n, p in zip(medium["grid_code"], medium["name"], medium["parent_code"])
+        }
+        large = grids[grids["level"] == "large"]
+        return cls(
+            small_codes=small["grid_code"].to_numpy(dtype=object),
+            small_polygons=polygons,
+            parent=parent,
+            level=dict(zip(grids["grid_code"], grids["level"])),
+            medium_by_names=medium_by_names,
+            large_names=dict(zip(large["name"], large["grid_code"])),
+        )
+
+    def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Small-grid code of each point (None outside every grid or without a point).
+
+        The STRtree is built on the points and queried with the polygons (`contains`), the fastest
+        method measured in shared/docs/stack-notes.md.
+        """
+        codes = np.full(len(lon), None, dtype=object)
+        has_point = np.isfinite(lon) & np.isfinite(lat)
+        if not has_point.any() or len(self.small_polygons) == 0:
+            return codes
+        where = np.flatnonzero(has_point)
+        points = shapely.points(lon[where], lat[where])
+        tree = shapely.STRtree(points)
+        polygon_index, point_index = tree.query(self.small_polygons, predicate="contains")
+        order = np.argsort(point_index, kind="stable")  # a point on a shared edge keeps its first polygon
+        point_index, polygon_index = point_index[order], polygon_index[order]
+        first = np.unique(point_index, return_index=True)[1]
+        codes[where[point_index[first]]] = self.small_codes[polygon_index[first]]
+        return codes
+
+    def hierarchy(self, small: pd.Series) -> tuple[pd.Series, pd.Series]:
+        """Medium and large codes for a series of small-grid codes."""
+        medium = small.map(self.parent)
+        large = medium.map(self.parent)
+        return medium, large
+
+    def is_small(self, codes: pd.Series) -> pd.Series:
+        """Whether each code names an existing small grid."""
+        return codes.map(lambda c: self.level.get(c) == "small")
+
+    def medium_from_address(self, address: str) -> str | None:
+        """The village/community grid whose town and village names both appear in an address text."""
+        if not address:
+            return None
+        for (town, village), code in self.medium_by_names.items():
+            if town and town in address and village in address:
+                return code
+        return None

@@ -1,0 +1,153 @@
+"""Project config (minqing.toml): database, grid sources per level, department sources; validated before reading."""
+
+from __future__ import annotations
+
+import glob
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from etl.errors import ConfigError, Problem
+from etl.mapping import COORDINATE_SYSTEMS, ENCODINGS, Mapping, load_mapping
+from etl.schema import LEVELS
+
+
+@dataclass(frozen=True)
+class GridSource:
+    """Where one level's grids come from and which attributes hold code, name, parent and population."""
+
+    level: str
+    path: Path
+    code: str
+    name: str
+    parent: str | None
+    population: str | None
+    encoding: str
+    coordinates: str
+
+
+@dataclass(frozen=True)
+class DepartmentSource:
+    """A department's files (a path or glob) and the mapping that reads them."""
+
+    pattern: str
+    mapping: Mapping
+
+    def files(self) -> list[Path]:
+        """The files the pattern names now, sorted so loads run in a stable order."""
+        return sorted(Path(p) for p in glob.glob(self.pattern))
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """A validated minqing.toml."""
+
+    path: Path
+    database: Path
+    categories: dict[str, dict[str, str]]
+    grids: dict[str, GridSource]
+    departments: list[DepartmentSource]
+
+
+def load_config(path: str | Path) -> ProjectConfig:
+    """Read and validate minqing.toml and every mapping it names; list all problems at once."""
+    path = Path(path).resolve()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([Problem(str(path), "", "", "no such config; create one with `minqing demo --dir DIR` and edit it")]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(str(path), "", "", f"not valid UTF-8 TOML: {exc}")]) from None
+    return parse_config(raw, path=path)
+
+
+def parse_config(raw: dict[str, Any], *, path: Path) -> ProjectConfig:
+    """Validate an already-parsed config; paths are relative to the config file's folder."""
+    base = path.parent
+    problems: list[Problem] = []
+
+    def problem(key: str, value: object, fix: str) -> None:
+        problems.append(Problem(str(path), key, repr(value) if value not in ("", None) else "", fix))
+
+    database = raw.get("database")
+    if not isinstance(database, str) or not database:
+        problem("database", database, "set the DuckDB file, e.g. database = \"minqing.duckdb\"")
+        database = "minqing.duckdb"
+
+    categories = _load_categories(base / raw.get("categories", "categories.toml"), problem)
+
+    grids: dict[str, GridSource] = {}
+    grid_section = raw.get("grids", {})
+    default_system = str(grid_section.get("coordinates", "wgs84")).lower()
+    for level in LEVELS:
+        spec = grid_section.get(level)
+        if spec is None:
+            if level == "small":
+                problem("grids.small", "", "give the small grids: [grids.small] path, code, name, parent")
+            continue
+        grids[level] = _grid_source(level, spec, base, default_system, problem)
+    for key in grid_section:
+        if key not in LEVELS and key != "coordinates":
+            problem(f"grids.{key}", key, f"grid levels are {', '.join(LEVELS)}")
+
+    departments: list[DepartmentSource] = []
+    for i, spec in enumerate(raw.get("departments", [])):
+        key = f"departments[{i}]"
+        if not isinstance(spec, dict) or "path" not in spec or "mapping" not in spec:
+            problem(key, spec, "give path (file or glob) and mapping (a mapping file)")
+            continue
+        pattern = str(base / spec["path"])
+        if not glob.glob(pattern):
+            problem(f"{key}.path", spec["path"], "no file matches; check the path or glob")
+        try:
+            mapping = load_mapping(base / spec["mapping"], known_categories=frozenset(categories))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        departments.append(DepartmentSource(pattern=pattern, mapping=mapping))
+    seen: dict[str, str] = {}
+    for source in departments:
+        code = source.mapping.department
+        if code in seen and seen[code] != str(source.mapping.path):
+            problem("departments", code, f"two different mappings use the department code '{code}'; make codes unique")
+        seen[code] = str(source.mapping.path)
+
+    if problems:
+        raise ConfigError(problems)
+    return ProjectConfig(path=path, database=(base / database), categories=categories,
+                         grids=grids, departments=departments)
+
+
+def _grid_source(level: str, spec: dict[str, Any], base: Path, default_system: str, problem: Any) -> GridSource:
+    key = f"grids.{level}"
+    for required in ("path", "code", "name"):
+        if required not in spec:
+            problem(f"{key}.{required}", "", f"set {required} for the {level} grids")
+    path = base / str(spec.get("path", ""))
+    if "path" in spec and not path.exists():
+        problem(f"{key}.path", spec.get("path"), "no such file; check the path (relative to minqing.toml)")
+    encoding = spec.get("encoding", "auto")
+    if encoding not in ENCODINGS:
+        problem(f"{key}.encoding", encoding, f"use one of {', '.join(ENCODINGS)}")
+    system = str(spec.get("coordinates", default_system)).lower()
+    if system not in COORDINATE_SYSTEMS and not system.startswith("epsg:"):
+        problem(f"{key}.coordinates", system, f"use one of {', '.join(COORDINATE_SYSTEMS)} or an EPSG code")
+    return GridSource(level=level, path=path, code=str(spec.get("code", "")), name=str(spec.get("name", "")),
+                      parent=spec.get("parent"), population=spec.get("population"),
+                      encoding=encoding, coordinates=system)
+
+
+def _load_categories(path: Path, problem: Any) -> dict[str, dict[str, str]]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problem("categories", str(path), "no such file; point categories at a categories.toml")
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        problem("categories", str(path), f"not valid TOML: {exc}")
+        return {}
+    for code, spec in raw.items():
+        if not isinstance(spec, dict) or "name" not in spec or "domain" not in spec:
+            problem(f"categories.{code}", spec, "each category needs name and domain (and dispute_class for disputes)")
+    return raw

@@ -1,0 +1,33 @@
+"""Due times from a mapping's rules: calendar hours, or working days (Monday to Friday) keeping the time of day."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from etl.mapping import DueRule
+
+
+def due_times(reported_at: pd.Series, categories: pd.Series, rules: dict[str, DueRule],
+              default: DueRule | None) -> pd.Series:
+    """The due time of each event: its category's rule, else the default, else NaT."""
+    due = pd.Series(pd.NaT, index=reported_at.index, dtype="datetime64[us]")
+    rule_of = categories.map(lambda c: rules.get(c, default))
+    for rule in {r for r in rule_of.dropna().unique()}:
+        rows = rule_of == rule
+        due[rows] = apply_rule(reported_at[rows], rule)
+    return due
+
+
+def apply_rule(reported_at: pd.Series, rule: DueRule) -> pd.Series:
+    """Add one rule to a series of report times (a weekend report starts counting on Monday)."""
+    if rule.hours is not None:
+        return (reported_at + pd.to_timedelta(rule.hours, unit="h")).astype("datetime64[us]")
+    valid = reported_at.notna()
+    out = pd.Series(pd.NaT, index=reported_at.index, dtype="datetime64[us]")
+    start = reported_at[valid]
+    days = start.dt.normalize()
+    time_of_day = start - days
+    shifted = np.busday_offset(days.values.astype("datetime64[D]"), rule.working_days or 0, roll="forward")
+    out[valid] = pd.to_datetime(shifted).astype("datetime64[us]") + time_of_day.values
+    return out

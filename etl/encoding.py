@@ -1,0 +1,60 @@
+"""Text encodings of department files: detect UTF-8 (with or without BOM) or GBK/GB18030, and decode strictly."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+from etl.errors import UserError
+
+_SAMPLE_BYTES = 4 * 1024 * 1024
+
+
+def detect_encoding(data: bytes, path: Path) -> str:
+    """Return 'utf-8-sig', 'utf-8' or 'gb18030' for the bytes of `path`; raise UserError when none fits."""
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    sample = _trim_to_line(data[:_SAMPLE_BYTES])
+    for candidate in ("utf-8", "gb18030"):
+        try:
+            sample.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+        return candidate
+    raise UserError(
+        f"{path}: the text is neither UTF-8 nor GBK/GB18030; "
+        "set read.encoding in the department's mapping or re-export the file as UTF-8"
+    )
+
+
+def decode_text(data: bytes, encoding: str, path: Path) -> str:
+    """Decode strictly; a byte that does not fit names its line and the fix."""
+    codec = "gb18030" if encoding == "gbk" else encoding
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UserError(
+            f"{path}: line {line}: byte {data[exc.start:exc.start + 1]!r} is not valid {encoding}; "
+            "set read.encoding in the mapping to the file's real encoding (utf-8, utf-8-sig, gbk, gb18030)"
+        ) from None
+
+
+def looks_garbled(texts: list[str]) -> bool:
+    """True when texts look like GBK bytes decoded as Latin-1/CP1252 (mojibake such as 'Ãû³Æ')."""
+    suspicious = 0
+    for text in texts:
+        if not text or text.isascii():
+            continue
+        high = [c for c in text if ord(c) > 127]
+        if high and all(0xA0 <= ord(c) <= 0xFF for c in high):
+            suspicious += 1
+    return suspicious > 0
+
+
+def _trim_to_line(sample: bytes) -> bytes:
+    """Cut a sample at its last newline so a multi-byte character is never split."""
+    if len(sample) < _SAMPLE_BYTES:
+        return sample
+    cut = sample.rfind(b"\n")
+    return sample[:cut] if cut > 0 else sample

@@ -1,0 +1,211 @@
+"""Grid boundaries in: read each level, detect garbled text, repair, validate the hierarchy, store with versions."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from etl.config import GridSource
+from etl.coords import to_wgs84
+from etl.encoding import looks_garbled
+from etl.errors import UserError
+
+EQUAL_AREA_CRS = "+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +ellps=WGS84 +units=m +no_defs"
+_CHILD_LEVEL = {"large": "medium", "medium": "small"}
+
+
+@dataclass
+class GridReport:
+    """What loading the grids found and did."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    version: int = 0
+    changed: bool = False
+
+
+def read_grid_level(source: GridSource, report: GridReport) -> gpd.GeoDataFrame:
+    """Read one level's file into grid_code, name, parent_code, population, geometry (EPSG:4326)."""
+    gdf = _read_decoded(source, report)
+    missing = [c for c in (source.code, source.name, source.parent, source.population) if c and c not in gdf.columns]
+    if missing:
+        raise UserError(
+            f"{source.path}: column(s) {', '.join(missing)} not found; the file has {', '.join(map(str, gdf.columns[:-1]))}. "
+            f"Fix grids.{source.level} in minqing.toml"
+        )
+    out = gpd.GeoDataFrame(
+        {
+            "grid_code": gdf[source.code].map(_code_text),
+            "name": gdf[source.name].astype(str).str.strip(),
+            "parent_code": gdf[source.parent].map(_code_text) if source.parent else None,
+            "population": pd.to_numeric(gdf[source.population], errors="coerce").astype("Int64")
+            if source.population else pd.array([pd.NA] * len(gdf), dtype="Int64"),
+        },
+        geometry=_to_wgs84_geometry(gdf, source),
+        crs="EPSG:4326",
+    )
+    _repair(out, source, report)
+    return out
+
+
+def load_grids(con: duckdb.DuckDBPyConnection, sources: dict[str, GridSource]) -> GridReport:
+    """Read, validate and store all levels in one transaction; an unchanged grid set is left as it is."""
+    report = GridReport()
+    levels = {level: read_grid_level(src, report) for level, src in sources.items()}
+    if "small" in levels and "medium" not in levels:
+        levels["medium"] = dissolve_parents(levels["small"], "medium", report)
+    if "medium" in levels and "large" not in levels:
+        levels["large"] = dissolve_parents(levels["medium"], "large", report)
+    _validate_hierarchy(levels, sources)
+    frame = pd.concat(
+        [g.assign(level=level) for level, g in levels.items()], ignore_index=True
+    )
+    frame["area_km2"] = gpd.GeoSeries(frame.geometry, crs="EPSG:4326").to_crs(EQUAL_AREA_CRS).area / 1e6
+    frame["wkb"] = shapely.to_wkb(frame.geometry.values)
+    digest = _digest(frame)
+    report.counts = {level: len(g) for level, g in levels.items()}
+    previous = con.execute("SELECT value FROM meta WHERE key = 'grid_digest'").fetchone()
+    version_row = con.execute("SELECT coalesce(max(version), 0) FROM grids").fetchone()
+    current_version = int(version_row[0]) if version_row else 0
+    if previous and previous[0] == digest:
+        report.version = current_version
+        return report
+    report.changed = True
+    report.version = current_version + 1
+    rows = pd.DataFrame({
+        "grid_code": frame["grid_code"], "name": frame["name"], "level": frame["level"],
+        "parent_code": frame["parent_code"], "geometry": frame["wkb"], "area_km2": frame["area_km2"],
+        "population": frame["population"], "version": report.version, "valid_from": datetime.now().replace(microsecond=0),
+    })
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM grids")
+        con.register("incoming_grids", rows)
+        con.execute("INSERT INTO grids SELECT * FROM incoming_grids")
+        con.unregister("incoming_grids")
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('grid_digest', ?)", [digest])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return report
+
+
+def dissolve_parents(children: gpd.GeoDataFrame, level: str, report: GridReport) -> gpd.GeoDataFrame:
+    """Build a missing upper level as the union of its children, grouped by their parent code."""
+    if children["parent_code"].isna().any():
+        raise UserError(f"cannot build the {level} grids: some children have no parent code; give the {level} grids' file")
+    grouped = children.dissolve(by="parent_code", aggfunc={"population": "sum"}).reset_index()
+    report.notes.append(f"{level} grids built by dissolving {len(children)} children into {len(grouped)} parents")
+    return gpd.GeoDataFrame(
+        {"grid_code": grouped["parent_code"], "name": grouped["parent_code"], "parent_code": None,
+         "population": grouped["population"].astype("Int64")},
+        geometry=grouped.geometry.values, crs="EPSG:4326",
+    )
+
+
+def _read_decoded(source: GridSource, report: GridReport) -> gpd.GeoDataFrame:
+    def read(encoding: str | None) -> gpd.GeoDataFrame:
+        kwargs = {"encoding": encoding} if encoding else {}
+        try:
+            return pyogrio.read_dataframe(source.path, **kwargs)
+        except Exception as exc:  # pyogrio wraps GDAL errors in several types
+            raise UserError(f"{source.path}: GDAL cannot read it ({exc}); check that the file set is complete") from None
+
+    if source.encoding != "auto":
+        return read("gb18030" if source.encoding == "gbk" else source.encoding)
+    gdf = read(None)
+    texts = [str(c) for c in gdf.columns] + [str(v) for v in gdf.select_dtypes("object").head(50).to_numpy().ravel()]
+    if looks_garbled(texts):
+        gdf = read("gb18030")
+        report.notes.append(
+            f"{source.path.name}: attributes looked garbled (GBK text without a .cpg file); read as GBK. "
+            f"Set grids.{source.level}.encoding = \"gbk\" to make this explicit"
+        )
+    return gdf
+
+
+def _to_wgs84_geometry(gdf: gpd.GeoDataFrame, source: GridSource) -> np.ndarray:
+    geometry = gdf.geometry.values
+    system = source.coordinates
+    if gdf.crs is not None and system == "wgs84" and not gdf.crs.is_geographic:
+        system = gdf.crs.to_string()
+    if system in ("wgs84", "cgcs2000", "epsg:4326", "epsg:4490"):
+        return np.asarray(geometry)
+
+    def convert(coords: np.ndarray) -> np.ndarray:
+        lon, lat = to_wgs84(coords[:, 0], coords[:, 1], system)
+        return np.column_stack([lon, lat])
+
+    return shapely.transform(np.asarray(geometry), convert)
+
+
+def _repair(gdf: gpd.GeoDataFrame, source: GridSource, report: GridReport) -> None:
+    empty = gdf.geometry.isna() | gdf.geometry.is_empty
+    if empty.any():
+        codes = ", ".join(gdf.loc[empty, "grid_code"].astype(str).head(5))
+        raise UserError(f"{source.path}: {int(empty.sum())} grid(s) without geometry ({codes}); fix them in the source file")
+    invalid = ~gdf.geometry.is_valid
+    if invalid.any():
+        gdf.loc[invalid, "geometry"] = shapely.make_valid(gdf.geometry[invalid].values)
+        gdf.loc[invalid, "geometry"] = gdf.geometry[invalid].map(_polygonal)
+        codes = ", ".join(gdf.loc[invalid, "grid_code"].astype(str).head(5))
+        report.notes.append(f"{source.path.name}: repaired {int(invalid.sum())} invalid geometries with make_valid ({codes})")
+    repeated = gdf["grid_code"].duplicated(keep=False)
+    if repeated.any():
+        codes = ", ".join(sorted(set(gdf.loc[repeated, "grid_code"]))[:5])
+        raise UserError(f"{source.path}: grid codes repeat ({codes}); each {source.level} grid needs its own code")
+    blank = gdf["grid_code"].isna() | (gdf["grid_code"] == "")
+    if blank.any():
+        raise UserError(f"{source.path}: {int(blank.sum())} grid(s) have no code in column '{source.code}'; fill them in")
+
+
+def _validate_hierarchy(levels: dict[str, gpd.GeoDataFrame], sources: dict[str, GridSource]) -> None:
+    for parent_level, child_level in _CHILD_LEVEL.items():
+        if parent_level not in levels or child_level not in levels:
+            continue
+        child = levels[child_level]
+        known = set(levels[parent_level]["grid_code"])
+        orphans = child.loc[~child["parent_code"].isin(known), ["grid_code", "parent_code"]]
+        if len(orphans):
+            where = sources[child_level].path if child_level in sources else child_level
+            sample = ", ".join(f"{c}→{p}" for c, p in orphans.head(5).itertuples(index=False))
+            raise UserError(
+                f"{where}: {len(orphans)} {child_level} grid(s) name a parent that is not a {parent_level} grid ({sample}); "
+                f"fix their parent codes or the {parent_level} grids' file"
+            )
+
+
+def _polygonal(geometry: shapely.Geometry) -> shapely.Geometry:
+    """Keep only the polygonal part of a make_valid result (drop stray lines and points)."""
+    if geometry.geom_type in ("Polygon", "MultiPolygon"):
+        return geometry
+    parts = [g for g in getattr(geometry, "geoms", []) if g.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else geometry
+
+
+def _code_text(value: object) -> str | None:
+    """Grid codes are text: keep leading zeros, drop a float's '.0', never store them as numbers."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _digest(frame: pd.DataFrame) -> str:
+    digest = hashlib.sha256()
+    for code, level, parent, name, wkb in sorted(
+        zip(frame["grid_code"], frame["level"], frame["parent_code"].astype(str), frame["name"], frame["wkb"])
+    ):
+        digest.update(f"{code}|{level}|{parent}|{name}|".encode())
+        digest.update(wkb)
+    return digest.hexdigest()

@@ -1,0 +1,277 @@
+"""Normalisation: a department's raw rows plus its mapping become canonical event rows and quarantined rejects."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from etl.assign import GridIndex
+from etl.coords import to_wgs84
+from etl.duetime import due_times
+from etl.errors import UserError
+from etl.mapping import TIME_FIELDS, Mapping
+from etl.readers import ERROR_COLUMN, ROW_COLUMN, X_COLUMN, Y_COLUMN, RawTable
+from etl.timeparse import parse_times
+
+EVENT_COLUMNS: tuple[str, ...] = (
+    "event_id", "dept", "source_id", "category", "dispute_class", "is_dispute", "status",
+    "reported_at", "dispatched_at", "closed_at", "due_at", "lon", "lat", "location_from",
+    "outside_grid", "grid_small", "grid_medium", "grid_large", "incident_id", "address",
+    "description", "row_hash",
+)
+_GEOGRAPHIC = ("wgs84", "cgcs2000", "gcj02", "bd09", "epsg:4326", "epsg:4490")
+
+
+@dataclass
+class Normalised:
+    """Canonical rows ready to load, and the rows quarantined with their reasons."""
+
+    events: pd.DataFrame
+    rejects: pd.DataFrame  # row_number, field, value, reason, raw
+
+
+class _Rejects:
+    """Collects the first problem of each row; later checks skip rows already rejected."""
+
+    def __init__(self, index: pd.Index) -> None:
+        self.reason = pd.Series(None, index=index, dtype=object)
+        self.field = pd.Series(None, index=index, dtype=object)
+        self.value = pd.Series(None, index=index, dtype=object)
+
+    def add(self, mask: pd.Series, field: str, values: pd.Series | None, reason: str) -> None:
+        new = mask & self.reason.isna()
+        if not new.any():
+            return
+        self.reason[new] = reason
+        self.field[new] = field
+        if values is not None:
+            self.value[new] = values[new].map(lambda v: None if v is None else str(v)[:200])
+
+    @property
+    def mask(self) -> pd.Series:
+        return self.reason.notna()
+
+
+def normalise(table: RawTable, mapping: Mapping, *, path: Path, categories: dict[str, dict[str, str]],
+              grids: GridIndex) -> Normalised:
+    """Apply a mapping to a raw table; raise UserError when the file cannot match the mapping at all."""
+    raw = table.frame
+    _check_columns(raw, mapping, path)
+    rejects = _Rejects(raw.index)
+    if ERROR_COLUMN in raw.columns:
+        rejects.add(raw[ERROR_COLUMN].notna(), "row", raw[ERROR_COLUMN], "the row cannot be parsed")
+
+    out = pd.DataFrame(index=raw.index)
+    out["dept"] = mapping.department
+    out["source_id"] = _joined_text(raw, mapping.column("source_id"))
+    rejects.add(out["source_id"] == "", mapping.column("source_id")[0], out["source_id"], "missing source id")
+
+    category_text = _joined_text(raw, mapping.column("category"))
+    category = category_text.map(mapping.category_map)
+    if mapping.category_default is not None:
+        category = category.fillna(mapping.category_default)
+    rejects.add(category_text == "", mapping.column("category")[0], category_text, "missing category")
+    rejects.add(category.isna(), mapping.column("category")[0], category_text,
+                "unknown category text; add it to [category.map] in the mapping")
+    out["category"] = category
+    dispute_class = category.map(lambda c: categories.get(c, {}).get("dispute_class"))
+    out["dispute_class"] = dispute_class
+    out["is_dispute"] = dispute_class.notna() | category.isin(mapping.extra_disputes)
+
+    status_text = _joined_text(raw, mapping.column("status"))
+    status = status_text.map(mapping.status_map)
+    rejects.add(status_text == "", mapping.column("status")[0], status_text, "missing status")
+    rejects.add(status.isna(), mapping.column("status")[0], status_text,
+                "unknown status text; add it to [status.map] in the mapping")
+    out["status"] = status
+
+    for name in TIME_FIELDS:
+        columns = mapping.column(name)
+        if not columns:
+            out[name] = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
+            continue
+        values = raw[columns[0]]
+        parsed = parse_times(values, mapping.time_formats, mapping.timezone)
+        given = values.map(_is_given)
+        if name == "reported_at":
+            rejects.add(~given, columns[0], values, "missing report time")
+        rejects.add(given & parsed.isna(), columns[0], values,
+                    f"unreadable or impossible time; expected one of {mapping.time_formats} between 1990 and 2100")
+        out[name] = parsed
+    rejects.add(out["closed_at"] < out["reported_at"], mapping.column("closed_at")[0] if mapping.column("closed_at") else "closed_at",
+                out["closed_at"], "closed before it was reported")
+    closed_without_time = (out["status"] == "closed") & out["closed_at"].isna()
+    rejects.add(closed_without_time, mapping.column("closed_at")[0] if mapping.column("closed_at") else "closed_at",
+                None, "status is closed but there is no closed time")
+    out.loc[out["status"] != "closed", "closed_at"] = pd.NaT
+    missing_due = out["due_at"].isna()
+    if missing_due.any():
+        computed = due_times(out["reported_at"], out["category"], mapping.due_rules, mapping.due_default)
+        out.loc[missing_due, "due_at"] = computed[missing_due]
+
+    _locate(out, raw, table, mapping, grids, rejects)
+    out["address"] = _joined_text(raw, mapping.column("address")).replace("", None)
+    out["description"] = _joined_text(raw, mapping.column("description")).replace("", None)
+    out["event_id"] = mapping.department + ":" + out["source_id"]
+    out["incident_id"] = _incident_ids(raw, mapping, out["event_id"])
+
+    bad = rejects.mask
+    events = out.loc[~bad].copy()
+    events["row_hash"] = _row_hashes(events)
+    events["__row"] = raw.loc[~bad, ROW_COLUMN]
+    reject_frame = pd.DataFrame({
+        "row_number": raw.loc[bad, ROW_COLUMN].astype(int),
+        "field": rejects.field[bad],
+        "value": rejects.value[bad],
+        "reason": rejects.reason[bad],
+        "raw": raw.loc[bad].drop(columns=[c for c in (ROW_COLUMN, X_COLUMN, Y_COLUMN) if c in raw.columns])
+        .apply(lambda r: json.dumps({k: _jsonable(v) for k, v in r.items()}, ensure_ascii=False), axis=1)
+        if bad.any() else pd.Series(dtype=object),
+    })
+    return Normalised(events=events[[*EVENT_COLUMNS, "__row"]].reset_index(drop=True), rejects=reject_frame)
+
+
+def _locate(out: pd.DataFrame, raw: pd.DataFrame, table: RawTable, mapping: Mapping, grids: GridIndex,
+            rejects: _Rejects) -> None:
+    """Fill lon/lat (WGS84), the grid codes, location_from and outside_grid."""
+    n = len(raw)
+    x = np.full(n, np.nan)
+    y = np.full(n, np.nan)
+    system = mapping.coordinate_system
+    if mapping.from_geometry and X_COLUMN in raw.columns:
+        x = pd.to_numeric(raw[X_COLUMN], errors="coerce").to_numpy(dtype=float)
+        y = pd.to_numeric(raw[Y_COLUMN], errors="coerce").to_numpy(dtype=float)
+        if table.crs and system in ("wgs84",) and "4326" not in table.crs and "CRS84" not in table.crs:
+            system = table.crs
+    elif mapping.column("lon"):
+        lon_col, lat_col = mapping.column("lon")[0], mapping.column("lat")[0]
+        for column, target in ((lon_col, "x"), (lat_col, "y")):
+            values = raw[column]
+            numbers = pd.to_numeric(values.map(_number_text), errors="coerce")
+            given = values.map(_is_given)
+            rejects.add(given & numbers.isna(), column, values, "coordinate is not a number")
+            rejects.add(given & numbers.notna() & ~np.isfinite(numbers.fillna(0)), column, values,
+                        "coordinate is not finite")
+            if target == "x":
+                x = numbers.to_numpy(dtype=float)
+            else:
+                y = numbers.to_numpy(dtype=float)
+    x = np.where(np.isfinite(x), x, np.nan)
+    y = np.where(np.isfinite(y), y, np.nan)
+    if system in _GEOGRAPHIC:
+        swapped = (np.abs(x) <= 90) & (np.abs(y) > 90)
+        x, y = np.where(swapped, y, x), np.where(swapped, x, y)
+        out_of_range = (np.abs(x) > 180) | (np.abs(y) > 90)
+        rejects.add(pd.Series(out_of_range, index=raw.index), "lon/lat", pd.Series(list(zip(x, y)), index=raw.index),
+                    "longitude/latitude out of range")
+        x = np.where(out_of_range, np.nan, x)
+        y = np.where(out_of_range, np.nan, y)
+    has_point = np.isfinite(x) & np.isfinite(y)
+    lon, lat = np.full(n, np.nan), np.full(n, np.nan)
+    if has_point.any():
+        lon[has_point], lat[has_point] = to_wgs84(x[has_point], y[has_point], system)
+    out["lon"], out["lat"] = lon, lat
+
+    small = pd.Series(grids.locate(lon, lat), index=raw.index, dtype=object)
+    location_from = pd.Series(np.where(has_point, "point", "none"), index=raw.index, dtype=object)
+    outside = pd.Series(has_point & small.isna().to_numpy(), index=raw.index)
+
+    code_columns = mapping.column("grid_code")
+    if code_columns:
+        codes = _joined_text(raw, code_columns)
+        use_code = ~pd.Series(has_point, index=raw.index) & (codes != "")
+        known = grids.is_small(codes)
+        rejects.add(use_code & ~known, code_columns[0], codes,
+                    "grid code is not a known small grid; correct it or load the grid boundaries that define it")
+        take = use_code & known
+        small[take] = codes[take]
+        location_from[take] = "grid_code"
+    medium, large = grids.hierarchy(small)
+    address_columns = mapping.column("address")
+    if address_columns:
+        addresses = _joined_text(raw, address_columns)
+        by_address = (location_from == "none") & (addresses != "")
+        found = addresses[by_address].map(grids.medium_from_address)
+        hit = found.dropna().index
+        medium[hit] = found[hit]
+        large[hit] = medium[hit].map(grids.parent)
+        location_from[hit] = "address"
+    rejects.add((location_from == "none") & ~pd.Series(has_point, index=raw.index), "location", None,
+                "no usable location: give coordinates, a small-grid code or an address naming the town and village")
+    out["grid_small"], out["grid_medium"], out["grid_large"] = small, medium, large
+    out["location_from"] = location_from
+    out["outside_grid"] = outside
+
+
+def _incident_ids(raw: pd.DataFrame, mapping: Mapping, event_ids: pd.Series) -> pd.Series:
+    """The event id of the first report of the same incident: a linked department's record, else itself."""
+    link = mapping.link
+    if link is None or link.id_field not in raw.columns:
+        return event_ids.copy()
+    target = raw[link.id_field].map(_text)
+    if link.dept_field:
+        dept = raw[link.dept_field].map(_text).map(lambda v: link.dept_map.get(v, v) if v else "")
+    else:
+        dept = pd.Series(link.dept or "", index=raw.index)
+    linked = (target != "") & (dept != "")
+    return event_ids.where(~linked, dept + ":" + target)
+
+
+def _check_columns(raw: pd.DataFrame, mapping: Mapping, path: Path) -> None:
+    wanted = {c for columns in mapping.fields.values() for c in columns}
+    if mapping.link:
+        wanted.add(mapping.link.id_field)
+        if mapping.link.dept_field:
+            wanted.add(mapping.link.dept_field)
+    missing = sorted(wanted - set(raw.columns))
+    if missing:
+        available = ", ".join(str(c) for c in raw.columns if not str(c).startswith("__"))
+        raise UserError(
+            f"{path}: column(s) {', '.join(missing)} named in {mapping.path.name} are not in the file. "
+            f"The file has: {available}. Fix [fields] in the mapping (or the file's header)"
+        )
+
+
+def _joined_text(raw: pd.DataFrame, columns: list[str]) -> pd.Series:
+    if not columns:
+        return pd.Series("", index=raw.index, dtype=object)
+    parts = [raw[c].map(_text) for c in columns]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + "-" + part
+    return joined
+
+
+def _text(value: object) -> str:
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _number_text(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _is_given(value: object) -> bool:
+    return _text(value) != ""
+
+
+def _jsonable(value: object) -> object:
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if isinstance(value, float):
+        return value if np.isfinite(value) else str(value)
+    return str(value)
+
+
+def _row_hashes(events: pd.DataFrame) -> pd.Series:
+    """A content hash per row: an unchanged re-export is a duplicate, a changed one an update."""
+    columns = [c for c in EVENT_COLUMNS if c not in ("row_hash",)]
+    hashes = pd.util.hash_pandas_object(events[columns].astype(str), index=False)
+    return hashes.map("{:016x}".format)

@@ -1,0 +1,165 @@
+"""Readers per file format: each returns the rows of a department file as a raw DataFrame of source values."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from etl.encoding import decode_text, detect_encoding
+from etl.errors import UserError
+
+X_COLUMN = "__x"  # point coordinates taken from a geometry column, in the file's own CRS
+Y_COLUMN = "__y"
+ROW_COLUMN = "__row"  # 1-based data row number in the source file
+ERROR_COLUMN = "__error"  # a row the reader could not parse (e.g. a malformed JSON line)
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """What a reader produced: the rows, and facts about the file that the normaliser needs."""
+
+    frame: pd.DataFrame
+    encoding: str | None = None
+    crs: str | None = None
+
+
+def format_of(path: Path, declared: str | None) -> str:
+    """The format of a file: the mapping's declaration, else the suffix (a trailing .gz ignored)."""
+    if declared:
+        return declared
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    suffix = suffixes[-1].lstrip(".") if suffixes else ""
+    aliases = {"ndjson": "jsonl", "txt": "csv", "xls": "xlsx"}
+    return aliases.get(suffix, suffix)
+
+
+def read_raw(path: Path, *, fmt: str, encoding: str = "auto", sheet: str | None = None,
+             layer: str | None = None) -> RawTable:
+    """Read one department file; raise UserError naming the file and the fix when it cannot be read."""
+    readers = {
+        "csv": lambda: _read_delimited(path, ",", encoding),
+        "tsv": lambda: _read_delimited(path, "\t", encoding),
+        "jsonl": lambda: _read_json_lines(path),
+        "json": lambda: _read_json(path),
+        "xlsx": lambda: _read_xlsx(path, sheet),
+        "geojson": lambda: _read_geo(path, layer, encoding),
+        "gpkg": lambda: _read_geo(path, layer, encoding),
+        "shp": lambda: _read_geo(path, layer, encoding),
+    }
+    if fmt not in readers:
+        raise UserError(f"{path}: unknown format '{fmt}'; set read.format in the mapping to one of {', '.join(readers)}")
+    if not path.exists():
+        raise UserError(f"{path}: file not found; check the path in minqing.toml")
+    table = readers[fmt]()
+    frame = table.frame
+    if ROW_COLUMN not in frame.columns:
+        frame.insert(0, ROW_COLUMN, range(1, len(frame) + 1))
+    return table
+
+
+def _open_bytes(path: Path) -> bytes:
+    data = path.read_bytes()
+    if path.suffix.lower() == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise UserError(f"{path}: not a readable gzip file ({exc}); re-export or re-compress it") from None
+    return data
+
+
+def _read_delimited(path: Path, sep: str, encoding: str) -> RawTable:
+    data = _open_bytes(path)
+    chosen = detect_encoding(data, path) if encoding == "auto" else encoding
+    text = decode_text(data, chosen, path)
+    if not text.strip():
+        raise UserError(f"{path}: the file is empty; export it again with a header row and data")
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                            na_filter=False, skip_blank_lines=True)
+    except pd.errors.ParserError as exc:
+        raise UserError(f"{path}: cannot split into columns ({exc}); check the delimiter and quoting") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return RawTable(frame=frame, encoding=chosen)
+
+
+def _read_json_lines(path: Path) -> RawTable:
+    text = decode_text(_open_bytes(path), "utf-8-sig", path)
+    records: list[dict[str, object]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            value = {ERROR_COLUMN: f"malformed JSON ({exc.msg} at column {exc.colno})", "__line": line[:2000]}
+        if not isinstance(value, dict):
+            value = {ERROR_COLUMN: "a JSON line must be an object", "__line": line[:2000]}
+        value[ROW_COLUMN] = number
+        records.append(value)
+    return RawTable(frame=pd.DataFrame.from_records(records) if records else pd.DataFrame())
+
+
+def _read_json(path: Path) -> RawTable:
+    text = decode_text(_open_bytes(path), "utf-8-sig", path)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    if isinstance(value, dict) and value.get("type") == "FeatureCollection":
+        return _read_geo(path, None, "utf-8")
+    if isinstance(value, dict):
+        value = next((v for v in value.values() if isinstance(v, list)), None)
+    if not isinstance(value, list):
+        raise UserError(f"{path}: expected a JSON array of objects (or an object holding one)")
+    return RawTable(frame=pd.DataFrame.from_records([v if isinstance(v, dict) else {} for v in value]))
+
+
+def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(_open_bytes(path)), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for damaged files
+        raise UserError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc}); re-save it from Excel as .xlsx") from None
+    try:
+        if sheet is not None and sheet not in book.sheetnames:
+            raise UserError(f"{path}: no sheet named '{sheet}'; the workbook has {', '.join(book.sheetnames)}")
+        rows = book[sheet] if sheet else book.worksheets[0]
+        iterator = rows.iter_rows(values_only=True)
+        header = next(iterator, None)
+        if header is None:
+            raise UserError(f"{path}: the sheet is empty; export it again with a header row")
+        names = [str(h).strip() if h is not None else f"column_{i + 1}" for i, h in enumerate(header)]
+        data = [list(r) for r in iterator if any(v is not None and v != "" for v in r)]
+    finally:
+        book.close()
+    frame = pd.DataFrame(data, columns=names, dtype=object) if data else pd.DataFrame(columns=names)
+    return RawTable(frame=frame)
+
+
+def _read_geo(path: Path, layer: str | None, encoding: str) -> RawTable:
+    import pyogrio
+    import shapely
+
+    kwargs: dict[str, object] = {}
+    if layer:
+        kwargs["layer"] = layer
+    if encoding not in ("auto", None):
+        kwargs["encoding"] = encoding
+    try:
+        gdf = pyogrio.read_dataframe(path, **kwargs)
+    except Exception as exc:  # pyogrio wraps GDAL errors in several types
+        raise UserError(f"{path}: GDAL cannot read it ({exc}); check the file is complete") from None
+    crs = gdf.crs.to_string() if gdf.crs is not None else None
+    frame = pd.DataFrame(gdf.drop(columns="geometry"))
+    geometry = gdf.geometry.values
+    frame[X_COLUMN] = shapely.get_x(geometry)  # NaN for a missing or non-point geometry
+    frame[Y_COLUMN] = shapely.get_y(geometry)
+    return RawTable(frame=frame, crs=crs)

@@ -1,0 +1,95 @@
+"""The `minqing` command line: demo, load and serve; user mistakes end in one clear message, never a traceback."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from etl.errors import UserError
+
+
+class _Group(click.Group):
+    """Turns a UserError anywhere below into a one-line message and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"错误 / error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """民情地图 (Minqing Map): load department exports into DuckDB and serve the grid map."""
+
+
+@main.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"),
+              show_default=True, help="Folder for the demo city's raw files, config and database.")
+@click.option("--events", type=click.IntRange(min=1000), default=200_000, show_default=True,
+              help="Number of events to generate.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed; the same seed gives the same city.")
+@click.option("--serve/--no-serve", default=True, show_default=True, help="Serve the dashboard after loading.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
+def demo(directory: Path, events: int, seed: int, serve: bool, port: int) -> None:
+    """Build the demo city (if missing), load it into DuckDB and serve the dashboard."""
+    from minqing.demo.build import build_demo
+
+    config_path = build_demo(directory, events=events, seed=seed, echo=click.echo)
+    report = _run_load(config_path)
+    database = report_database(config_path)
+    click.echo(f"数据库 / database: {database}")
+    if serve:
+        _serve(database, port)
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The project config (minqing.toml).")
+def load(config_path: Path) -> None:
+    """Load grids and every department file named in the config."""
+    _run_load(config_path)
+
+
+@main.command()
+@click.option("--db", "database", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The DuckDB file written by `minqing load`.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
+def serve(database: Path, port: int) -> None:
+    """Serve the dashboard for a database."""
+    if not database.exists():
+        raise UserError(f"{database}: no such database; build one with `minqing demo` or `minqing load --config FILE`")
+    _serve(database, port)
+
+
+def _run_load(config_path: Path) -> object:
+    from etl.config import load_config
+    from etl.load import load_project
+    from minqing.report import print_load_report
+
+    config = load_config(config_path)
+    click.echo(f"加载 / loading {config.path}")
+    report = load_project(config, progress=lambda what: click.echo(f"  … {what}", err=True))
+    print_load_report(report, echo=click.echo)
+    return report
+
+
+def report_database(config_path: Path) -> Path:
+    """The database a config points at."""
+    from etl.config import load_config
+
+    return load_config(config_path).database
+
+
+def _serve(database: Path, port: int) -> None:
+    from dashboard.serve import serve as serve_dashboard
+
+    click.echo(f"仪表盘 / dashboard: http://localhost:{port}")
+    sys.exit(serve_dashboard(database.resolve(), port=port))
+
+
+if __name__ == "__main__":
+    main()
