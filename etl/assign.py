@@ -26,7 +26,7 @@ class GridIndex:
         """Build the index from the grids table."""
         grids = con.execute("SELECT grid_code, name, level, parent_code, geometry FROM grids").df()
         small = grids[grids["level"] == "small"]
-        polygons = shapely.from_wkb(small["geometry"].to_numpy())
+        polygons = shapely.from_wkb([bytes(b) for b in small["geometry"]])
         shapely.prepare(polygons)
         names = dict(zip(grids["grid_code"], grids["name"]))
         parent = {c: p for c, p in zip(grids["grid_code"], grids["parent_code"]) if isinstance(p, str)}

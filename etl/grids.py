@@ -123,7 +123,9 @@ def _read_decoded(source: GridSource, report: GridReport) -> gpd.GeoDataFrame:
     if source.encoding != "auto":
         return read("gb18030" if source.encoding == "gbk" else source.encoding)
     gdf = read(None)
-    texts = [str(c) for c in gdf.columns] + [str(v) for v in gdf.select_dtypes("object").head(50).to_numpy().ravel()]
+    texts = [str(c) for c in gdf.columns] + [
+        str(v) for v in gdf.drop(columns="geometry").head(50).to_numpy().ravel()
+    ]
     if looks_garbled(texts):
         gdf = read("gb18030")
         report.notes.append(

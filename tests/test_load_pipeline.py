@@ -1,0 +1,182 @@
+"""The loader on a small hand-made project: accounting, quarantine reasons, idempotency, updates, links, CLI errors."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import duckdb
+import geopandas as gpd
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from etl.config import load_config
+from etl.errors import ConfigError
+from etl.load import load_project
+from minqing.cli import main
+
+CATEGORIES = Path(__file__).resolve().parents[1] / "data" / "categories.toml"
+HEADER = "编号,类别,状态,上报时间,办结时间,经度,纬度,来源编号\n"
+GOOD = [
+    "A1,邻里纠纷,已办结,2023/8/21 14:05,2023/8/22 9:00,115.05,22.95,",
+    "A2,占道经营,处理中,2023/8/21 15:00,,115.15,22.95,",
+    "A3,邻里纠纷,已办结,2023/8/23 10:00,2023/8/24 10:00,115.15,22.95,A1",
+    "A4,占道经营,已办结,2023/8/21 15:00,2023/8/21 18:00,22.95,115.05,",  # lat/lon swapped
+    "A5,占道经营,处理中,2023/8/21 15:00,,116.90,22.95,",  # outside every grid: kept, flagged
+]
+BAD = {
+    ",邻里纠纷,已办结,2023/8/21 14:05,2023/8/22 9:00,115.05,22.95,": "missing source id",
+    "B2,打架,已办结,2023/8/21 14:05,2023/8/22 9:00,115.05,22.95,": "unknown category",
+    "B3,邻里纠纷,不知道,2023/8/21 14:05,2023/8/22 9:00,115.05,22.95,": "unknown status",
+    "B4,邻里纠纷,已办结,2023/2/30 14:05,2023/8/22 9:00,115.05,22.95,": "unreadable or impossible time",
+    "B5,邻里纠纷,已办结,2023/8/21 14:05,2023/8/20 9:00,115.05,22.95,": "closed before it was reported",
+    "B6,邻里纠纷,已办结,2023/8/21 14:05,2023/8/22 9:00,abc,22.95,": "coordinate is not a number",
+    "B7,邻里纠纷,已办结,,2023/8/22 9:00,115.05,22.95,": "missing report time",
+    "B8,邻里纠纷,已办结,2023/8/21 14:05,,115.05,22.95,": "status is closed but there is no closed time",
+}
+MAPPING = """
+department = "street"
+name = "街道办"
+[fields]
+source_id = "编号"
+category = "类别"
+status = "状态"
+reported_at = "上报时间"
+closed_at = "办结时间"
+lon = "经度"
+lat = "纬度"
+[time]
+formats = ["%Y/%m/%d %H:%M"]
+[coordinates]
+system = "wgs84"
+[category.map]
+"邻里纠纷" = "dispute_neighbour"
+"占道经营" = "urban_street_order"
+[status.map]
+"已办结" = "closed"
+"处理中" = "in_progress"
+[due]
+default = { working_days = 3 }
+[link]
+id_field = "来源编号"
+dept = "street"
+"""
+
+
+def _square(x0: float, y0: float, size: float) -> shapely.Polygon:
+    return shapely.box(x0, y0, x0 + size, y0 + size)
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    large = gpd.GeoDataFrame({"code": ["L1"], "name": ["甲镇"]}, geometry=[_square(115.0, 22.9, 0.2)], crs=4326)
+    medium = gpd.GeoDataFrame({"code": ["M1", "M2"], "name": ["东村", "西村"], "parent": ["L1", "L1"]},
+                              geometry=[_square(115.0, 22.9, 0.1).union(_square(115.0, 23.0, 0.1)),
+                                        _square(115.1, 22.9, 0.1).union(_square(115.1, 23.0, 0.1))], crs=4326)
+    small = gpd.GeoDataFrame({"code": ["S1", "S2", "S3", "S4"], "name": ["第1网格", "第2网格", "第1网格", "第2网格"],
+                              "parent": ["M1", "M1", "M2", "M2"], "pop": [100, 200, 300, 400]},
+                             geometry=[_square(115.0, 22.9, 0.1), _square(115.0, 23.0, 0.1),
+                                       _square(115.1, 22.9, 0.1), _square(115.1, 23.0, 0.1)], crs=4326)
+    for name, frame in (("large", large), ("medium", medium), ("small", small)):
+        frame.to_file(tmp_path / f"{name}.geojson", driver="GeoJSON")
+    (tmp_path / "street.toml").write_text(MAPPING, encoding="utf-8")
+    (tmp_path / "street.csv").write_text(HEADER + "\n".join(GOOD + list(BAD) + [GOOD[1]]) + "\n", encoding="gbk")
+    (tmp_path / "minqing.toml").write_text(textwrap.dedent(f"""
+        database = "store.duckdb"
+        categories = "{CATEGORIES.as_posix()}"
+        [grids.large]
+        path = "large.geojson"
+        code = "code"
+        name = "name"
+        [grids.medium]
+        path = "medium.geojson"
+        code = "code"
+        name = "name"
+        parent = "parent"
+        [grids.small]
+        path = "small.geojson"
+        code = "code"
+        name = "name"
+        parent = "parent"
+        population = "pop"
+        [[departments]]
+        path = "street.csv"
+        mapping = "street.toml"
+        """), encoding="utf-8")
+    return tmp_path
+
+
+def test_every_row_is_accounted_for_with_reasons(project: Path) -> None:
+    report = load_project(load_config(project / "minqing.toml"))
+    (result,) = report.files
+    assert result.rows_in == len(GOOD) + len(BAD) + 1
+    assert (result.loaded, result.duplicate, result.rejected, result.outside_grid) == (len(GOOD), 1, len(BAD), 1)
+    con = duckdb.connect(str(project / "store.duckdb"), read_only=True)
+    reasons = dict(con.execute("SELECT value, reason FROM rejects").fetchall())
+    rows = {r[0]: r[1:] for r in con.execute("SELECT row_number, reason, raw FROM rejects").fetchall()}
+    for line, expected in BAD.items():
+        number = (GOOD + list(BAD)).index(line) + 1
+        assert expected in rows[number][0], (line, rows[number])
+        assert json.loads(rows[number][1])["类别"] == line.split(",")[1]
+    assert any("打架" == v for v in reasons)
+    batch = con.execute("SELECT rows_in, rows_loaded, rows_updated, rows_duplicate, rows_rejected, rows_outside_grid "
+                        "FROM load_batches").fetchone()
+    assert batch == (result.rows_in, len(GOOD), 0, 1, len(BAD), 1)
+
+
+def test_grid_assignment_hierarchy_swap_and_links(project: Path) -> None:
+    load_project(load_config(project / "minqing.toml"))
+    con = duckdb.connect(str(project / "store.duckdb"), read_only=True)
+    events = {r[0]: r[1:] for r in con.execute(
+        "SELECT source_id, grid_small, grid_medium, grid_large, outside_grid, incident_id, due_at FROM events").fetchall()}
+    assert events["A1"][:4] == ("S1", "M1", "L1", False)
+    assert events["A2"][:3] == ("S3", "M2", "L1")
+    assert events["A4"][0] == "S1"  # swapped lat/lon detected
+    assert events["A5"][0] is None and events["A5"][3] is True
+    assert events["A3"][4] == "street:A1" and events["A1"][4] == "street:A1"
+    assert str(events["A1"][5]) == "2023-08-24 14:05:00"  # Monday + 3 working days
+    resolved = con.execute(
+        "SELECT count(*) FROM (SELECT incident_id FROM events WHERE is_dispute AND status = 'closed' "
+        "GROUP BY incident_id)").fetchone()[0]
+    assert resolved == 1  # A1 and A3 are one incident
+
+
+def test_reload_is_idempotent_and_newer_export_updates(project: Path) -> None:
+    config = load_config(project / "minqing.toml")
+    load_project(config)
+    again = load_project(config).files[0]
+    assert again.skipped and again.duplicate == again.rows_in
+    newer = HEADER + "\n".join([GOOD[0], GOOD[1].replace("处理中,2023/8/21 15:00,", "已办结,2023/8/21 15:00,2023/8/25 8:00")]) + "\n"
+    (project / "street.csv").write_text(newer, encoding="gbk")
+    result = load_project(config).files[0]
+    assert (result.rows_in, result.loaded, result.updated, result.duplicate) == (2, 0, 1, 1)
+    con = duckdb.connect(str(project / "store.duckdb"), read_only=True)
+    assert con.execute("SELECT status, closed_at FROM events WHERE source_id = 'A2'").fetchone()[0] == "closed"
+    assert con.execute("SELECT count(*) FROM events").fetchone()[0] == len(GOOD)
+
+
+def test_config_problems_are_listed_together(project: Path) -> None:
+    text = (project / "minqing.toml").read_text(encoding="utf-8")
+    (project / "minqing.toml").write_text(text.replace('path = "street.csv"', 'path = "nope.csv"')
+                                          .replace('database = "store.duckdb"', "database = 3"), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(project / "minqing.toml")
+    message = str(info.value)
+    assert "nope.csv" in message and "database" in message and "2 problem(s)" in message
+
+
+def test_cli_reports_a_bad_mapping_without_traceback(project: Path) -> None:
+    (project / "street.toml").write_text(MAPPING.replace('"dispute_neighbour"', '"no_such_code"'), encoding="utf-8")
+    result = CliRunner().invoke(main, ["load", "--config", str(project / "minqing.toml")])
+    assert result.exit_code == 2
+    assert "no_such_code" in result.output and "categories.toml" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_load_prints_the_department_table(project: Path) -> None:
+    result = CliRunner().invoke(main, ["load", "--config", str(project / "minqing.toml")])
+    assert result.exit_code == 0, result.output
+    line = next(l for l in result.output.splitlines() if l.startswith("street"))
+    assert line.split()[1:] == ["1", str(len(GOOD) + len(BAD) + 1), str(len(GOOD)), "0", "1", str(len(BAD)), "1"]
