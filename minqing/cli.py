@@ -65,6 +65,33 @@ def serve(database: Path, port: int) -> None:
     _serve(database, port)
 
 
+@main.command()
+@click.option("--db", "database", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--dept", default=None, help="Only this department's rejected rows.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+def rejects(database: Path, dept: str | None, limit: int) -> None:
+    """List quarantined rows with their reasons."""
+    import duckdb
+
+    from etl.rejects import list_rejects, reason_counts
+
+    if not database.exists():
+        raise UserError(f"{database}: no such database; build one with `minqing demo` or `minqing load --config FILE`")
+    with duckdb.connect(str(database), read_only=True) as con:
+        counts = reason_counts(con, dept=dept)
+        rows = list_rejects(con, dept=dept, limit=limit)
+    if counts.empty:
+        click.echo("no rejected rows")
+        return
+    click.echo("reasons:")
+    for record in counts.itertuples(index=False):
+        click.echo(f"  {record.rows:>7}  {record.dept}: {record.reason}")
+    click.echo(f"first {len(rows)} rows:")
+    for record in rows.itertuples(index=False):
+        value = "" if record.value is None else f" = {record.value!r}"
+        click.echo(f"  {record.file_path}: row {record.row_number}: {record.field}{value}: {record.reason}")
+
+
 def _run_load(config_path: Path) -> object:
     from etl.config import load_config
     from etl.load import load_project

@@ -180,3 +180,13 @@ def test_cli_load_prints_the_department_table(project: Path) -> None:
     assert result.exit_code == 0, result.output
     line = next(l for l in result.output.splitlines() if l.startswith("street"))
     assert line.split()[1:] == ["1", str(len(GOOD) + len(BAD) + 1), str(len(GOOD)), "0", "1", str(len(BAD)), "1"]
+
+
+def test_cli_rejects_lists_rows_with_file_row_and_reason(project: Path) -> None:
+    load_project(load_config(project / "minqing.toml"))
+    result = CliRunner().invoke(main, ["rejects", "--db", str(project / "store.duckdb"), "--dept", "street"])
+    assert result.exit_code == 0, result.output
+    assert "unknown category text" in result.output and "'打架'" in result.output
+    assert "street.csv: row 7" in result.output  # B2 is the 7th data row
+    other = CliRunner().invoke(main, ["rejects", "--db", str(project / "store.duckdb"), "--dept", "x' OR '1'='1"])
+    assert other.exit_code == 0 and "no rejected rows" in other.output
