@@ -51,6 +51,7 @@ _CENTRES: tuple[tuple[str, float, float, float, str | None], ...] = (
     ("南塘", 115.580, 22.870, 0.25, None),
     ("螺溪", 115.720, 23.130, 0.20, None),
 )
+_CORE_ANGLE = math.atan2((22.790 - CENTRE_LAT) * KM_PER_DEG_LAT, (115.370 - CENTRE_LON) * KM_PER_DEG_LON)
 _SUBDISTRICT_LARGES = 6  # the larges nearest the city core become 街道 (plus the one holding 东海)
 
 _TOWN_FIRST = "东西南北新大上下长高龙凤金银石青白红黄马鹿梅桃竹松河湖海山平安和兴福永乐沙田溪塘赤鹅联潭"
@@ -110,7 +111,9 @@ def _make_outline(rng: Generator) -> shapely.Polygon:
         south = np.clip(-np.sin(theta), 0.0, None) ** 1.5
         for k in range(12, 49):
             noise += south * rng.uniform(0.2, 1.0) * 0.03 / math.sqrt(k) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
-        radius = base * (1.0 + noise)
+        # A bay bringing the coast up to the city core, which is a harbour town.
+        bay = 1.0 - 0.26 * np.exp(-0.5 * (np.angle(np.exp(1j * (theta - _CORE_ANGLE))) / 0.22) ** 2)
+        radius = base * (1.0 + noise) * bay
         scale = 1.0
         poly = None
         for _ in range(4):
@@ -136,7 +139,7 @@ def _make_outline(rng: Generator) -> shapely.Polygon:
 def _place_centres(outline: shapely.Polygon) -> pandas.DataFrame:
     inner = max(_polygon_parts(outline.buffer(-0.02)), key=lambda p: p.area)
     rows = []
-    for name, lon, lat, weight, _seat in _CENTRES:
+    for name, lon, lat, weight, _ in _CENTRES:
         pt = shapely.Point(lon, lat)
         if not inner.contains(pt):  # pull a centre that fell into the sea back onto land
             pt = inner.exterior.interpolate(inner.exterior.project(pt))
@@ -228,9 +231,9 @@ def _merge_strays(pieces: list[list[shapely.Polygon]], seeds: np.ndarray) -> lis
 
 def _partition(parent: shapely.Polygon, n: int, centres: pandas.DataFrame, rng: Generator) -> list[shapely.Polygon]:
     """Split parent into n single polygons: weighted seeds, one Lloyd step, clipped Voronoi."""
-    seeds = _sample_seeds(parent, n, centres, rng)
     if n == 1:
         return [parent]
+    seeds = _sample_seeds(parent, n, centres, rng)
     pieces = _voronoi_clip(parent, seeds)
     relaxed = np.empty_like(seeds)
     for i, cell in enumerate(pieces):
@@ -473,7 +476,7 @@ def build_city(seed: int = 7) -> City:
         ordered = members[_order(m_xy[members], (l_xy[i, 0], l_xy[i, 1]))]
         n_comm = n_vill = 0
         for k, j in enumerate(ordered):
-            urban = i in subdistrict or m_dens[j] > 1500.0
+            urban = i in subdistrict or m_dens[j] > 3000.0
             if urban:
                 n_comm += 1
                 serial = n_comm
@@ -493,7 +496,9 @@ def build_city(seed: int = 7) -> City:
             small_name[s] = f"第{k}网格"
             small_code[s] = f"{medium_code[j][:12]}{k:03d}"
 
-    def frame(codes: list[str], names: list[str], parents: list[str | None], pop: np.ndarray, geom: np.ndarray):
+    def frame(
+        codes: list[str], names: list[str], parents: list[str | None], pop: np.ndarray, geom: np.ndarray
+    ) -> geopandas.GeoDataFrame:
         gdf = geopandas.GeoDataFrame(
             {
                 "grid_code": pandas.Series(codes, dtype=object),
