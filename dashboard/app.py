@@ -65,7 +65,9 @@ class Store:
     def grids(self, level: str) -> gpd.GeoDataFrame:
         return _grids(str(self.path), self.signature, level)
 
-    def event_counts(self, level: str, *, start: dt.datetime | None = None, end: dt.datetime | None = None) -> pd.DataFrame:
+    def event_counts(
+        self, level: str, *, start: dt.datetime | None = None, end: dt.datetime | None = None
+    ) -> pd.DataFrame:
         return _event_counts(str(self.path), self.signature, level, start, end)
 
 
@@ -115,7 +117,7 @@ def main() -> None:
     store, summary, problem = open_store(path)
     pages = [
         st.Page(
-            functools.partial(command_center.render, store, summary),
+            functools.partial(command_center.render, store),  # only run when store is usable
             title="指挥中心",
             icon="🧭",
             url_path="command_center",

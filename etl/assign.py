@@ -18,8 +18,7 @@ class GridIndex:
     small_polygons: np.ndarray
     parent: dict[str, str]
     level: dict[str, str]
-    medium_by_names: dict[tuple[str, str], str]
-    large_names: dict[str, str]
+    villages_by_town: dict[str, list[tuple[str, str]]]  # town name -> [(village name, medium code)]
 
     @classmethod
     def from_db(cls, con: duckdb.DuckDBPyConnection) -> "GridIndex":
@@ -31,17 +30,15 @@ class GridIndex:
         names = dict(zip(grids["grid_code"], grids["name"]))
         parent = {c: p for c, p in zip(grids["grid_code"], grids["parent_code"]) if isinstance(p, str)}
         medium = grids[grids["level"] == "medium"]
-        medium_by_names = {
-            (names.get(p, ""), n): c for c, n, p in zip(medium["grid_code"], medium["name"], medium["parent_code"])
-        }
-        large = grids[grids["level"] == "large"]
+        villages_by_town: dict[str, list[tuple[str, str]]] = {}
+        for code, name, parent_code in zip(medium["grid_code"], medium["name"], medium["parent_code"]):
+            villages_by_town.setdefault(names.get(parent_code, ""), []).append((name, code))
         return cls(
             small_codes=small["grid_code"].to_numpy(dtype=object),
             small_polygons=polygons,
             parent=parent,
             level=dict(zip(grids["grid_code"], grids["level"])),
-            medium_by_names=medium_by_names,
-            large_names=dict(zip(large["name"], large["grid_code"])),
+            villages_by_town=villages_by_town,
         )
 
     def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -78,7 +75,9 @@ class GridIndex:
         """The village/community grid whose town and village names both appear in an address text."""
         if not address:
             return None
-        for (town, village), code in self.medium_by_names.items():
-            if town and town in address and village in address:
-                return code
+        for town, villages in self.villages_by_town.items():
+            if town and town in address:
+                for village, code in villages:
+                    if village in address:
+                        return code
         return None

@@ -22,6 +22,13 @@ NO_DATA_LABEL = "无数据"
 N_CLASSES = 5
 COORD_DECIMALS = 5  # 1e-5 degrees is about 1 m: enough for grids, smaller payload
 TOOLTIP_FIELDS: tuple[str, ...] = ("name", "code", "value", "rank")
+OUTLINE = {"color": "#4b5563", "weight": 1, "fillOpacity": 0.75}
+HIGHLIGHT = {"color": "#111827", "weight": 3}
+LEGEND_BOX = (
+    "background:#fff;padding:6px 10px;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);"
+    "font-size:12px;line-height:1.5;color:#111827"
+)
+LEGEND_SWATCH = "display:inline-block;width:14px;height:10px;margin-right:6px;border:1px solid #6b7280;background:"
 
 
 def choropleth(
@@ -36,16 +43,18 @@ def choropleth(
     aligned = _align(grids, values)
     edges = quantile_breaks(aligned)
     classes = classify(aligned, edges)
-    colours = class_colours(len(edges) - 1)
+    colours = class_colours(max(len(edges) - 1, 0))
     fills = [NO_DATA_COLOUR if pd.isna(c) else colours[int(c)] for c in classes]
 
     minx, miny, maxx, maxy = grids.total_bounds
-    m = offline_map(basemap, location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=12, control_scale=True)
+    centre = [(miny + maxy) / 2, (minx + maxx) / 2]
+    m = offline_map(basemap, location=centre, zoom_start=12, control_scale=True)
+    aliases = ["名称", "编码", html.escape(value_label), "排名"]
     folium.GeoJson(
         _feature_collection(grids, aligned),
-        style_function=lambda f: {"fillColor": fills[f["id"]], "color": "#4b5563", "weight": 1, "fillOpacity": 0.75},
-        highlight_function=lambda f: {"weight": 3, "color": "#111827"},
-        tooltip=folium.GeoJsonTooltip(fields=list(TOOLTIP_FIELDS), aliases=["名称", "编码", html.escape(value_label), "排名"], sticky=True),
+        style_function=lambda f: {**OUTLINE, "fillColor": fills[f["id"]]},
+        highlight_function=lambda f: HIGHLIGHT,
+        tooltip=folium.GeoJsonTooltip(fields=list(TOOLTIP_FIELDS), aliases=aliases, sticky=True),
     ).add_to(m)
     legend_rows = list(zip(colours, legend_labels(edges)))
     if aligned.isna().any():
@@ -56,11 +65,14 @@ def choropleth(
 
 
 def quantile_breaks(values: pd.Series, k: int = N_CLASSES) -> list[float]:
-    """Class edges at the quantiles of `values` (NaN ignored); ties merge classes, so there may be fewer than k."""
+    """Class edges at the quantiles of `values` (NaN ignored, whole numbers for counts); ties merge classes."""
     v = values.dropna().to_numpy(dtype="float64")
     if v.size == 0:
         return []
-    edges = np.unique(np.quantile(v, np.linspace(0.0, 1.0, k + 1)))
+    q = np.quantile(v, np.linspace(0.0, 1.0, k + 1))
+    if np.array_equal(v, np.round(v)):  # counts: whole-number edges, a readable legend
+        q = np.round(q)
+    edges = np.unique(q)
     return [float(edges[0])] * 2 if edges.size == 1 else [float(e) for e in edges]
 
 
@@ -119,12 +131,11 @@ class Legend(MacroElement):
 
 def legend_html(title: str, rows: Sequence[tuple[str, str]]) -> str:
     """The legend's HTML; the title and labels are escaped, colours must be #rrggbb."""
-    swatch = "display:inline-block;width:14px;height:10px;margin-right:6px;border:1px solid #6b7280;background:"
     items = "".join(
-        f'<div><span style="{swatch}{_colour(c)}"></span>{html.escape(label)}</div>' for c, label in rows
+        f'<div><span style="{LEGEND_SWATCH}{_colour(c)}"></span>{html.escape(label)}</div>' for c, label in rows
     )
-    box = "background:#fff;padding:6px 10px;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:12px;line-height:1.5;color:#111827"
-    return f'<div style="{box}"><div style="font-weight:600;margin-bottom:2px">{html.escape(title)}</div>{items}</div>'
+    heading = f'<div style="font-weight:600;margin-bottom:2px">{html.escape(title)}</div>'
+    return f'<div style="{LEGEND_BOX}">{heading}{items}</div>'
 
 
 def _align(grids: gpd.GeoDataFrame, values: pd.Series) -> pd.Series:

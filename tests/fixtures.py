@@ -49,8 +49,8 @@ def build_fixture_store(path: Path) -> FixtureStore:
         con.register("events_df", events)
         con.execute("INSERT INTO events BY NAME SELECT * FROM events_df")
         con.execute(
-            "INSERT INTO load_batches (batch_id, source, file_path, file_sha256, started_at, finished_at, rows_in, rows_loaded) "
-            "VALUES (1, 'fixture', 'fixture.csv', ?, ?, ?, ?, ?)",
+            "INSERT INTO load_batches (batch_id, source, file_path, file_sha256, started_at, finished_at, "
+            "rows_in, rows_loaded) VALUES (1, 'fixture', 'fixture.csv', ?, ?, ?, ?, ?)",
             ["0" * 64, dt.datetime(2024, 12, 31, 8, 0), dt.datetime(2024, 12, 31, 8, 5), len(events), len(events)],
         )
     finally:
@@ -71,18 +71,17 @@ def _square(x0: float, y0: float, w: float, h: float) -> shapely.Polygon:
 def _grids() -> pd.DataFrame:
     rows = []
     lon0, lat0 = ORIGIN
+    half = LARGE_SIZE / 2
     for i, large_name in enumerate(LARGE_NAMES):
         lx = lon0 + i * LARGE_SIZE
         large = f"L{i + 1}"
         rows.append((large, large_name, "large", None, _square(lx, lat0, LARGE_SIZE, LARGE_SIZE)))
         for j in range(2):
-            medium = f"{large}M{j + 1}"
-            mx = lx + j * LARGE_SIZE / 2
-            rows.append((medium, f"{large_name}第{j + 1}社区", "medium", large, _square(mx, lat0, LARGE_SIZE / 2, LARGE_SIZE)))
+            medium, medium_name, mx = f"{large}M{j + 1}", f"{large_name}第{j + 1}社区", lx + j * half
+            rows.append((medium, medium_name, "medium", large, _square(mx, lat0, half, LARGE_SIZE)))
             for k in range(2):
-                small = f"{medium}S{k + 1}"
-                sy = lat0 + k * LARGE_SIZE / 2
-                rows.append((small, f"{large_name}第{j + 1}社区{k + 1}号网格", "small", medium, _square(mx, sy, LARGE_SIZE / 2, LARGE_SIZE / 2)))
+                small, sy = f"{medium}S{k + 1}", lat0 + k * half
+                rows.append((small, f"{medium_name}{k + 1}号网格", "small", medium, _square(mx, sy, half, half)))
     df = pd.DataFrame(rows, columns=["grid_code", "name", "level", "parent_code", "geometry"])
     df["population"] = np.arange(len(df), dtype="int64") * 100 + 1000
     df["area_km2"] = 4.0  # not used by these tests
