@@ -28,6 +28,7 @@ CANONICAL_FIELDS: tuple[str, ...] = (
     "description",
 )
 REQUIRED_FIELDS: tuple[str, ...] = ("source_id", "category", "status", "reported_at")
+ROW_NUMBER_ID = "@row"  # fields.source_id = "@row": a file with no id column; the row number is the id
 TIME_FIELDS: tuple[str, ...] = ("reported_at", "dispatched_at", "closed_at", "due_at")
 
 
@@ -69,6 +70,7 @@ class Mapping:
     category_default: str | None
     extra_disputes: frozenset[str]
     status_map: dict[str, str]
+    status_default: str | None
     due_default: DueRule | None
     due_rules: dict[str, DueRule]
     link: LinkSpec | None
@@ -125,8 +127,12 @@ def parse_mapping(
         fields[key] = columns
     coordinates = raw.get("coordinates", {})
     from_geometry = bool(coordinates.get("from_geometry", False))
+    constant = {
+        "category": raw.get("category", {}).get("default") is not None,
+        "status": raw.get("status", {}).get("default") is not None,
+    }
     for required in REQUIRED_FIELDS:
-        if required not in fields:
+        if required not in fields and not constant.get(required):
             problem(f"fields.{required}", "", f"map '{required}' to the source column that holds it")
     has_point = ("lon" in fields and "lat" in fields) or from_geometry
     if ("lon" in fields) != ("lat" in fields):
@@ -160,6 +166,9 @@ def parse_mapping(
     for text, code in status_map.items():
         if code not in STATUSES:
             problem(f"status.map.{text}", code, f"map to one of {', '.join(STATUSES)}")
+    status_default = raw.get("status", {}).get("default")
+    if status_default is not None and status_default not in STATUSES:
+        problem("status.default", status_default, f"use one of {', '.join(STATUSES)}")
 
     due = raw.get("due", {})
     due_default = _due_rule(due.get("default"), "due.default", problem)
@@ -203,6 +212,7 @@ def parse_mapping(
         category_default=category_default,
         extra_disputes=extra_disputes,
         status_map=status_map,
+        status_default=status_default,
         due_default=due_default,
         due_rules=due_rules,
         link=link,

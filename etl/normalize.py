@@ -13,7 +13,7 @@ from etl.assign import GridIndex
 from etl.coords import to_wgs84
 from etl.duetime import due_times
 from etl.errors import UserError
-from etl.mapping import TIME_FIELDS, Mapping
+from etl.mapping import ROW_NUMBER_ID, TIME_FIELDS, Mapping
 from etl.readers import ERROR_COLUMN, ROW_COLUMN, X_COLUMN, Y_COLUMN, RawTable
 from etl.timeparse import parse_times
 
@@ -67,15 +67,19 @@ def normalise(table: RawTable, mapping: Mapping, *, path: Path, categories: dict
 
     out = pd.DataFrame(index=raw.index)
     out["dept"] = mapping.department
-    out["source_id"] = _joined_text(raw, mapping.column("source_id"))
+    if mapping.column("source_id") == [ROW_NUMBER_ID]:
+        out["source_id"] = raw[ROW_COLUMN].astype(str)
+    else:
+        out["source_id"] = _joined_text(raw, mapping.column("source_id"))
     rejects.add(out["source_id"] == "", mapping.column("source_id")[0], out["source_id"], "missing source id")
 
     category_text = _joined_text(raw, mapping.column("category"))
     category = category_text.map(mapping.category_map)
     if mapping.category_default is not None:
         category = category.fillna(mapping.category_default)
-    rejects.add(category_text == "", mapping.column("category")[0], category_text, "missing category")
-    rejects.add(category.isna(), mapping.column("category")[0], category_text,
+    category_field = (mapping.column("category") or ["category"])[0]
+    rejects.add(category.isna() & (category_text == ""), category_field, category_text, "missing category")
+    rejects.add(category.isna(), category_field, category_text,
                 "unknown category text; add it to [category.map] in the mapping")
     out["category"] = category
     dispute_class = category.map(lambda c: categories.get(c, {}).get("dispute_class"))
@@ -84,8 +88,11 @@ def normalise(table: RawTable, mapping: Mapping, *, path: Path, categories: dict
 
     status_text = _joined_text(raw, mapping.column("status"))
     status = status_text.map(mapping.status_map)
-    rejects.add(status_text == "", mapping.column("status")[0], status_text, "missing status")
-    rejects.add(status.isna(), mapping.column("status")[0], status_text,
+    if mapping.status_default is not None and not mapping.column("status"):
+        status = status.fillna(mapping.status_default)
+    status_field = (mapping.column("status") or ["status"])[0]
+    rejects.add(status.isna() & (status_text == ""), status_field, status_text, "missing status")
+    rejects.add(status.isna(), status_field, status_text,
                 "unknown status text; add it to [status.map] in the mapping")
     out["status"] = status
 
@@ -222,7 +229,7 @@ def _incident_ids(raw: pd.DataFrame, mapping: Mapping, event_ids: pd.Series) -> 
 
 
 def _check_columns(raw: pd.DataFrame, mapping: Mapping, path: Path) -> None:
-    wanted = {c for columns in mapping.fields.values() for c in columns}
+    wanted = {c for columns in mapping.fields.values() for c in columns} - {ROW_NUMBER_ID}
     if mapping.link:
         wanted.add(mapping.link.id_field)
         if mapping.link.dept_field:
