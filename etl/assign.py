@@ -19,11 +19,12 @@ class GridIndex:
     parent: dict[str, str]
     level: dict[str, str]
     villages_by_town: dict[str, list[tuple[str, str]]]  # town name -> [(village name, medium code)]
+    version: int = 0  # boundary version of the grids table
 
     @classmethod
     def from_db(cls, con: duckdb.DuckDBPyConnection) -> "GridIndex":
         """Build the index from the grids table."""
-        grids = con.execute("SELECT grid_code, name, level, parent_code, geometry FROM grids").df()
+        grids = con.execute("SELECT grid_code, name, level, parent_code, geometry, version FROM grids").df()
         small = grids[grids["level"] == "small"]
         polygons = shapely.from_wkb([bytes(b) for b in small["geometry"]])
         shapely.prepare(polygons)
@@ -39,6 +40,7 @@ class GridIndex:
             parent=parent,
             level=dict(zip(grids["grid_code"], grids["level"])),
             villages_by_town=villages_by_town,
+            version=int(grids["version"].max()) if len(grids) else 0,
         )
 
     def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

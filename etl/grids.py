@@ -17,6 +17,7 @@ from etl.config import GridSource
 from etl.coords import to_wgs84
 from etl.encoding import looks_garbled
 from etl.errors import UserError
+from etl.topology import LevelCheck, check_level
 
 EQUAL_AREA_CRS = "+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +ellps=WGS84 +units=m +no_defs"
 _CHILD_LEVEL = {"large": "medium", "medium": "small"}
@@ -28,6 +29,7 @@ class GridReport:
 
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    checks: list[LevelCheck] = field(default_factory=list)
     version: int = 0
     changed: bool = False
 
@@ -80,6 +82,11 @@ def load_grids(con: duckdb.DuckDBPyConnection, sources: dict[str, GridSource]) -
         return report
     report.changed = True
     report.version = current_version + 1
+    for level, parent_level in (("large", None), ("medium", "large"), ("small", "medium")):
+        if level in levels:
+            check = check_level(levels[level], levels.get(parent_level) if parent_level else None, level)
+            report.checks.append(check)
+            report.notes.extend(check.findings())
     rows = pd.DataFrame({
         "grid_code": frame["grid_code"], "name": frame["name"], "level": frame["level"],
         "parent_code": frame["parent_code"], "geometry": frame["wkb"], "area_km2": frame["area_km2"],
@@ -87,6 +94,8 @@ def load_grids(con: duckdb.DuckDBPyConnection, sources: dict[str, GridSource]) -
     })
     con.execute("BEGIN TRANSACTION")
     try:
+        # The previous version goes to grid_history: events keep the codes they were assigned under it.
+        con.execute("INSERT INTO grid_history SELECT *, ? FROM grids", [rows["valid_from"].iloc[0]])
         con.execute("DELETE FROM grids")
         con.register("incoming_grids", rows)
         con.execute("INSERT INTO grids SELECT * FROM incoming_grids")

@@ -111,7 +111,7 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
             "VALUES (?, ?, ?, ?, ?, ?, 'running')",
             [batch_id, mapping.department, str(path), digest, str(mapping.path), datetime.now()],
         )
-        _merge_events(con, events, batch_id, result)
+        _merge_events(con, events, batch_id, grids.version, result)
         if len(rejects):
             frame = rejects.assign(batch_id=batch_id, source=mapping.department)[
                 ["batch_id", "source", "row_number", "field", "value", "reason", "raw"]
@@ -134,7 +134,8 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
     return result
 
 
-def _merge_events(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, batch_id: int, result: FileResult) -> None:
+def _merge_events(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, batch_id: int, grid_version: int,
+                  result: FileResult) -> None:
     """Insert new events, update changed ones, count unchanged ones as duplicates."""
     # Within the file: an exact repeat is a duplicate; a later different version of an id supersedes the earlier.
     repeats = events.duplicated(subset=["event_id", "row_hash"], keep="last")
@@ -143,7 +144,7 @@ def _merge_events(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, batch_id
     superseded = events.duplicated(subset=["event_id"], keep="last")
     result.updated += int(superseded.sum())
     events = events[~superseded].drop(columns="__row")
-    frame = events[list(EVENT_COLUMNS)].assign(batch_id=batch_id)
+    frame = events[list(EVENT_COLUMNS)].assign(batch_id=batch_id, grid_version=grid_version)
     con.register("incoming_events", frame)
     try:
         counts = con.execute(
@@ -160,13 +161,15 @@ def _merge_events(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, batch_id
         result.updated += int(counts[1])
         result.duplicate += int(counts[2])
         result.outside_grid += int(counts[3])
+        # Column names come from the EVENT_COLUMNS constant, never from input.
         columns = ", ".join(EVENT_COLUMNS)
         con.execute(
             f"""
-            INSERT INTO events ({columns}, batch_id, updated_batch)
-            SELECT {columns}, batch_id, NULL FROM incoming_events
+            INSERT INTO events ({columns}, grid_version, batch_id, updated_batch)
+            SELECT {columns}, grid_version, batch_id, NULL FROM incoming_events
             ON CONFLICT (event_id) DO UPDATE SET
                 {", ".join(f"{c} = excluded.{c}" for c in EVENT_COLUMNS if c != "event_id")},
+                grid_version = excluded.grid_version,
                 updated_batch = excluded.batch_id
             WHERE events.row_hash <> excluded.row_hash
             """

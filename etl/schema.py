@@ -30,6 +30,21 @@ _DDL: tuple[str, ...] = (
     )
     """,
     """
+    CREATE TABLE IF NOT EXISTS grid_history (
+        grid_code   VARCHAR NOT NULL,
+        name        VARCHAR NOT NULL,
+        level       VARCHAR NOT NULL,
+        parent_code VARCHAR,
+        geometry    BLOB NOT NULL,
+        area_km2    DOUBLE,
+        population  INTEGER,
+        version     INTEGER NOT NULL,
+        valid_from  TIMESTAMP,
+        valid_to    TIMESTAMP NOT NULL,
+        PRIMARY KEY (grid_code, version)
+    )
+    """,
+    """
     CREATE TABLE IF NOT EXISTS categories (
         code          VARCHAR PRIMARY KEY,
         name          VARCHAR NOT NULL,     -- Chinese label shown in the UI
@@ -78,6 +93,7 @@ _DDL: tuple[str, ...] = (
         grid_small    VARCHAR,
         grid_medium   VARCHAR,
         grid_large    VARCHAR,
+        grid_version  INTEGER,               -- boundary version the grid codes were assigned under
         incident_id   VARCHAR NOT NULL,      -- event_id of the first report of the same incident
         address       VARCHAR,
         description   VARCHAR,

@@ -190,3 +190,22 @@ def test_cli_rejects_lists_rows_with_file_row_and_reason(project: Path) -> None:
     assert "street.csv: row 7" in result.output  # B2 is the 7th data row
     other = CliRunner().invoke(main, ["rejects", "--db", str(project / "store.duckdb"), "--dept", "x' OR '1'='1"])
     assert other.exit_code == 0 and "no rejected rows" in other.output
+
+
+def test_changed_boundaries_make_a_new_version_and_keep_history(project: Path) -> None:
+    config = load_config(project / "minqing.toml")
+    first = load_project(config)
+    assert first.grids.changed and first.grids.version == 1 and first.grids.notes == []
+    small = gpd.read_file(project / "small.geojson")
+    small.loc[0, "geometry"] = _square(115.0, 22.9, 0.12)  # now overlaps S2/S3 and sticks out of M1
+    small.to_file(project / "small.geojson", driver="GeoJSON")
+    second = load_project(config)
+    assert second.grids.changed and second.grids.version == 2
+    notes = " ".join(second.grids.notes)
+    assert "overlapping sibling pair" in notes and "stick out of their parent" in notes
+    con = duckdb.connect(str(project / "store.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*), min(version) FROM grid_history").fetchone() == (7, 1)
+    assert con.execute("SELECT DISTINCT grid_version FROM events").fetchall() == [(1,)]  # history not re-labelled
+    con.close()
+    third = load_project(config)
+    assert not third.grids.changed and third.grids.version == 2
