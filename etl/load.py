@@ -50,22 +50,33 @@ class LoadReport:
     files: list[FileResult] = field(default_factory=list)
 
 
-def load_project(config: ProjectConfig, *, progress: Callable[[str], None] | None = None) -> LoadReport:
-    """Load the grids, then every department file the config names."""
+Progress = Callable[[int, int, str], None]  # (files done, files in all, what is loading now)
+
+
+def planned_files(config: ProjectConfig) -> list[tuple[DepartmentSource, Path]]:
+    """Every department file the config names now, in load order."""
+    return [(source, path) for source in config.departments for path in source.files()]
+
+
+def load_project(config: ProjectConfig, *, files: list[tuple[DepartmentSource, Path]] | None = None,
+                 progress: Progress | None = None) -> LoadReport:
+    """Load the grids, then the given department files (default: every file the config names)."""
     report = LoadReport()
+    todo = planned_files(config) if files is None else files
     config.database.parent.mkdir(parents=True, exist_ok=True)
     con = connect(str(config.database))
     try:
         store_categories(con, config.categories)
         if progress:
-            progress("grids")
+            progress(0, len(todo), "grids")
         report.grids = load_grids(con, config.grids)
         index = GridIndex.from_db(con)
-        for source in config.departments:
-            for path in source.files():
-                if progress:
-                    progress(f"{source.mapping.department}: {path.name}")
-                report.files.append(load_file(con, source, path, config=config, grids=index))
+        for done, (source, path) in enumerate(todo):
+            if progress:
+                progress(done, len(todo), f"{source.mapping.department}: {path.name}")
+            report.files.append(load_file(con, source, path, config=config, grids=index))
+        if progress:
+            progress(len(todo), len(todo), "done")
     finally:
         con.close()
     return report

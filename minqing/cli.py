@@ -49,9 +49,25 @@ def demo(directory: Path, events: int, seed: int, serve: bool, port: int) -> Non
 @main.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The project config (minqing.toml).")
-def load(config_path: Path) -> None:
+@click.option("--watch", "inbox", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="After loading, keep watching this folder and load new or changed files as they arrive.")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=1.0, show_default=True,
+              help="Seconds between two looks at the watched folder.")
+def load(config_path: Path, inbox: Path | None, interval: float) -> None:
     """Load grids and every department file named in the config."""
     _run_load(config_path)
+    if inbox is not None:
+        from etl.config import load_config
+        from etl.watch import watch
+        from minqing.report import print_load_report
+
+        click.echo(f"监视 / watching {inbox} (Ctrl-C to stop)")
+        try:
+            watch(load_config(config_path), inbox, interval=interval,
+                  on_report=lambda report: print_load_report(report, echo=click.echo),
+                  on_problem=lambda path, why: click.echo(f"错误 / error: {path}: {why}", err=True))
+        except KeyboardInterrupt:
+            click.echo("stopped")
 
 
 @main.command()
@@ -97,9 +113,18 @@ def _run_load(config_path: Path) -> object:
     from etl.load import load_project
     from minqing.report import print_load_report
 
+    from tqdm import tqdm
+
     config = load_config(config_path)
     click.echo(f"加载 / loading {config.path}")
-    report = load_project(config, progress=lambda what: click.echo(f"  … {what}", err=True))
+    with tqdm(unit="file", file=sys.stderr, disable=None, leave=False) as bar:
+        def progress(done: int, total: int, what: str) -> None:
+            bar.total = total
+            bar.n = done
+            bar.set_description(what)
+            bar.refresh()
+
+        report = load_project(config, progress=progress)
     print_load_report(report, echo=click.echo)
     return report
 

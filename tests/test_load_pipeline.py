@@ -209,3 +209,28 @@ def test_changed_boundaries_make_a_new_version_and_keep_history(project: Path) -
     con.close()
     third = load_project(config)
     assert not third.grids.changed and third.grids.version == 2
+
+
+def test_watch_loads_a_dropped_file_and_reports_strangers(project: Path) -> None:
+    from etl.watch import watch
+
+    inbox = project / "inbox"
+    inbox.mkdir()
+    text = (project / "minqing.toml").read_text(encoding="utf-8").replace('path = "street.csv"', 'path = "inbox/street_*.csv"')
+    (project / "minqing.toml").write_text(text, encoding="utf-8")
+    (inbox / "street_1.csv").write_text(HEADER + GOOD[0] + "\n", encoding="utf-8")
+    config = load_config(project / "minqing.toml")
+    reports, problems, polls = [], [], iter(range(100))
+
+    def should_stop() -> bool:
+        step = next(polls)
+        if step == 3:
+            (inbox / "street_2.csv").write_text(HEADER + GOOD[1] + "\n", encoding="utf-8")
+            (inbox / "other.txt").write_text("?", encoding="utf-8")
+        return step >= 7
+
+    watch(config, inbox, interval=0.01, on_report=reports.append, on_problem=lambda p, why: problems.append(p.name),
+          should_stop=should_stop)
+    loaded = [(r.files[0].path.name, r.files[0].loaded) for r in reports]
+    assert loaded == [("street_1.csv", 1), ("street_2.csv", 1)]
+    assert problems == ["other.txt"]
