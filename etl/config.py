@@ -23,6 +23,7 @@ class GridSource:
     name: str
     parent: str | None
     population: str | None
+    grandparent: str | None
     encoding: str
     coordinates: str
 
@@ -135,6 +136,7 @@ def _grid_source(level: str, spec: dict[str, Any], base: Path, default_system: s
         problem(f"{key}.coordinates", system, f"use one of {', '.join(COORDINATE_SYSTEMS)} or an EPSG code")
     return GridSource(level=level, path=path, code=str(spec.get("code", "")), name=str(spec.get("name", "")),
                       parent=spec.get("parent"), population=spec.get("population"),
+                      grandparent=spec.get("grandparent"),
                       encoding=encoding, coordinates=system)
 
 

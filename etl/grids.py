@@ -37,7 +37,8 @@ class GridReport:
 def read_grid_level(source: GridSource, report: GridReport) -> gpd.GeoDataFrame:
     """Read one level's file into grid_code, name, parent_code, population, geometry (EPSG:4326)."""
     gdf = _read_decoded(source, report)
-    missing = [c for c in (source.code, source.name, source.parent, source.population) if c and c not in gdf.columns]
+    wanted = (source.code, source.name, source.parent, source.grandparent, source.population)
+    missing = [c for c in wanted if c and c not in gdf.columns]
     if missing:
         raise UserError(
             f"{source.path}: column(s) {', '.join(missing)} not found; the file has {', '.join(map(str, gdf.columns[:-1]))}. "
@@ -48,6 +49,7 @@ def read_grid_level(source: GridSource, report: GridReport) -> gpd.GeoDataFrame:
             "grid_code": gdf[source.code].map(_code_text),
             "name": gdf[source.name].astype(str).str.strip(),
             "parent_code": gdf[source.parent].map(_code_text) if source.parent else None,
+            "grandparent_code": gdf[source.grandparent].map(_code_text) if source.grandparent else None,
             "population": pd.to_numeric(gdf[source.population], errors="coerce").astype("Int64")
             if source.population else pd.array([pd.NA] * len(gdf), dtype="Int64"),
         },
@@ -64,12 +66,22 @@ def load_grids(con: duckdb.DuckDBPyConnection, sources: dict[str, GridSource]) -
     levels = {level: read_grid_level(src, report) for level, src in sources.items()}
     if "small" in levels and "medium" not in levels:
         levels["medium"] = dissolve_parents(levels["small"], "medium", report)
+        if sources["small"].grandparent and "large" not in levels:
+            large_of = _parent_of_parent(levels["small"], sources["small"])
+            levels["medium"]["parent_code"] = levels["medium"]["grid_code"].map(large_of)
     if "medium" in levels and "large" not in levels:
         levels["large"] = dissolve_parents(levels["medium"], "large", report)
     _validate_hierarchy(levels, sources)
     frame = pd.concat(
         [g.assign(level=level) for level, g in levels.items()], ignore_index=True
     )
+    shared = frame.loc[frame["grid_code"].duplicated(keep=False)]
+    if len(shared):
+        sample = ", ".join(f"{c} ({l})" for c, l in shared[["grid_code", "level"]].head(6).itertuples(index=False))
+        raise UserError(
+            f"grid codes must be unique across levels, but {shared['grid_code'].nunique()} code(s) are used on two levels: "
+            f"{sample}. Give each level's grids their own codes (e.g. add a level suffix in the source)"
+        )
     frame["area_km2"] = gpd.GeoSeries(frame.geometry, crs="EPSG:4326").to_crs(EQUAL_AREA_CRS).area / 1e6
     frame["wkb"] = shapely.to_wkb(frame.geometry.values)
     digest = _digest(frame)
@@ -111,7 +123,8 @@ def load_grids(con: duckdb.DuckDBPyConnection, sources: dict[str, GridSource]) -
 def dissolve_parents(children: gpd.GeoDataFrame, level: str, report: GridReport) -> gpd.GeoDataFrame:
     """Build a missing upper level as the union of its children, grouped by their parent code."""
     if children["parent_code"].isna().any():
-        raise UserError(f"cannot build the {level} grids: some children have no parent code; give the {level} grids' file")
+        raise UserError(f"cannot build the {level} grids: some children have no parent code; give the {level} grids' file, "
+                        "or name the column holding each small grid's large code in grids.small.grandparent")
     grouped = children.dissolve(by="parent_code", aggfunc={"population": "sum"}).reset_index()
     report.notes.append(f"{level} grids built by dissolving {len(children)} children into {len(grouped)} parents")
     return gpd.GeoDataFrame(
@@ -119,6 +132,17 @@ def dissolve_parents(children: gpd.GeoDataFrame, level: str, report: GridReport)
          "population": grouped["population"].astype("Int64")},
         geometry=grouped.geometry.values, crs="EPSG:4326",
     )
+
+
+def _parent_of_parent(small: gpd.GeoDataFrame, source: GridSource) -> pd.Series:
+    """Each dissolved medium grid's large code, from the small grids' grandparent column (must agree)."""
+    pairs = small[["parent_code", "grandparent_code"]].drop_duplicates()
+    conflicting = pairs["parent_code"].duplicated(keep=False)
+    if conflicting.any():
+        codes = ", ".join(sorted(set(pairs.loc[conflicting, "parent_code"]))[:5])
+        raise UserError(f"{source.path}: small grids of one medium grid name different large grids ({codes}) "
+                        f"in column '{source.grandparent}'; make them agree")
+    return pairs.set_index("parent_code")["grandparent_code"]
 
 
 def _read_decoded(source: GridSource, report: GridReport) -> gpd.GeoDataFrame:

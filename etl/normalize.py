@@ -76,7 +76,7 @@ def normalise(table: RawTable, mapping: Mapping, *, path: Path, categories: dict
     category_text = _joined_text(raw, mapping.column("category"))
     category = category_text.map(mapping.category_map)
     if mapping.category_default is not None:
-        category = category.fillna(mapping.category_default)
+        category = category.astype(object).fillna(mapping.category_default)
     category_field = (mapping.column("category") or ["category"])[0]
     rejects.add(category.isna() & (category_text == ""), category_field, category_text, "missing category")
     rejects.add(category.isna(), category_field, category_text,
@@ -89,7 +89,7 @@ def normalise(table: RawTable, mapping: Mapping, *, path: Path, categories: dict
     status_text = _joined_text(raw, mapping.column("status"))
     status = status_text.map(mapping.status_map)
     if mapping.status_default is not None and not mapping.column("status"):
-        status = status.fillna(mapping.status_default)
+        status = status.astype(object).fillna(mapping.status_default)
     status_field = (mapping.column("status") or ["status"])[0]
     rejects.add(status.isna() & (status_text == ""), status_field, status_text, "missing status")
     rejects.add(status.isna(), status_field, status_text,
@@ -109,7 +109,8 @@ def normalise(table: RawTable, mapping: Mapping, *, path: Path, categories: dict
         rejects.add(given & parsed.isna(), columns[0], values,
                     f"unreadable or impossible time; expected one of {mapping.time_formats} between 1990 and 2100")
         out[name] = parsed
-    rejects.add(out["closed_at"] < out["reported_at"], mapping.column("closed_at")[0] if mapping.column("closed_at") else "closed_at",
+    is_closed = out["status"] == "closed"
+    rejects.add(is_closed & (out["closed_at"] < out["reported_at"]), mapping.column("closed_at")[0] if mapping.column("closed_at") else "closed_at",
                 out["closed_at"], "closed before it was reported")
     closed_without_time = (out["status"] == "closed") & out["closed_at"].isna()
     rejects.add(closed_without_time, mapping.column("closed_at")[0] if mapping.column("closed_at") else "closed_at",

@@ -234,3 +234,30 @@ def test_watch_loads_a_dropped_file_and_reports_strangers(project: Path) -> None
     loaded = [(r.files[0].path.name, r.files[0].loaded) for r in reports]
     assert loaded == [("street_1.csv", 1), ("street_2.csv", 1)]
     assert problems == ["other.txt"]
+
+
+def test_only_small_grids_build_both_upper_levels_by_dissolve(project: Path) -> None:
+    small = gpd.read_file(project / "small.geojson").assign(town="L1")
+    small.to_file(project / "small.geojson", driver="GeoJSON")
+    text = (project / "minqing.toml").read_text(encoding="utf-8")
+    text = text[: text.index("[grids.large]")] + text[text.index("[grids.small]"):]
+    text = text.replace('population = "pop"', 'population = "pop"\ngrandparent = "town"')
+    (project / "minqing.toml").write_text(text, encoding="utf-8")
+    report = load_project(load_config(project / "minqing.toml"))
+    assert report.grids.counts == {"small": 4, "medium": 2, "large": 1}
+    con = duckdb.connect(str(project / "store.duckdb"), read_only=True)
+    assert con.execute("SELECT grid_code, population FROM grids WHERE level = 'large'").fetchall() == [("L1", 1000)]
+    assert con.execute("SELECT parent_code FROM grids WHERE level = 'medium'").fetchall() == [("L1",), ("L1",)]
+
+
+def test_a_code_used_on_two_levels_is_a_clear_error(project: Path) -> None:
+    from etl.errors import UserError
+
+    medium = gpd.read_file(project / "medium.geojson")
+    medium.loc[0, "code"] = "S1"
+    medium.to_file(project / "medium.geojson", driver="GeoJSON")
+    small = gpd.read_file(project / "small.geojson")
+    small.loc[small["parent"] == "M1", "parent"] = "S1"
+    small.to_file(project / "small.geojson", driver="GeoJSON")
+    with pytest.raises(UserError, match=r"unique across levels.*S1 \(medium\)"):
+        load_project(load_config(project / "minqing.toml"))
