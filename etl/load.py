@@ -145,46 +145,59 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
     return result
 
 
+# Column names below come from the EVENT_COLUMNS constant, never from input.
+_COLUMNS = ", ".join(EVENT_COLUMNS)
+_HASHED = ", ".join(f"coalesce(CAST({c} AS VARCHAR), chr(0))" for c in EVENT_COLUMNS)
+_STAGE = f"""
+    CREATE OR REPLACE TEMP TABLE staged AS
+    SELECT *,
+        row_number() OVER (PARTITION BY event_id, row_hash ORDER BY __row DESC) AS copy_rank,
+        row_number() OVER (PARTITION BY event_id ORDER BY __row DESC)           AS version_rank
+    FROM (SELECT *, md5(concat_ws(chr(31), {_HASHED})) AS row_hash FROM incoming_events)
+"""
+_COUNT = """
+    SELECT
+        count(*) FILTER (WHERE copy_rank > 1)                                             AS repeats,
+        count(*) FILTER (WHERE copy_rank = 1 AND version_rank > 1)                        AS superseded,
+        count(*) FILTER (WHERE version_rank = 1 AND e.event_id IS NULL)                   AS new_rows,
+        count(*) FILTER (WHERE version_rank = 1 AND e.row_hash <> s.row_hash)             AS changed_rows,
+        count(*) FILTER (WHERE version_rank = 1 AND e.row_hash = s.row_hash)              AS same_rows,
+        count(*) FILTER (WHERE version_rank = 1 AND s.outside_grid)                       AS outside_rows
+    FROM staged s LEFT JOIN events e USING (event_id)
+"""
+_INSERT_NEW = f"""
+    INSERT INTO events ({_COLUMNS}, row_hash, grid_version, batch_id, updated_batch)
+    SELECT {_COLUMNS}, row_hash, ?, ?, NULL FROM staged s
+    WHERE version_rank = 1 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id)
+"""
+_UPDATE_CHANGED = f"""
+    UPDATE events SET
+        {", ".join(f"{c} = s.{c}" for c in EVENT_COLUMNS if c != "event_id")},
+        row_hash = s.row_hash, grid_version = ?, updated_batch = ?
+    FROM staged s
+    WHERE s.version_rank = 1 AND events.event_id = s.event_id AND events.row_hash <> s.row_hash
+"""
+
+
 def _merge_events(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, batch_id: int, grid_version: int,
                   result: FileResult) -> None:
-    """Insert new events, update changed ones, count unchanged ones as duplicates."""
-    # Within the file: an exact repeat is a duplicate; a later different version of an id supersedes the earlier.
-    repeats = events.duplicated(subset=["event_id", "row_hash"], keep="last")
-    result.duplicate += int(repeats.sum())
-    events = events[~repeats]
-    superseded = events.duplicated(subset=["event_id"], keep="last")
-    result.updated += int(superseded.sum())
-    events = events[~superseded].drop(columns="__row")
-    frame = events[list(EVENT_COLUMNS)].assign(batch_id=batch_id, grid_version=grid_version)
-    con.register("incoming_events", frame)
+    """Insert new events, update changed ones, count unchanged ones and in-file repeats as duplicates.
+
+    Within one file an exact repeat is a duplicate and an earlier, different version of an id is
+    superseded by the later one (counted as updated). Hashing and ranking run inside DuckDB.
+    """
+    con.register("incoming_events", events)
     try:
-        counts = con.execute(
-            """
-            SELECT
-                count(*) FILTER (WHERE e.event_id IS NULL)                          AS new_rows,
-                count(*) FILTER (WHERE e.event_id IS NOT NULL AND e.row_hash <> i.row_hash) AS changed_rows,
-                count(*) FILTER (WHERE e.event_id IS NOT NULL AND e.row_hash = i.row_hash)  AS same_rows,
-                count(*) FILTER (WHERE i.outside_grid)                              AS outside_rows
-            FROM incoming_events i LEFT JOIN events e USING (event_id)
-            """
-        ).fetchone()
-        result.loaded += int(counts[0])
-        result.updated += int(counts[1])
-        result.duplicate += int(counts[2])
-        result.outside_grid += int(counts[3])
-        # Column names come from the EVENT_COLUMNS constant, never from input.
-        columns = ", ".join(EVENT_COLUMNS)
-        con.execute(
-            f"""
-            INSERT INTO events ({columns}, grid_version, batch_id, updated_batch)
-            SELECT {columns}, grid_version, batch_id, NULL FROM incoming_events
-            ON CONFLICT (event_id) DO UPDATE SET
-                {", ".join(f"{c} = excluded.{c}" for c in EVENT_COLUMNS if c != "event_id")},
-                grid_version = excluded.grid_version,
-                updated_batch = excluded.batch_id
-            WHERE events.row_hash <> excluded.row_hash
-            """
-        )
+        con.execute(_STAGE)
+        repeats, superseded, new, changed, same, outside = con.execute(_COUNT).fetchone()
+        result.duplicate += int(repeats) + int(same)
+        result.updated += int(superseded) + int(changed)
+        result.loaded += int(new)
+        result.outside_grid += int(outside)
+        con.execute(_INSERT_NEW, [grid_version, batch_id])
+        if changed:
+            con.execute(_UPDATE_CHANGED, [grid_version, batch_id])
+        con.execute("DROP TABLE staged")
     finally:
         con.unregister("incoming_events")
 

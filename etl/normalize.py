@@ -21,7 +21,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "event_id", "dept", "source_id", "category", "dispute_class", "is_dispute", "status",
     "reported_at", "dispatched_at", "closed_at", "due_at", "lon", "lat", "location_from",
     "outside_grid", "grid_small", "grid_medium", "grid_large", "incident_id", "address",
-    "description", "row_hash",
+    "description",
 )
 _GEOGRAPHIC = ("wgs84", "cgcs2000", "gcj02", "bd09", "epsg:4326", "epsg:4490")
 
@@ -74,7 +74,7 @@ def normalise(table: RawTable, mapping: Mapping, *, path: Path, categories: dict
     rejects.add(out["source_id"] == "", mapping.column("source_id")[0], out["source_id"], "missing source id")
 
     category_text = _joined_text(raw, mapping.column("category"))
-    category = category_text.map(mapping.category_map)
+    category = lookup(category_text, mapping.category_map)
     if mapping.category_default is not None:
         category = category.astype(object).fillna(mapping.category_default)
     category_field = (mapping.column("category") or ["category"])[0]
@@ -82,12 +82,12 @@ def normalise(table: RawTable, mapping: Mapping, *, path: Path, categories: dict
     rejects.add(category.isna(), category_field, category_text,
                 "unknown category text; add it to [category.map] in the mapping")
     out["category"] = category
-    dispute_class = category.map(lambda c: categories.get(c, {}).get("dispute_class"))
+    dispute_class = lookup(category, {c: spec["dispute_class"] for c, spec in categories.items() if spec.get("dispute_class")})
     out["dispute_class"] = dispute_class
     out["is_dispute"] = dispute_class.notna() | category.isin(mapping.extra_disputes)
 
     status_text = _joined_text(raw, mapping.column("status"))
-    status = status_text.map(mapping.status_map)
+    status = lookup(status_text, mapping.status_map)
     if mapping.status_default is not None and not mapping.column("status"):
         status = status.astype(object).fillna(mapping.status_default)
     status_field = (mapping.column("status") or ["status"])[0]
@@ -103,7 +103,7 @@ def normalise(table: RawTable, mapping: Mapping, *, path: Path, categories: dict
             continue
         values = raw[columns[0]]
         parsed = parse_times(values, mapping.time_formats, mapping.timezone)
-        given = values.map(_is_given)
+        given = text_of(values) != ""
         if name == "reported_at":
             rejects.add(~given, columns[0], values, "missing report time")
         rejects.add(given & parsed.isna(), columns[0], values,
@@ -129,7 +129,6 @@ def normalise(table: RawTable, mapping: Mapping, *, path: Path, categories: dict
 
     bad = rejects.mask
     events = out.loc[~bad].copy()
-    events["row_hash"] = _row_hashes(events)
     events["__row"] = raw.loc[~bad, ROW_COLUMN]
     reject_frame = pd.DataFrame({
         "row_number": raw.loc[bad, ROW_COLUMN].astype(int),
@@ -159,8 +158,9 @@ def _locate(out: pd.DataFrame, raw: pd.DataFrame, table: RawTable, mapping: Mapp
         lon_col, lat_col = mapping.column("lon")[0], mapping.column("lat")[0]
         for column, target in ((lon_col, "x"), (lat_col, "y")):
             values = raw[column]
-            numbers = pd.to_numeric(values.map(_number_text), errors="coerce")
-            given = values.map(_is_given)
+            text = text_of(values)
+            numbers = pd.to_numeric(text.where(text != "", None), errors="coerce")
+            given = text != ""
             rejects.add(given & numbers.isna(), column, values, "coordinate is not a number")
             rejects.add(given & numbers.notna() & ~np.isfinite(numbers.fillna(0)), column, values,
                         "coordinate is not finite")
@@ -220,9 +220,9 @@ def _incident_ids(raw: pd.DataFrame, mapping: Mapping, event_ids: pd.Series) -> 
     link = mapping.link
     if link is None or link.id_field not in raw.columns:
         return event_ids.copy()
-    target = raw[link.id_field].map(_text)
+    target = text_of(raw[link.id_field])
     if link.dept_field:
-        dept = raw[link.dept_field].map(_text).map(lambda v: link.dept_map.get(v, v) if v else "")
+        dept = text_of(raw[link.dept_field]).map(lambda v: link.dept_map.get(v, v) if v else "")
     else:
         dept = pd.Series(link.dept or "", index=raw.index)
     linked = (target != "") & (dept != "")
@@ -244,10 +244,25 @@ def _check_columns(raw: pd.DataFrame, mapping: Mapping, path: Path) -> None:
         )
 
 
+def text_of(values: pd.Series) -> pd.Series:
+    """Source values as stripped text ('' for missing); vectorised for text columns (CSV), per value otherwise."""
+    if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
+        return values.fillna("").str.strip()
+    return values.map(_text).astype(str)
+
+
+def lookup(values: pd.Series, table: dict[str, str]) -> pd.Series:
+    """Translate texts through a dict (NaN where absent), mapping each distinct text once."""
+    codes, uniques = pd.factorize(values)
+    translated = pd.Series(uniques, dtype=object).map(table).to_numpy(dtype=object)
+    out = np.where(codes >= 0, translated[np.maximum(codes, 0)] if len(translated) else None, None)
+    return pd.Series(out, index=values.index, dtype=object)
+
+
 def _joined_text(raw: pd.DataFrame, columns: list[str]) -> pd.Series:
     if not columns:
         return pd.Series("", index=raw.index, dtype=object)
-    parts = [raw[c].map(_text) for c in columns]
+    parts = [text_of(raw[c]) for c in columns]
     joined = parts[0]
     for part in parts[1:]:
         joined = joined + "-" + part
@@ -262,24 +277,9 @@ def _text(value: object) -> str:
     return str(value).strip()
 
 
-def _number_text(value: object) -> object:
-    return value.strip() if isinstance(value, str) else value
-
-
-def _is_given(value: object) -> bool:
-    return _text(value) != ""
-
-
 def _jsonable(value: object) -> object:
     if value is None or isinstance(value, (str, int, bool)):
         return value
     if isinstance(value, float):
         return value if np.isfinite(value) else str(value)
     return str(value)
-
-
-def _row_hashes(events: pd.DataFrame) -> pd.Series:
-    """A content hash per row: an unchanged re-export is a duplicate, a changed one an update."""
-    columns = [c for c in EVENT_COLUMNS if c not in ("row_hash",)]
-    hashes = pd.util.hash_pandas_object(events[columns].astype(str), index=False)
-    return hashes.map("{:016x}".format)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
 import gzip
 import io
 import json
@@ -17,6 +19,7 @@ X_COLUMN = "__x"  # point coordinates taken from a geometry column, in the file'
 Y_COLUMN = "__y"
 ROW_COLUMN = "__row"  # 1-based data row number in the source file
 ERROR_COLUMN = "__error"  # a row the reader could not parse (e.g. a malformed JSON line)
+_CHECK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -75,18 +78,67 @@ def _open_bytes(path: Path) -> bytes:
 
 
 def _read_delimited(path: Path, sep: str, encoding: str) -> RawTable:
+    """CSV/TSV with pyarrow's multi-threaded parser, every column as text; ragged rows become row errors."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     data = _open_bytes(path)
     chosen = detect_encoding(data, path) if encoding == "auto" else encoding
-    text = decode_text(data, chosen, path)
-    if not text.strip():
-        raise UserError(f"{path}: the file is empty; export it again with a header row and data")
+    if chosen not in ("utf-8", "utf-8-sig"):
+        data = decode_text(data, chosen, path).encode("utf-8")
+    else:
+        head = data if len(data) <= _CHECK_BYTES else data[: max(data.rfind(b"\n", 0, _CHECK_BYTES), 1)]
+        decode_text(head, "utf-8-sig", path)  # a clear message for a mislabelled file
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    first_line = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip()
+    if not first_line:
+        raise UserError(f"{path}: the file is empty or starts with a blank line; export it again with a header row")
+    names = next(csv.reader([first_line], delimiter=sep))
+    names = [n.strip() for n in names]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise UserError(f"{path}: the header repeats column(s) {', '.join(repeated)}; rename them so each is unique")
+    ragged: list[str] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        ragged.append(row.text)
+        return "skip"
+
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                            na_filter=False, skip_blank_lines=True)
-    except pd.errors.ParserError as exc:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=on_invalid, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except pa.ArrowInvalid as exc:
         raise UserError(f"{path}: cannot split into columns ({exc}); check the delimiter and quoting") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = table.to_pandas()
+    frame.insert(0, ROW_COLUMN, range(1, len(frame) + 1))
+    if ragged:
+        frame = _with_ragged_rows(frame, ragged, data, len(names))
     return RawTable(frame=frame, encoding=chosen)
+
+
+def _with_ragged_rows(frame: pd.DataFrame, ragged: list[str], data: bytes, width: int) -> pd.DataFrame:
+    """Put rows with the wrong number of fields back in file order, marked as errors with their row numbers."""
+    positions = []
+    start = 0
+    for text in ragged:
+        at = data.find(text.encode("utf-8"), start)
+        positions.append(data.count(b"\n", 0, at) if at >= 0 else None)  # line index = data row number
+        start = at + 1 if at >= 0 else start
+    numbers = [p for p in positions if p is not None]
+    good_numbers = [n for n in range(1, len(frame) + len(ragged) + 1) if n not in set(numbers)][: len(frame)]
+    frame[ROW_COLUMN] = good_numbers
+    errors = pd.DataFrame({
+        ROW_COLUMN: [p if p is not None else 0 for p in positions],
+        ERROR_COLUMN: [f"the row has {len(next(csv.reader([t])))} fields but the header has {width}" for t in ragged],
+        "__line": [t[:2000] for t in ragged],
+    })
+    return pd.concat([frame, errors], ignore_index=True).sort_values(ROW_COLUMN, kind="stable").reset_index(drop=True)
 
 
 def _read_json_lines(path: Path) -> RawTable:

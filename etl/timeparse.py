@@ -22,10 +22,13 @@ def parse_times(values: pd.Series, formats: list[str], timezone: str) -> pd.Seri
     Values that are already datetimes (Excel date cells) are taken as local times.
     """
     result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
-    native = values.map(lambda v: isinstance(v, (dt.datetime, pd.Timestamp)))
-    if native.any():
-        result[native] = pd.to_datetime(values[native], errors="coerce").astype("datetime64[us]")
-    text = values[~native].map(_as_text)
+    if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
+        text = values.fillna("").str.strip()  # a text column (CSV): no per-value checks needed
+    else:
+        native = values.map(lambda v: isinstance(v, (dt.datetime, pd.Timestamp)))
+        if native.any():
+            result[native] = pd.to_datetime(values[native], errors="coerce").astype("datetime64[us]")
+        text = values[~native].map(_as_text)
     pending = text.notna() & (text != "")
     for fmt in formats:
         if not pending.any():

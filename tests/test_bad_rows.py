@@ -136,3 +136,25 @@ def test_malformed_json_lines_are_quarantined_with_their_line(loaded: tuple[Path
                            "AND field = 'row' ORDER BY row_number").fetchall()
     assert [r[0] for r in rows] == [2, 3]
     assert "malformed JSON" in rows[0][2] and "must be an object" in rows[1][2]
+
+
+def test_rows_with_too_many_or_too_few_fields_are_quarantined_in_place(tmp_path: Path) -> None:
+    from etl.readers import ERROR_COLUMN, ROW_COLUMN, read_raw
+
+    path = tmp_path / "ragged.csv"
+    path.write_text("a,b,c\n1,2,3\n4,5,6,7\n8,9,10\n11,12\n13,14,15\n", encoding="utf-8")
+    frame = read_raw(path, fmt="csv").frame
+    assert list(frame[ROW_COLUMN]) == [1, 2, 3, 4, 5]
+    errors = frame.set_index(ROW_COLUMN)[ERROR_COLUMN]
+    assert errors[2] == "the row has 4 fields but the header has 3" and "2 fields" in errors[4]
+    assert errors[[1, 3, 5]].isna().all() and list(frame.set_index(ROW_COLUMN).loc[[1, 3, 5], "a"]) == ["1", "8", "13"]
+
+
+def test_a_repeated_header_is_a_clear_error(tmp_path: Path) -> None:
+    from etl.errors import UserError
+    from etl.readers import read_raw
+
+    path = tmp_path / "twice.csv"
+    path.write_text("编号,类别,编号\n1,2,3\n", encoding="gbk")
+    with pytest.raises(UserError, match="repeats column.*编号"):
+        read_raw(path, fmt="csv")
