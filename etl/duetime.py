@@ -12,10 +12,12 @@ def due_times(reported_at: pd.Series, categories: pd.Series, rules: dict[str, Du
               default: DueRule | None) -> pd.Series:
     """The due time of each event: its category's rule, else the default, else NaT."""
     due = pd.Series(pd.NaT, index=reported_at.index, dtype="datetime64[us]")
-    rule_of = categories.map(lambda c: rules.get(c, default))
-    for rule in {r for r in rule_of.dropna().unique()}:
-        rows = rule_of == rule
-        due[rows] = apply_rule(reported_at[rows], rule)
+    codes, uniques = pd.factorize(categories)
+    for i, category in enumerate(uniques):
+        rule = rules.get(category, default)
+        if rule is not None:
+            rows = codes == i
+            due[rows] = apply_rule(reported_at[rows], rule)
     return due
 
 

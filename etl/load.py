@@ -147,13 +147,19 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
 
 # Column names below come from the EVENT_COLUMNS constant, never from input.
 _COLUMNS = ", ".join(EVENT_COLUMNS)
-_HASHED = ", ".join(f"coalesce(CAST({c} AS VARCHAR), chr(0))" for c in EVENT_COLUMNS)
-_STAGE = f"""
+# DuckDB's hash() of the canonical columns: fast and stable within a DuckDB version (after an upgrade a
+# re-export may count as updated once, never as lost).
+_HASHED = f"CAST(hash({_COLUMNS}) AS VARCHAR)"
+_STAGE_RANKED = f"""
     CREATE OR REPLACE TEMP TABLE staged AS
     SELECT *,
         row_number() OVER (PARTITION BY event_id, row_hash ORDER BY __row DESC) AS copy_rank,
         row_number() OVER (PARTITION BY event_id ORDER BY __row DESC)           AS version_rank
-    FROM (SELECT *, md5(concat_ws(chr(31), {_HASHED})) AS row_hash FROM incoming_events)
+    FROM (SELECT *, {_HASHED} AS row_hash FROM incoming_events)
+"""
+_STAGE_UNIQUE = f"""
+    CREATE OR REPLACE TEMP TABLE staged AS
+    SELECT *, {_HASHED} AS row_hash, 1 AS copy_rank, 1 AS version_rank FROM incoming_events
 """
 _COUNT = """
     SELECT
@@ -188,7 +194,8 @@ def _merge_events(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, batch_id
     """
     con.register("incoming_events", events)
     try:
-        con.execute(_STAGE)
+        repeated_ids = bool(events["event_id"].duplicated().any())
+        con.execute(_STAGE_RANKED if repeated_ids else _STAGE_UNIQUE)
         repeats, superseded, new, changed, same, outside = con.execute(_COUNT).fetchone()
         result.duplicate += int(repeats) + int(same)
         result.updated += int(superseded) + int(changed)
