@@ -5,6 +5,8 @@ import pyproj
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import pytest
+
 from etl.coords import bd09_to_gcj02, gcj02_to_bd09, gcj02_to_wgs84, to_wgs84, wgs84_to_gcj02
 
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -45,3 +47,13 @@ def test_gauss_kruger_zone_to_wgs84_round_trips() -> None:
     x, y = forward.transform(np.array([115.3, 115.7]), np.array([22.8, 23.1]))
     lon, lat = to_wgs84(np.asarray(x), np.asarray(y), "EPSG:4547")
     assert np.allclose(lon, [115.3, 115.7], atol=1e-8) and np.allclose(lat, [22.8, 23.1], atol=1e-8)
+
+
+def test_offset_formulas_match_published_values() -> None:
+    # Reference values of the public formulas (wandergis/coordtransform).
+    lon, lat = wgs84_to_gcj02(np.array([116.404]), np.array([39.915]))
+    assert (lon[0], lat[0]) == pytest.approx((116.41024449916938, 39.91640428150164), abs=1e-9)
+    lon, lat = gcj02_to_bd09(np.array([116.404]), np.array([39.915]))
+    assert (lon[0], lat[0]) == pytest.approx((116.41036949371029, 39.92133699351021), abs=1e-9)
+    outside = wgs84_to_gcj02(np.array([2.35]), np.array([48.85]))
+    assert (outside[0][0], outside[1][0]) == (2.35, 48.85)
