@@ -50,6 +50,7 @@ class LoadReport:
     files: list[FileResult] = field(default_factory=list)
 
 
+CHUNK_ROWS = 1_000_000  # rows normalised and merged at a time; bounds memory on multi-million-row files
 Progress = Callable[[int, int, str], None]  # (files done, files in all, what is loading now)
 
 
@@ -109,10 +110,8 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
         return result
     table = read_raw(path, fmt=format_of(path, mapping.format), encoding=mapping.encoding,
                      sheet=mapping.sheet, layer=mapping.layer)
-    normalised = normalise(table, mapping, path=path, categories=config.categories, grids=grids)
-    events, rejects = normalised.events, normalised.rejects
-    result.rows_in = len(table.frame)
-    result.rejected = len(rejects)
+    result.rows_in = table.rows
+    reasons: dict[str, int] = {}
 
     con.execute("BEGIN TRANSACTION")
     try:
@@ -122,15 +121,14 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
             "VALUES (?, ?, ?, ?, ?, ?, 'running')",
             [batch_id, mapping.department, str(path), digest, str(mapping.path), datetime.now()],
         )
-        _merge_events(con, events, batch_id, grids.version, result)
-        if len(rejects):
-            frame = rejects.assign(batch_id=batch_id, source=mapping.department)[
-                ["batch_id", "source", "row_number", "field", "value", "reason", "raw"]
-            ]
-            con.register("incoming_rejects", frame)
-            con.execute("INSERT INTO rejects SELECT * FROM incoming_rejects")
-            con.unregister("incoming_rejects")
-            result.top_reasons = list(rejects["reason"].value_counts().head(5).items())
+        for raw in table.chunks(CHUNK_ROWS):
+            normalised = normalise(raw, table, mapping, path=path, categories=config.categories, grids=grids)
+            _merge_events(con, normalised.events, batch_id, grids.version, result)
+            _store_rejects(con, normalised.rejects, batch_id, mapping.department)
+            result.rejected += len(normalised.rejects)
+            for reason, count in normalised.rejects["reason"].value_counts().items():
+                reasons[reason] = reasons.get(reason, 0) + int(count)
+        result.top_reasons = sorted(reasons.items(), key=lambda item: -item[1])[:5]
         result.check()
         con.execute(
             "UPDATE load_batches SET finished_at = ?, rows_in = ?, rows_loaded = ?, rows_updated = ?, "
@@ -143,6 +141,17 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
         con.execute("ROLLBACK")
         raise
     return result
+
+
+def _store_rejects(con: duckdb.DuckDBPyConnection, rejects: pd.DataFrame, batch_id: int, dept: str) -> None:
+    if rejects.empty:
+        return
+    frame = rejects.assign(batch_id=batch_id, source=dept)[
+        ["batch_id", "source", "row_number", "field", "value", "reason", "raw"]
+    ]
+    con.register("incoming_rejects", frame)
+    con.execute("INSERT INTO rejects SELECT * FROM incoming_rejects")
+    con.unregister("incoming_rejects")
 
 
 # Column names below come from the EVENT_COLUMNS constant, never from input.

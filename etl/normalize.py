@@ -56,10 +56,9 @@ class _Rejects:
         return self.reason.notna()
 
 
-def normalise(table: RawTable, mapping: Mapping, *, path: Path, categories: dict[str, dict[str, str]],
-              grids: GridIndex) -> Normalised:
-    """Apply a mapping to a raw table; raise UserError when the file cannot match the mapping at all."""
-    raw = table.frame
+def normalise(raw: pd.DataFrame, table: RawTable, mapping: Mapping, *, path: Path,
+              categories: dict[str, dict[str, str]], grids: GridIndex) -> Normalised:
+    """Apply a mapping to raw rows (all or a chunk of `table`); raise UserError when the file cannot match it."""
     _check_columns(raw, mapping, path)
     rejects = _Rejects(raw.index)
     if ERROR_COLUMN in raw.columns:

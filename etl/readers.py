@@ -9,8 +9,13 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
+import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 from etl.encoding import decode_text, detect_encoding
 from etl.errors import UserError
@@ -22,13 +27,47 @@ ERROR_COLUMN = "__error"  # a row the reader could not parse (e.g. a malformed J
 _CHECK_BYTES = 1 << 20
 
 
-@dataclass(frozen=True)
+@dataclass
 class RawTable:
-    """What a reader produced: the rows, and facts about the file that the normaliser needs."""
+    """What a reader produced: the rows, and facts about the file that the normaliser needs.
 
-    frame: pd.DataFrame
+    Small formats hold a DataFrame; CSV/TSV keep the compact Arrow table and hand out DataFrames
+    chunk by chunk, so a 5M-row file never sits in memory as Python objects all at once.
+    """
+
+    table: pd.DataFrame | None = None
     encoding: str | None = None
     crs: str | None = None
+    arrow: "pa.Table | None" = None
+    row_numbers: np.ndarray | None = None  # data row number of each Arrow row
+    errors: pd.DataFrame | None = None  # rows the parser could not split, with their row numbers
+
+    @property
+    def rows(self) -> int:
+        """Data rows in the file, unparseable ones included."""
+        if self.arrow is None:
+            return len(self.table) if self.table is not None else 0
+        return self.arrow.num_rows + (len(self.errors) if self.errors is not None else 0)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """All rows as one DataFrame in file order."""
+        return pd.concat(list(self.chunks(None)), ignore_index=True) if self.arrow is not None else self.table
+
+    def chunks(self, size: int | None) -> Iterator[pd.DataFrame]:
+        """DataFrames of at most `size` rows (None: one frame), unparseable rows in a frame of their own."""
+        if self.arrow is None:
+            yield self.table
+            return
+        step = size or max(self.arrow.num_rows, 1)
+        for start in range(0, max(self.arrow.num_rows, 1), step):
+            frame = self.arrow.slice(start, step).to_pandas()
+            frame.insert(0, ROW_COLUMN, self.row_numbers[start:start + len(frame)])
+            if size is None and self.errors is not None:
+                frame = pd.concat([frame, self.errors]).sort_values(ROW_COLUMN, kind="stable").reset_index(drop=True)
+            yield frame
+        if size is not None and self.errors is not None:
+            yield self.errors.reindex(columns=[ROW_COLUMN, *self.arrow.column_names, ERROR_COLUMN, "__line"])
 
 
 def format_of(path: Path, declared: str | None) -> str:
@@ -61,9 +100,8 @@ def read_raw(path: Path, *, fmt: str, encoding: str = "auto", sheet: str | None 
     if not path.exists():
         raise UserError(f"{path}: file not found; check the path in minqing.toml")
     table = readers[fmt]()
-    frame = table.frame
-    if ROW_COLUMN not in frame.columns:
-        frame.insert(0, ROW_COLUMN, range(1, len(frame) + 1))
+    if table.table is not None and ROW_COLUMN not in table.table.columns:
+        table.table.insert(0, ROW_COLUMN, range(1, len(table.table) + 1))
     return table
 
 
@@ -115,30 +153,29 @@ def _read_delimited(path: Path, sep: str, encoding: str) -> RawTable:
         )
     except pa.ArrowInvalid as exc:
         raise UserError(f"{path}: cannot split into columns ({exc}); check the delimiter and quoting") from None
-    frame = table.to_pandas()
-    frame.insert(0, ROW_COLUMN, range(1, len(frame) + 1))
+    numbers = np.arange(1, table.num_rows + 1)
+    errors = None
     if ragged:
-        frame = _with_ragged_rows(frame, ragged, data, len(names))
-    return RawTable(frame=frame, encoding=chosen)
+        numbers, errors = _ragged_rows(table.num_rows, ragged, data, len(names))
+    return RawTable(arrow=table, row_numbers=numbers, errors=errors, encoding=chosen)
 
 
-def _with_ragged_rows(frame: pd.DataFrame, ragged: list[str], data: bytes, width: int) -> pd.DataFrame:
-    """Put rows with the wrong number of fields back in file order, marked as errors with their row numbers."""
+def _ragged_rows(parsed: int, ragged: list[str], data: bytes, width: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """Row numbers of the parsed rows, and the rows with the wrong number of fields as errors."""
     positions = []
     start = 0
     for text in ragged:
         at = data.find(text.encode("utf-8"), start)
-        positions.append(data.count(b"\n", 0, at) if at >= 0 else None)  # line index = data row number
+        positions.append(data.count(b"\n", 0, at) if at >= 0 else 0)  # line index = data row number
         start = at + 1 if at >= 0 else start
-    numbers = [p for p in positions if p is not None]
-    good_numbers = [n for n in range(1, len(frame) + len(ragged) + 1) if n not in set(numbers)][: len(frame)]
-    frame[ROW_COLUMN] = good_numbers
+    taken = set(positions)
+    numbers = np.array([n for n in range(1, parsed + len(ragged) + 1) if n not in taken][:parsed])
     errors = pd.DataFrame({
-        ROW_COLUMN: [p if p is not None else 0 for p in positions],
+        ROW_COLUMN: positions,
         ERROR_COLUMN: [f"the row has {len(next(csv.reader([t])))} fields but the header has {width}" for t in ragged],
         "__line": [t[:2000] for t in ragged],
     })
-    return pd.concat([frame, errors], ignore_index=True).sort_values(ROW_COLUMN, kind="stable").reset_index(drop=True)
+    return numbers, errors
 
 
 def _read_json_lines(path: Path) -> RawTable:
@@ -155,7 +192,7 @@ def _read_json_lines(path: Path) -> RawTable:
             value = {ERROR_COLUMN: "a JSON line must be an object", "__line": line[:2000]}
         value[ROW_COLUMN] = number
         records.append(value)
-    return RawTable(frame=pd.DataFrame.from_records(records) if records else pd.DataFrame())
+    return RawTable(table=pd.DataFrame.from_records(records) if records else pd.DataFrame())
 
 
 def _read_json(path: Path) -> RawTable:
@@ -170,7 +207,7 @@ def _read_json(path: Path) -> RawTable:
         value = next((v for v in value.values() if isinstance(v, list)), None)
     if not isinstance(value, list):
         raise UserError(f"{path}: expected a JSON array of objects (or an object holding one)")
-    return RawTable(frame=pd.DataFrame.from_records([v if isinstance(v, dict) else {} for v in value]))
+    return RawTable(table=pd.DataFrame.from_records([v if isinstance(v, dict) else {} for v in value]))
 
 
 def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
@@ -193,7 +230,7 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
     finally:
         book.close()
     frame = pd.DataFrame(data, columns=names, dtype=object) if data else pd.DataFrame(columns=names)
-    return RawTable(frame=frame)
+    return RawTable(table=frame)
 
 
 def _read_geo(path: Path, layer: str | None, encoding: str) -> RawTable:
@@ -214,4 +251,4 @@ def _read_geo(path: Path, layer: str | None, encoding: str) -> RawTable:
     geometry = gdf.geometry.values
     frame[X_COLUMN] = shapely.get_x(geometry)  # NaN for a missing or non-point geometry
     frame[Y_COLUMN] = shapely.get_y(geometry)
-    return RawTable(frame=frame, crs=crs)
+    return RawTable(table=frame, crs=crs)

@@ -92,7 +92,8 @@ def loaded(tmp_path: Path) -> tuple[Path, object]:
         frame.to_file(tmp_path / f"{level}.geojson", driver="GeoJSON")
     rows = list(GOOD.values()) + [row for row, _ in BAD] + [GOOD["G1"]]  # the last is an exact repeat
     (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "corpus.csv").write_text("\n".join([",".join(COLUMNS), *map(_csv_line, rows)]) + "\n", encoding="utf-8-sig")
+    lines = [",".join(COLUMNS), *map(_csv_line, rows), "R1,邻里,办结,2024-03-01 10:00,,,115.05,22.95,,,,extra"]
+    (tmp_path / "in" / "corpus.csv").write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
     lines = [json.dumps(dict(zip(COLUMNS, GOOD["G1"])) | {"id": "J1"}, ensure_ascii=False), "{broken json", "[1, 2]"]
     (tmp_path / "in" / "corpus.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (tmp_path / "corpus.toml").write_text(MAPPING, encoding="utf-8")
@@ -113,14 +114,17 @@ def test_at_least_twenty_kinds_of_bad_rows_are_covered() -> None:
 def test_good_rows_load_and_every_bad_row_has_its_reason(loaded: tuple[Path, object]) -> None:
     folder, report = loaded
     csv_result = next(r for r in report.files if r.path.suffix == ".csv")
-    assert csv_result.rows_in == len(GOOD) + len(BAD) + 1
-    assert (csv_result.loaded, csv_result.duplicate, csv_result.rejected) == (len(GOOD), 1, len(BAD))
+    assert csv_result.rows_in == len(GOOD) + len(BAD) + 2
+    assert (csv_result.loaded, csv_result.duplicate, csv_result.rejected) == (len(GOOD), 1, len(BAD) + 1)
     assert csv_result.outside_grid == 1
     with duckdb.connect(str(folder / "store.duckdb"), read_only=True) as con:
         reasons = dict(con.execute(
             "SELECT json_extract_string(raw, '$.id'), reason FROM rejects WHERE batch_id = "
             "(SELECT batch_id FROM load_batches WHERE file_path LIKE '%.csv')").fetchall())
         located = dict(con.execute("SELECT source_id, location_from || ':' || coalesce(grid_medium, '-') FROM events").fetchall())
+        ragged = con.execute("SELECT row_number, value FROM rejects WHERE reason = 'the row cannot be parsed' "
+                             "AND source = 'corpus' AND value LIKE '%header has 10'").fetchall()
+    assert ragged == [(len(GOOD) + len(BAD) + 2, "the row has 12 fields but the header has 10")]
     for row, expected in BAD:
         assert expected in reasons[row[0]], (row, reasons[row[0]])
     assert located["G2"] == "grid_code:M2" and located["G3"] == "address:M2" and located["G4"] == "point:M2"
