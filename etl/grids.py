@@ -10,12 +10,11 @@ import duckdb
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 
 from etl.config import GridSource
 from etl.coords import to_wgs84
-from etl.encoding import looks_garbled
+from etl.readers import read_geo_frame
 from etl.errors import UserError
 from etl.topology import LevelCheck, check_level
 
@@ -146,25 +145,9 @@ def _parent_of_parent(small: gpd.GeoDataFrame, source: GridSource) -> pd.Series:
 
 
 def _read_decoded(source: GridSource, report: GridReport) -> gpd.GeoDataFrame:
-    def read(encoding: str | None) -> gpd.GeoDataFrame:
-        kwargs = {"encoding": encoding} if encoding else {}
-        try:
-            return pyogrio.read_dataframe(source.path, **kwargs)
-        except Exception as exc:  # pyogrio wraps GDAL errors in several types
-            raise UserError(f"{source.path}: GDAL cannot read it ({exc}); check that the file set is complete") from None
-
-    if source.encoding != "auto":
-        return read("gb18030" if source.encoding == "gbk" else source.encoding)
-    gdf = read(None)
-    texts = [str(c) for c in gdf.columns] + [
-        str(v) for v in gdf.drop(columns="geometry").head(50).to_numpy().ravel()
-    ]
-    if looks_garbled(texts):
-        gdf = read("gb18030")
-        report.notes.append(
-            f"{source.path.name}: attributes looked garbled (GBK text without a .cpg file); read as GBK. "
-            f"Set grids.{source.level}.encoding = \"gbk\" to make this explicit"
-        )
+    gdf, note = read_geo_frame(source.path, encoding=source.encoding)
+    if note:
+        report.notes.append(note.replace("the encoding", f"grids.{source.level}.encoding"))
     return gdf
 
 

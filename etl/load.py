@@ -33,6 +33,7 @@ class FileResult:
     rejected: int = 0
     outside_grid: int = 0
     skipped: bool = False  # the identical file was loaded before
+    notes: list[str] = field(default_factory=list)  # what the reader had to guess
     top_reasons: list[tuple[str, int]] = field(default_factory=list)
 
     def check(self) -> None:
@@ -111,6 +112,7 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
     table = read_raw(path, fmt=format_of(path, mapping.format), encoding=mapping.encoding,
                      sheet=mapping.sheet, layer=mapping.layer)
     result.rows_in = table.rows
+    result.notes = list(table.notes)
     reasons: dict[str, int] = {}
 
     con.execute("BEGIN TRANSACTION")

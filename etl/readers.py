@@ -7,7 +7,7 @@ import csv
 import gzip
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    import geopandas as gpd
     import pyarrow as pa
 
-from etl.encoding import decode_text, detect_encoding
+from etl.encoding import decode_text, detect_encoding, looks_garbled
 from etl.errors import UserError
 
 X_COLUMN = "__x"  # point coordinates taken from a geometry column, in the file's own CRS
@@ -41,6 +42,7 @@ class RawTable:
     arrow: "pa.Table | None" = None
     row_numbers: np.ndarray | None = None  # data row number of each Arrow row
     errors: pd.DataFrame | None = None  # rows the parser could not split, with their row numbers
+    notes: list[str] = field(default_factory=list)  # what the reader had to guess, for the load report
 
     @property
     def rows(self) -> int:
@@ -233,22 +235,40 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
     return RawTable(table=frame)
 
 
-def _read_geo(path: Path, layer: str | None, encoding: str) -> RawTable:
+def read_geo_frame(path: Path, *, layer: str | None = None, encoding: str = "auto") -> tuple["gpd.GeoDataFrame", str | None]:
+    """Read a vector file with GDAL; with encoding auto, garbled GBK text (no .cpg) is detected and re-read.
+
+    Returns the frame and a note when the encoding had to be guessed, so the caller can report it.
+    """
     import pyogrio
+
+    def read(codec: str | None) -> "gpd.GeoDataFrame":
+        kwargs: dict[str, object] = {"layer": layer} if layer else {}
+        if codec:
+            kwargs["encoding"] = codec
+        try:
+            return pyogrio.read_dataframe(path, **kwargs)
+        except Exception as exc:  # pyogrio wraps GDAL errors in several types
+            raise UserError(f"{path}: GDAL cannot read it ({exc}); check that the file (and its .shx/.dbf) is complete") from None
+
+    if encoding not in ("auto", None):
+        return read("gb18030" if encoding == "gbk" else encoding), None
+    gdf = read(None)
+    sample = [str(c) for c in gdf.columns] + [str(v) for v in gdf.drop(columns="geometry").head(50).to_numpy().ravel()]
+    if not looks_garbled(sample):
+        return gdf, None
+    note = (f"{path.name}: attributes looked garbled (GBK text without a .cpg file); read as GBK. "
+            "Set the encoding to \"gbk\" to make this explicit")
+    return read("gb18030"), note
+
+
+def _read_geo(path: Path, layer: str | None, encoding: str) -> RawTable:
     import shapely
 
-    kwargs: dict[str, object] = {}
-    if layer:
-        kwargs["layer"] = layer
-    if encoding not in ("auto", None):
-        kwargs["encoding"] = encoding
-    try:
-        gdf = pyogrio.read_dataframe(path, **kwargs)
-    except Exception as exc:  # pyogrio wraps GDAL errors in several types
-        raise UserError(f"{path}: GDAL cannot read it ({exc}); check the file is complete") from None
+    gdf, note = read_geo_frame(path, layer=layer, encoding=encoding)
     crs = gdf.crs.to_string() if gdf.crs is not None else None
     frame = pd.DataFrame(gdf.drop(columns="geometry"))
     geometry = gdf.geometry.values
     frame[X_COLUMN] = shapely.get_x(geometry)  # NaN for a missing or non-point geometry
     frame[Y_COLUMN] = shapely.get_y(geometry)
-    return RawTable(table=frame, crs=crs)
+    return RawTable(table=frame, crs=crs, notes=[note] if note else [])

@@ -40,6 +40,9 @@ def print_load_report(report: LoadReport, *, echo: Callable[[str], None]) -> Non
     widths = [max(len(str(x)) for x in column) for column in zip(_HEADERS, *table)]
     for row in (_HEADERS, *table):
         echo("  ".join(str(x).rjust(w) if i else str(x).ljust(w) for i, (x, w) in enumerate(zip(row, widths))))
+    for result in report.files:
+        for note in result.notes:
+            echo(f"  note: {note}")
     skipped = [r for r in report.files if r.skipped]
     if skipped:
         echo(f"{len(skipped)} file(s) unchanged since their last load: counted as duplicates")

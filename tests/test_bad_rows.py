@@ -162,3 +162,16 @@ def test_a_repeated_header_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("编号,类别,编号\n1,2,3\n", encoding="gbk")
     with pytest.raises(UserError, match="repeats column.*编号"):
         read_raw(path, fmt="csv")
+
+
+def test_a_gbk_shapefile_without_cpg_is_detected_not_loaded_garbled(tmp_path: Path) -> None:
+    from etl.readers import read_raw
+
+    frame = gpd.GeoDataFrame({"编号": ["A1"], "类别": ["邻里纠纷"]}, geometry=[shapely.Point(115.05, 22.95)], crs=4326)
+    frame.to_file(tmp_path / "events.shp", encoding="gbk", engine="pyogrio")
+    (tmp_path / "events.cpg").unlink(missing_ok=True)
+    table = read_raw(tmp_path / "events.shp", fmt="shp")
+    assert list(table.frame["类别"]) == ["邻里纠纷"]
+    assert table.notes and "garbled" in table.notes[0]
+    explicit = read_raw(tmp_path / "events.shp", fmt="shp", encoding="gbk")
+    assert list(explicit.frame["编号"]) == ["A1"] and explicit.notes == []
