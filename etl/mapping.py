@@ -71,6 +71,7 @@ class Mapping:
     extra_disputes: frozenset[str]
     status_map: dict[str, str]
     status_default: str | None
+    grid_code_map: dict[str, str]
     due_default: DueRule | None
     due_rules: dict[str, DueRule]
     link: LinkSpec | None
@@ -213,6 +214,7 @@ def parse_mapping(
         extra_disputes=extra_disputes,
         status_map=status_map,
         status_default=status_default,
+        grid_code_map={str(k): str(v) for k, v in raw.get("grid_code", {}).get("map", {}).items()},
         due_default=due_default,
         due_rules=due_rules,
         link=link,

@@ -190,6 +190,8 @@ def _locate(out: pd.DataFrame, raw: pd.DataFrame, table: RawTable, mapping: Mapp
     code_columns = mapping.column("grid_code")
     if code_columns:
         codes = _joined_text(raw, code_columns)
+        if mapping.grid_code_map:
+            codes = lookup(codes, mapping.grid_code_map).fillna(codes)
         use_code = ~pd.Series(has_point, index=raw.index) & (codes != "")
         known = grids.is_small(codes)
         rejects.add(use_code & ~known, code_columns[0], codes,

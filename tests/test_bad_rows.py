@@ -7,6 +7,8 @@ import textwrap
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pandas as pd
 import geopandas as gpd
 import pytest
 import shapely
@@ -175,3 +177,23 @@ def test_a_gbk_shapefile_without_cpg_is_detected_not_loaded_garbled(tmp_path: Pa
     assert table.notes and "garbled" in table.notes[0]
     explicit = read_raw(tmp_path / "events.shp", fmt="shp", encoding="gbk")
     assert list(explicit.frame["编号"]) == ["A1"] and explicit.notes == []
+
+
+def test_grid_code_map_translates_a_source_s_own_codes(tmp_path: Path) -> None:
+    from etl.assign import GridIndex
+    from etl.mapping import parse_mapping
+    from etl.normalize import normalise
+    from etl.readers import RawTable
+
+    mapping = parse_mapping({
+        "department": "x", "fields": {"source_id": "id", "category": "c", "status": "s", "reported_at": "t",
+                                      "grid_code": "g"},
+        "category": {"map": {"a": "grid_other"}}, "status": {"map": {"b": "reported"}},
+        "grid_code": {"map": {"二组": "S2"}}}, path=tmp_path / "x.toml", known_categories=frozenset({"grid_other"}))
+    grids = GridIndex(small_codes=np.array([], dtype=object), small_polygons=np.array([]), parent={"S1": "M1", "S2": "M2"},
+                      level={"S1": "small", "S2": "small"}, villages_by_town={})
+    raw = pd.DataFrame({"__row": [1, 2, 3], "id": ["1", "2", "3"], "c": "a", "s": "b", "t": "2024-01-01T08:00:00",
+                        "g": ["二组", "S1", "三组"]})
+    result = normalise(raw, RawTable(table=raw), mapping, path=tmp_path / "x.csv", categories={}, grids=grids)
+    assert list(result.events["grid_small"]) == ["S2", "S1"]
+    assert list(result.rejects["value"]) == ["三组"]
