@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 from click.testing import CliRunner
 
+from conftest import DEMO_EVENTS
 from minqing.cli import main
 
-DEMO_EVENTS = 60_000
 PUBLISHED = {2019: 1965, 2020: 3021, 2021: 4352}
 RESOLVED_BY_YEAR = """
     SELECT year(first_closed) AS year, count(*) AS resolved
@@ -23,14 +24,6 @@ RESOLVED_BY_YEAR = """
     )
     GROUP BY 1 ORDER BY 1
 """
-
-
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("demo")
-    result = CliRunner().invoke(main, ["demo", "--dir", str(directory), "--events", str(DEMO_EVENTS), "--no-serve"])
-    assert result.exit_code == 0, result.output
-    return directory
 
 
 @pytest.fixture()
@@ -96,7 +89,8 @@ def test_every_department_lands_in_grids(con: duckdb.DuckDBPyConnection) -> None
     assert all(share > 0.97 for share in located.values()), located
 
 
-def test_demo_again_reuses_files_and_loads_nothing_new(demo_dir: Path) -> None:
+def test_demo_again_reuses_files_and_loads_nothing_new(demo_dir: Path, tmp_path: Path) -> None:
+    demo_dir = Path(shutil.copytree(demo_dir, tmp_path / "again"))
     with duckdb.connect(str(demo_dir / "minqing.duckdb"), read_only=True) as first:
         before = first.execute("SELECT count(*) FROM events").fetchone()[0]
     result = CliRunner().invoke(main, ["demo", "--dir", str(demo_dir), "--events", str(DEMO_EVENTS), "--no-serve"])
