@@ -125,9 +125,13 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+WRITER_MEMORY_LIMIT = "1536MB"  # DuckDB spills beyond this; keeps a 5M-row load under 4 GB in all
+
+
 def connect(path: str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the store at `path`; a writable connection also creates the schema."""
-    con = duckdb.connect(path, read_only=read_only)
+    config = {} if read_only else {"memory_limit": WRITER_MEMORY_LIMIT}
+    con = duckdb.connect(path, read_only=read_only, config=config)
     if not read_only:
         create_schema(con)
     return con

@@ -261,3 +261,21 @@ def test_a_code_used_on_two_levels_is_a_clear_error(project: Path) -> None:
     small.to_file(project / "small.geojson", driver="GeoJSON")
     with pytest.raises(UserError, match=r"unique across levels.*S1 \(medium\)"):
         load_project(load_config(project / "minqing.toml"))
+
+
+def test_a_mapping_naming_a_missing_column_lists_the_file_s_columns(project: Path) -> None:
+    (project / "street.toml").write_text(MAPPING.replace('reported_at = "上报时间"', 'reported_at = "报告时间"'),
+                                         encoding="utf-8")
+    result = CliRunner().invoke(main, ["load", "--config", str(project / "minqing.toml")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "报告时间" in result.output and "上报时间" in result.output and "street.csv" in result.output
+    with duckdb.connect(str(project / "store.duckdb"), read_only=True) as con:  # nothing half-written
+        assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM load_batches").fetchone()[0] == 0
+
+
+def test_an_unreadable_file_gets_one_clear_message(project: Path) -> None:
+    (project / "street.csv").write_bytes(b"\xff\xfe\x00garbage\x00\x81")
+    result = CliRunner().invoke(main, ["load", "--config", str(project / "minqing.toml")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "street.csv" in result.output and "encoding" in result.output
