@@ -17,6 +17,7 @@ from etl.errors import UserError
 from etl.grids import GridReport, load_grids
 from etl.normalize import EVENT_COLUMNS, normalise
 from etl.readers import format_of, read_raw
+from etl.rollups import refresh_rollups
 from etl.schema import connect
 
 
@@ -51,7 +52,7 @@ class LoadReport:
     files: list[FileResult] = field(default_factory=list)
 
 
-CHUNK_ROWS = 1_000_000  # rows normalised and merged at a time; bounds memory on multi-million-row files
+CHUNK_ROWS = 500_000  # rows normalised and merged at a time; bounds memory on multi-million-row files
 Progress = Callable[[int, int, str], None]  # (files done, files in all, what is loading now)
 
 
@@ -79,6 +80,7 @@ def load_project(config: ProjectConfig, *, files: list[tuple[DepartmentSource, P
             report.files.append(load_file(con, source, path, config=config, grids=index))
         if progress:
             progress(len(todo), len(todo), "done")
+        refresh_rollups(con)  # pre-aggregates for layers/ (skipped when nothing changed)
     finally:
         con.close()
     return report

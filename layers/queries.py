@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from etl.rollups import DISPUTE_REPORTS, EVENT_FACTS, INCIDENTS
+
 # Grids of one level with their WKB geometry.
 # Parameters: $level ('large' | 'medium' | 'small').
 GRIDS_OF_LEVEL = """
@@ -47,3 +51,225 @@ WHERE table_schema = 'main' AND table_name IN ('grids', 'events', 'load_batches'
 EVENT_TOTAL = "SELECT count(*) FROM events"
 GRID_COUNTS_BY_LEVEL = "SELECT level, count(*) FROM grids GROUP BY level"
 LAST_LOAD_FINISHED = "SELECT max(finished_at) FROM load_batches"
+
+
+# --------------------------------------------------------------------------- analytics (layers/stats.py, disputes.py)
+# Filters compile to SQL plus a positional parameter list; column names come only from the whitelists below and
+# from fixed texts in etl/rollups.py (the shared definitions of facts and dispute incidents).
+
+FILTER_FIELDS: dict[str, str] = {  # EventFilter field -> column (same name in events and the rollups)
+    "depts": "dept",
+    "categories": "category",
+    "dispute_classes": "dispute_class",
+    "statuses": "status",
+}
+# Grid column of each level; `city` is every located event (grid_large set).
+GRID_KEY: dict[str, str] = {
+    "large": "grid_large",
+    "medium": "grid_medium",
+    "small": "grid_small",
+    "city": "CASE WHEN grid_large IS NOT NULL THEN 'city' END",
+}
+# What a count can be broken down by: a column, or the reported time truncated to a period.
+BREAKDOWN_KEY: dict[str, str] = {
+    "category": "category",
+    "dept": "dept",
+    "status": "status",
+    "dispute_class": "dispute_class",
+    "day": "date_trunc('day', t)",
+    "week": "date_trunc('week', t)",  # ISO weeks, starting on Monday
+    "month": "date_trunc('month', t)",
+    "quarter": "date_trunc('quarter', t)",
+    "year": "date_trunc('year', t)",
+}
+# Fact sources of the same shape (t, grid columns, dept, category, dispute_class, status, is_dispute,
+# reported, closed, closed_with_due, closed_on_time, handling_hours).
+FACT_SOURCES: dict[str, str] = {
+    "raw": EVENT_FACTS,
+    "rollup": "SELECT CAST(day AS TIMESTAMP) AS t, * EXCLUDE (day) FROM rollup_daily",
+}
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events count: each non-empty tuple keeps rows whose column is one of its values (AND across fields).
+
+    Empty means no restriction. Values are always bound as parameters, never formatted into SQL.
+    `statuses` is the current status as stored (`reported`, `dispatched`, `in_progress`, `closed`).
+    """
+
+    depts: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    dispute_classes: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in FILTER_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str):  # a lone string would otherwise become a tuple of characters
+                value = (value,)
+            object.__setattr__(self, name, tuple(str(v) for v in value))
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(getattr(self, name) for name in FILTER_FIELDS)
+
+
+NO_FILTER = EventFilter()
+
+
+def compile_filter(where: EventFilter) -> tuple[str, list[str]]:
+    """SQL condition and its positional parameters, e.g. ("dept IN (?, ?) AND status IN (?)", ["a", "b", "closed"])."""
+    parts: list[str] = []
+    params: list[str] = []
+    for name, column in FILTER_FIELDS.items():
+        values = getattr(where, name)
+        if values:
+            parts.append(f"{column} IN ({', '.join('?' for _ in values)})")
+            params.extend(values)
+    return (" AND ".join(parts) or "TRUE"), params
+
+
+def _pick(table: dict[str, str], key: str, what: str) -> str:
+    if key not in table:
+        raise ValueError(f"`{what}` was {key!r} but is expected to be one of {list(table)}")
+    return table[key]
+
+
+def window_totals_sql(level: str, source: str, condition: str) -> str:
+    """Per grid of `level`: events reported and closed in [?, ?) with the closure measures.
+
+    Parameters: start, end, start, end, then the filter's parameters.
+    """
+    grid, facts = _pick(GRID_KEY, level, "level"), _pick(FACT_SOURCES, source, "source")
+    return f"""
+SELECT {grid} AS grid_code,
+       CAST(sum(reported) AS BIGINT) AS events,
+       CAST(sum(closed) AS BIGINT) AS closed,
+       CAST(sum(closed_with_due) AS BIGINT) AS closed_with_due,
+       CAST(sum(closed_on_time) AS BIGINT) AS closed_on_time,
+       sum(handling_hours) AS handling_hours_sum
+FROM ({facts})
+WHERE ((reported = 1 AND t >= ? AND t < ?) OR (closed = 1 AND t >= ? AND t < ?)) AND ({condition})
+GROUP BY 1
+"""
+
+
+def breakdown_sql(level: str, by: str, source: str, condition: str) -> str:
+    """Per grid of `level` and value of `by`: events reported in [?, ?). Parameters: start, end, filter's."""
+    grid, key, facts = _pick(GRID_KEY, level, "level"), _pick(BREAKDOWN_KEY, by, "by"), _pick(FACT_SOURCES, source, "source")
+    return f"""
+SELECT {grid} AS grid_code, {key} AS key, CAST(sum(reported) AS BIGINT) AS events
+FROM ({facts})
+WHERE reported = 1 AND t >= ? AND t < ? AND ({condition})
+GROUP BY 1, 2
+"""
+
+
+def median_handling_sql(level: str, condition: str) -> str:
+    """Per grid: median hours from report to closure of events closed in [?, ?) (raw events only)."""
+    grid = _pick(GRID_KEY, level, "level")
+    return f"""
+SELECT {grid} AS grid_code, median(epoch(closed_at - reported_at) / 3600.0) AS median_handling_hours
+FROM events
+WHERE grid_large IS NOT NULL AND status = 'closed' AND closed_at >= ? AND closed_at < ? AND ({condition})
+GROUP BY 1
+"""
+
+
+def open_now_sql(level: str, condition: str) -> str:
+    """Per grid: events open at ? (reported by then, not closed by then) and of those overdue (due_at < ?).
+
+    Parameters: as_of, as_of, as_of, then the filter's. Raw events only.
+    """
+    grid = _pick(GRID_KEY, level, "level")
+    return f"""
+SELECT {grid} AS grid_code,
+       count(*) AS open_now,
+       count(*) FILTER (WHERE due_at < ?) AS overdue_now
+FROM (SELECT * FROM events WHERE grid_large IS NOT NULL AND reported_at <= ?
+      AND (closed_at IS NULL OR status <> 'closed' OR closed_at > ?))
+WHERE ({condition})
+GROUP BY 1
+"""
+
+
+def incidents_source(source: str, condition: str) -> str:
+    """Dispute incidents of the (filtered) dispute reports: the stored rollup or computed from raw events."""
+    if source == "rollup":
+        if condition != "TRUE":
+            raise ValueError("the incident rollup holds every dispute report; a filtered count needs source='raw'")
+        return "SELECT * FROM rollup_incidents"
+    if source != "raw":
+        raise ValueError(f"`source` was {source!r} but is expected to be one of ['raw', 'rollup']")
+    return f"WITH dispute_reports AS (SELECT * FROM ({DISPUTE_REPORTS}) WHERE {condition})\n{INCIDENTS}"
+
+
+def disputes_window_sql(level: str, source: str, condition: str) -> str:
+    """Per home grid of `level`: incidents first reported in [?, ?) and first closed in [?, ?).
+
+    Parameters: start, end, start, end, then the filter's.
+    """
+    grid = _pick(GRID_KEY, level, "level")
+    return f"""
+SELECT {grid} AS grid_code,
+       count(*) FILTER (WHERE first_reported_at >= ? AND first_reported_at < ?) AS disputes_received,
+       count(*) FILTER (WHERE first_closed_at >= ? AND first_closed_at < ?) AS disputes_resolved
+FROM ({incidents_source(source, condition)})
+GROUP BY 1
+"""
+
+
+def disputes_yearly_sql(level: str, source: str) -> str:
+    """Per home grid of `level`, year and dispute class: incidents received and resolved in years [?, ?]."""
+    grid = _pick(GRID_KEY, level, "level")
+    if source == "rollup":
+        yearly = "SELECT * FROM rollup_disputes_yearly"
+    else:
+        yearly = f"""
+WITH incidents AS ({incidents_source(source, "TRUE")})
+SELECT year(first_reported_at) AS year, grid_small, grid_medium, grid_large, dispute_class, 1 AS received, 0 AS resolved
+FROM incidents
+UNION ALL
+SELECT year(first_closed_at), grid_small, grid_medium, grid_large, dispute_class, 0, 1
+FROM incidents
+WHERE first_closed_at IS NOT NULL
+"""
+    return f"""
+SELECT {grid} AS grid_code, year, coalesce(dispute_class, '未分类') AS dispute_class,
+       CAST(sum(received) AS BIGINT) AS received, CAST(sum(resolved) AS BIGINT) AS resolved
+FROM ({yearly})
+WHERE year BETWEEN ? AND ?
+GROUP BY 1, 2, 3
+"""
+
+
+# Event rows for export, filtered; the grid restriction picks a column through GRID_KEY.
+def event_rows_sql(condition: str, grid_level: str | None) -> str:
+    """Parameters: start, end, then the filter's, then the grid code when `grid_level` is given."""
+    grid = "" if grid_level is None else f" AND {_pick(GRID_KEY, grid_level, 'level')} = ?"
+    return f"""
+SELECT e.event_id, e.dept, e.source_id, e.category, c.name AS category_name, e.dispute_class, e.is_dispute,
+       e.status, e.reported_at, e.dispatched_at, e.closed_at, e.due_at,
+       e.grid_small, e.grid_medium, e.grid_large, e.incident_id, e.lon, e.lat, e.address, e.description
+FROM events AS e LEFT JOIN categories AS c ON c.code = e.category
+WHERE e.reported_at >= ? AND e.reported_at < ? AND ({condition}){grid}
+ORDER BY e.reported_at, e.event_id
+"""
+
+
+# Grids with their parents' names, for labelling rows. Parameters: $level.
+GRIDS_WITH_PARENTS = """
+SELECT g.grid_code, g.name, g.parent_code, g.population, g.area_km2,
+       p.grid_code AS parent_of_code, p.name AS parent_name, p.parent_code AS grandparent_code, gp.name AS grandparent_name
+FROM grids AS g
+LEFT JOIN grids AS p ON p.grid_code = g.parent_code
+LEFT JOIN grids AS gp ON gp.grid_code = p.parent_code
+WHERE g.level = $level
+ORDER BY g.grid_code
+"""
+ALL_GRID_CODES = "SELECT grid_code, level, name, parent_code FROM grids"
+DATA_CLOCK = "SELECT max(reported_at) FROM events"
+CATEGORY_NAMES = "SELECT code, name, dispute_class FROM categories"
+DISPUTE_CLASSES_SEEN = "SELECT DISTINCT dispute_class FROM events WHERE is_dispute AND dispute_class IS NOT NULL"
+DEPTS_SEEN = "SELECT DISTINCT dept FROM events ORDER BY dept"
