@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etl.errors import ConfigError, Problem
+from etl.errors import ConfigError, Problem, read_toml
 from etl.mapping import COORDINATE_SYSTEMS, ENCODINGS, Mapping, load_mapping
 from etl.schema import LEVELS
 
@@ -54,12 +54,7 @@ class ProjectConfig:
 def load_config(path: str | Path) -> ProjectConfig:
     """Read and validate minqing.toml and every mapping it names; list all problems at once."""
     path = Path(path).resolve()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError([Problem(str(path), "", "", "no such config; create one with `minqing demo --dir DIR` and edit it")]) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(str(path), "", "", f"not valid UTF-8 TOML: {exc}")]) from None
+    raw = read_toml(path, missing="no such config; create one with `minqing demo --dir DIR` and edit it")
     return parse_config(raw, path=path)
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from etl.errors import ConfigError, Problem
+from etl.errors import ConfigError, Problem, read_toml
 from etl.schema import STATUSES
 
 FORMATS: tuple[str, ...] = ("csv", "tsv", "xlsx", "json", "jsonl", "geojson", "gpkg", "shp")
@@ -84,12 +83,7 @@ class Mapping:
 def load_mapping(path: str | Path, *, known_categories: frozenset[str]) -> Mapping:
     """Read and validate a mapping file; raise ConfigError listing every problem at once."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError([Problem(str(path), "", "", "the mapping file does not exist")]) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(str(path), "", "", f"not valid UTF-8 TOML: {exc}")]) from None
+    raw = read_toml(path, missing="the mapping file does not exist; check the mapping path in minqing.toml")
     return parse_mapping(raw, path=path, known_categories=known_categories)
 
 

@@ -72,28 +72,14 @@ def normalise(raw: pd.DataFrame, table: RawTable, mapping: Mapping, *, path: Pat
         out["source_id"] = _joined_text(raw, mapping.column("source_id"))
     rejects.add(out["source_id"] == "", mapping.column("source_id")[0], out["source_id"], "missing source id")
 
-    category_text = _joined_text(raw, mapping.column("category"))
-    category = lookup(category_text, mapping.category_map)
-    if mapping.category_default is not None:
-        category = category.astype(object).fillna(mapping.category_default)
-    category_field = (mapping.column("category") or ["category"])[0]
-    rejects.add(category.isna() & (category_text == ""), category_field, category_text, "missing category")
-    rejects.add(category.isna(), category_field, category_text,
-                "unknown category text; add it to [category.map] in the mapping")
+    category = _translate(raw, mapping, "category", mapping.category_map, mapping.category_default, rejects)
     out["category"] = category
     dispute_class = lookup(category, {c: spec["dispute_class"] for c, spec in categories.items() if spec.get("dispute_class")})
     out["dispute_class"] = dispute_class
     out["is_dispute"] = dispute_class.notna() | category.isin(mapping.extra_disputes)
 
-    status_text = _joined_text(raw, mapping.column("status"))
-    status = lookup(status_text, mapping.status_map)
-    if mapping.status_default is not None and not mapping.column("status"):
-        status = status.astype(object).fillna(mapping.status_default)
-    status_field = (mapping.column("status") or ["status"])[0]
-    rejects.add(status.isna() & (status_text == ""), status_field, status_text, "missing status")
-    rejects.add(status.isna(), status_field, status_text,
-                "unknown status text; add it to [status.map] in the mapping")
-    out["status"] = status
+    status_default = mapping.status_default if not mapping.column("status") else None
+    out["status"] = _translate(raw, mapping, "status", mapping.status_map, status_default, rejects)
 
     for name in TIME_FIELDS:
         columns = mapping.column(name)
@@ -139,6 +125,19 @@ def normalise(raw: pd.DataFrame, table: RawTable, mapping: Mapping, *, path: Pat
         if bad.any() else pd.Series(dtype=object),
     })
     return Normalised(events=events[[*EVENT_COLUMNS, "__row"]].reset_index(drop=True), rejects=reject_frame)
+
+
+def _translate(raw: pd.DataFrame, mapping: Mapping, name: str, table: dict[str, str], default: str | None,
+               rejects: _Rejects) -> pd.Series:
+    """Source texts of a field through its value map; missing or unknown texts are quarantined."""
+    text = _joined_text(raw, mapping.column(name))
+    codes = lookup(text, table)
+    if default is not None:
+        codes = codes.astype(object).fillna(default)
+    field = (mapping.column(name) or [name])[0]
+    rejects.add(codes.isna() & (text == ""), field, text, f"missing {name}")
+    rejects.add(codes.isna(), field, text, f"unknown {name} text; add it to [{name}.map] in the mapping")
+    return codes
 
 
 def _locate(out: pd.DataFrame, raw: pd.DataFrame, table: RawTable, mapping: Mapping, grids: GridIndex,
