@@ -150,7 +150,7 @@ SELECT {grid} AS grid_code,
        CAST(sum(closed_on_time) AS BIGINT) AS closed_on_time,
        sum(handling_hours) AS handling_hours_sum
 FROM ({facts})
-WHERE ((reported = 1 AND t >= ? AND t < ?) OR (closed = 1 AND t >= ? AND t < ?)) AND ({condition})
+WHERE ((reported > 0 AND t >= ? AND t < ?) OR (closed > 0 AND t >= ? AND t < ?)) AND ({condition})
 GROUP BY 1
 """
 
@@ -161,7 +161,7 @@ def breakdown_sql(level: str, by: str, source: str, condition: str) -> str:
     return f"""
 SELECT {grid} AS grid_code, {key} AS key, CAST(sum(reported) AS BIGINT) AS events
 FROM ({facts})
-WHERE reported = 1 AND t >= ? AND t < ? AND ({condition})
+WHERE reported > 0 AND t >= ? AND t < ? AND ({condition})
 GROUP BY 1, 2
 """
 
@@ -252,8 +252,8 @@ def event_rows_sql(condition: str, grid_level: str | None) -> str:
 SELECT e.event_id, e.dept, e.source_id, e.category, c.name AS category_name, e.dispute_class, e.is_dispute,
        e.status, e.reported_at, e.dispatched_at, e.closed_at, e.due_at,
        e.grid_small, e.grid_medium, e.grid_large, e.incident_id, e.lon, e.lat, e.address, e.description
-FROM events AS e LEFT JOIN categories AS c ON c.code = e.category
-WHERE e.reported_at >= ? AND e.reported_at < ? AND ({condition}){grid}
+FROM (SELECT * FROM events WHERE reported_at >= ? AND reported_at < ? AND ({condition}){grid}) AS e
+LEFT JOIN categories AS c ON c.code = e.category
 ORDER BY e.reported_at, e.event_id
 """
 
@@ -273,3 +273,4 @@ DATA_CLOCK = "SELECT max(reported_at) FROM events"
 CATEGORY_NAMES = "SELECT code, name, dispute_class FROM categories"
 DISPUTE_CLASSES_SEEN = "SELECT DISTINCT dispute_class FROM events WHERE is_dispute AND dispute_class IS NOT NULL"
 DEPTS_SEEN = "SELECT DISTINCT dept FROM events ORDER BY dept"
+DATA_YEARS = "SELECT year(min(reported_at)), year(max(reported_at)) FROM events"
