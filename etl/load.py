@@ -16,6 +16,7 @@ from etl.config import DepartmentSource, ProjectConfig
 from etl.errors import UserError
 from etl.grids import GridReport, load_grids
 from etl.normalize import EVENT_COLUMNS, normalise
+from etl.publish import publishing
 from etl.readers import format_of, read_raw
 from etl.rollups import refresh_rollups
 from etl.schema import connect
@@ -66,8 +67,14 @@ def load_project(config: ProjectConfig, *, files: list[tuple[DepartmentSource, P
     """Load the grids, then the given department files (default: every file the config names)."""
     report = LoadReport()
     todo = planned_files(config) if files is None else files
-    config.database.parent.mkdir(parents=True, exist_ok=True)
-    con = connect(str(config.database))
+    with publishing(config.database) as working:
+        _load_into(working, config, todo, report, progress)
+    return report
+
+
+def _load_into(working: Path, config: ProjectConfig, todo: list[tuple[DepartmentSource, Path]],
+               report: LoadReport, progress: Progress | None) -> None:
+    con = connect(str(working))
     try:
         store_categories(con, config.categories)
         if progress:
@@ -80,10 +87,12 @@ def load_project(config: ProjectConfig, *, files: list[tuple[DepartmentSource, P
             report.files.append(load_file(con, source, path, config=config, grids=index))
         if progress:
             progress(len(todo), len(todo), "done")
-        refresh_rollups(con)  # pre-aggregates for layers/ (skipped when nothing changed)
     finally:
-        con.close()
-    return report
+        try:
+            refresh_rollups(con)  # pre-aggregates for layers/ (skipped when nothing changed)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
 
 
 def store_categories(con: duckdb.DuckDBPyConnection, categories: dict[str, dict[str, str]]) -> None:

@@ -106,7 +106,8 @@ class GridChoropleth(MacroElement):
                 var rank = d.ranks[i] === null ? d.no_rank : d.ranks[i] + " / " + d.n_ranked;
                 var cells = [d.names[i], d.codes[i], d.values[i], rank], rows = "";
                 for (var f = 0; f < cells.length; f++) {
-                    rows += "<tr><th style=\\"text-align:left;padding-right:8px\\">" + d.aliases[f] + "</th><td>" + cells[f] + "</td></tr>";
+                    rows += "<tr><th style=\\"text-align:left;padding-right:8px\\">" + d.aliases[f]
+                        + "</th><td>" + cells[f] + "</td></tr>";
                 }
                 return "<table class=\\"minqing-tip\\">" + rows + "</table>";
             }

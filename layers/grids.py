@@ -12,12 +12,9 @@ import shapely
 
 from etl.schema import LEVELS
 from layers import queries
-
-LOCAL_TZ = "Asia/Shanghai"  # events.reported_at is local China time without an offset
+from layers.timewindow import TimeLike, local_time
 
 GRID_COLUMNS: tuple[str, ...] = ("grid_code", "name", "parent_code", "population", "area_km2")
-
-TimeLike = str | dt.date | dt.datetime | pd.Timestamp
 
 
 @dataclass(frozen=True)
@@ -54,7 +51,7 @@ def event_counts(
 ) -> pd.DataFrame:
     """One row per grid of `level` (grid_code, event_count), zeros included; time window [start, end)."""
     _check_level(level)
-    start_ts, end_ts = _local_time(start, "start"), _local_time(end, "end")
+    start_ts, end_ts = local_time(start, "start"), local_time(end, "end")
     if start_ts is not None and end_ts is not None and start_ts >= end_ts:
         raise ValueError(f"`start` ({start_ts}) must be before `end` ({end_ts}): the window is [start, end)")
     params = {"level": level, "start": start_ts, "end": end_ts}
@@ -77,20 +74,3 @@ def store_summary(con: duckdb.DuckDBPyConnection) -> StoreSummary:
 def _check_level(level: str) -> None:
     if level not in LEVELS:
         raise ValueError(f"`level` was {level!r} but is expected to be one of {list(LEVELS)}")
-
-
-def _local_time(value: TimeLike | None, name: str) -> dt.datetime | None:
-    """A naive local (Asia/Shanghai) datetime; aware values are converted, strings parsed."""
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        ts = pd.NaT
-    if pd.isna(ts):
-        raise ValueError(
-            f"`{name}` was {value!r}; give a datetime, a date or an ISO string like '2024-01-31 08:00'"
-        )
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert(LOCAL_TZ).tz_localize(None)
-    return ts.to_pydatetime()

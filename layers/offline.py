@@ -50,10 +50,6 @@ BASEMAP_FORMS = (
 
 # 天地图 web-Mercator ("_w") tiles through its WMTS KVP interface. Tianditu is CGCS2000 ≈ WGS84 with
 # no GCJ-02 offset, so grids and events (stored in WGS84) line up without any shifting.
-TIANDITU_URL = (
-    "https://t{s}.tianditu.gov.cn/LAYER_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=LAYER"
-    "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=KEY"
-)
 TIANDITU_LAYERS: dict[str, tuple[str, str, str]] = {  # layer: (base layer, annotation layer, Chinese name)
     "vec": ("vec", "cva", "天地图矢量"),
     "img": ("img", "cia", "天地图影像"),
@@ -193,7 +189,7 @@ def offline_map(basemap: Basemap = Basemap(), **map_options: Any) -> folium.Map:
             control=False,
         ).add_to(m)
     if not sources:
-        style = f"<style>.leaflet-container {{ background: {NEUTRAL_BACKGROUND}; }}</style>"
+        style = f"<style>.leaflet-container {{ background: {NEUTRAL_BACKGROUND} !important; }}</style>"
         m.get_root().header.add_child(Element(style), name="minqing_neutral_background")
     return m
 
@@ -234,7 +230,11 @@ def _check_xyz_url(url: str | None) -> None:
 
 
 def _tianditu_url(layer: str, key: str) -> str:
-    return TIANDITU_URL.replace("LAYER", layer).replace("KEY", key)
+    """A 天地图 tile URL template; `layer` comes from TIANDITU_LAYERS and `key` is checked to be alphanumeric."""
+    return (
+        f"https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}"
+        f"&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
+    )
 
 
 def _redact(text: str) -> str:

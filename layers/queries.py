@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from etl.rollups import DISPUTE_REPORTS, EVENT_FACTS, INCIDENTS
+from etl.schema import STATUSES
+from layers.timewindow import QueryError, TimeLike, checked_window
 
 # Grids of one level with their WKB geometry.
 # Parameters: $level ('large' | 'medium' | 'small').
@@ -274,3 +276,107 @@ CATEGORY_NAMES = "SELECT code, name, dispute_class FROM categories"
 DISPUTE_CLASSES_SEEN = "SELECT DISTINCT dispute_class FROM events WHERE is_dispute AND dispute_class IS NOT NULL"
 DEPTS_SEEN = "SELECT DISTINCT dept FROM events ORDER BY dept"
 DATA_YEARS = "SELECT year(min(reported_at)), year(max(reported_at)) FROM events"
+
+
+# --------------------------------------------------------------------------- map layers
+# The grid set's identity for caching prepared geometry: the database file, and for one level the
+# number of grids, the highest boundary version and a hash of every code, name and geometry.
+
+DATABASE_PATH = "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+
+# Parameters: $level.
+GRID_LEVEL_SIGNATURE = """
+SELECT count(*) AS n, max(version) AS version, bit_xor(hash(grid_code, name, geometry)) AS content_hash
+FROM grids
+WHERE level = $level
+"""
+
+# Filters shared by the event queries. Parameters: $start, $end (TIMESTAMP or NULL = open; window
+# [start, end) on reported_at), $depts, $categories, $dispute_classes, $statuses (VARCHAR[] or
+# NULL = no restriction).
+_EVENT_FILTER = """
+      (CAST($start AS TIMESTAMP) IS NULL OR e.reported_at >= CAST($start AS TIMESTAMP))
+  AND (CAST($end AS TIMESTAMP) IS NULL OR e.reported_at < CAST($end AS TIMESTAMP))
+  AND (CAST($depts AS VARCHAR[]) IS NULL OR list_contains(CAST($depts AS VARCHAR[]), e.dept))
+  AND (CAST($categories AS VARCHAR[]) IS NULL OR list_contains(CAST($categories AS VARCHAR[]), e.category))
+  AND (CAST($dispute_classes AS VARCHAR[]) IS NULL
+       OR list_contains(CAST($dispute_classes AS VARCHAR[]), e.dispute_class))
+  AND (CAST($statuses AS VARCHAR[]) IS NULL OR list_contains(CAST($statuses AS VARCHAR[]), e.status))
+"""
+
+# Located events in the filter, one row per distinct point with its number of events (the heatmap
+# bins these points; identical coordinates are counted once here, exactly).
+# Parameters: the event filter's.
+EVENT_POINTS = (
+    """
+SELECT e.lon, e.lat, count(*) AS n
+FROM events AS e
+WHERE e.lon IS NOT NULL AND e.lat IS NOT NULL AND
+"""
+    + _EVENT_FILTER
+    + """
+GROUP BY e.lon, e.lat
+ORDER BY e.lon, e.lat
+"""
+)
+
+# Every located event point in the filter, one row per event (only for the raw-point comparison).
+# Parameters: the event filter's.
+EVENT_POINTS_RAW = (
+    """
+SELECT e.lat, e.lon
+FROM events AS e
+WHERE e.lon IS NOT NULL AND e.lat IS NOT NULL AND
+"""
+    + _EVENT_FILTER
+)
+
+# The newest located events reported up to $as_of within the filter, with Chinese category name,
+# grid names and whether the event is overdue (not closed and due before $as_of).
+# Parameters: the event filter's, $as_of (TIMESTAMP), $limit (INTEGER).
+LATEST_EVENTS = (
+    """
+SELECT
+    e.event_id, e.dept, e.category, c.name AS category_name, e.status,
+    e.reported_at, e.dispatched_at, e.closed_at, e.due_at,
+    (e.status <> 'closed' AND e.due_at IS NOT NULL AND e.due_at < CAST($as_of AS TIMESTAMP)) AS overdue,
+    e.lon, e.lat,
+    e.grid_small, gs.name AS grid_small_name,
+    e.grid_medium, gm.name AS grid_medium_name,
+    e.grid_large, gl.name AS grid_large_name,
+    e.address, e.description
+FROM events AS e
+LEFT JOIN categories AS c ON c.code = e.category
+LEFT JOIN grids AS gs ON gs.grid_code = e.grid_small
+LEFT JOIN grids AS gm ON gm.grid_code = e.grid_medium
+LEFT JOIN grids AS gl ON gl.grid_code = e.grid_large
+WHERE e.lon IS NOT NULL AND e.lat IS NOT NULL
+  AND e.reported_at <= CAST($as_of AS TIMESTAMP) AND
+"""
+    + _EVENT_FILTER
+    + """
+ORDER BY e.reported_at DESC, e.event_id
+LIMIT CAST($limit AS INTEGER)
+"""
+)
+
+FILTER_LISTS: tuple[str, ...] = ("depts", "categories", "dispute_classes", "statuses")  # EventFilter fields
+
+
+def filter_params(where: object | None = None, *, start: TimeLike | None = None, end: TimeLike | None = None) -> dict:
+    """The bound parameters of the shared event filter: the window [start, end) and `where`'s code lists.
+
+    `where` is a layers.queries.EventFilter (or anything with its tuple fields depts, categories,
+    dispute_classes, statuses); None or empty fields mean no restriction.
+    """
+    start_ts, end_ts = checked_window(start, end)
+    params: dict[str, object] = {"start": start_ts, "end": end_ts}
+    for name in FILTER_LISTS:
+        values = getattr(where, name, ()) if where is not None else ()
+        if isinstance(values, str):
+            values = (values,)
+        params[name] = [str(v) for v in values] or None
+    bad = sorted(set(params["statuses"] or ()) - set(STATUSES))  # type: ignore[arg-type]
+    if bad:
+        raise QueryError(f"`statuses` had {bad} but every status is expected to be one of {list(STATUSES)}")
+    return params

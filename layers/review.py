@@ -10,7 +10,8 @@ import pandas as pd
 
 from layers import queries
 from layers.queries import EventFilter
-from layers.stats import QueryError, TimeLike, as_time, counts_by, grid_stats
+from layers.stats import counts_by, grid_stats
+from layers.timewindow import QueryError, TimeLike, local_time
 
 __all__ = ["REVIEW_PERIODS", "review_window", "review_report", "TOP_CATEGORIES"]
 
@@ -27,7 +28,7 @@ def review_window(period: str, as_of: TimeLike) -> tuple[dt.datetime, dt.datetim
     """[as_of - one day / week / calendar month, as_of)."""
     if period not in REVIEW_PERIODS:
         raise QueryError(f"`period` was {period!r} but is expected to be one of {list(REVIEW_PERIODS)}")
-    end = as_time(as_of, "as_of")
+    end = local_time(as_of, "as_of")
     if end is None:
         raise QueryError("`as_of` is required: pass the moment the meeting looks back from")
     start = (pd.Timestamp(end) - REVIEW_PERIODS[period][1]).to_pydatetime()

@@ -18,11 +18,11 @@ import difflib
 import duckdb
 import pandas as pd
 
-from etl.errors import UserError
 from etl.rollups import rollup_state
 from etl.schema import LEVELS, STATUSES
 from layers import queries
 from layers.queries import NO_FILTER, EventFilter, compile_filter
+from layers.timewindow import QueryError, TimeLike, checked_window, local_time
 
 __all__ = [
     "EventFilter", "compile_filter", "QueryError", "LEVELS_AND_CITY", "BREAKDOWNS", "CITY_CODE", "CITY_NAME",
@@ -41,12 +41,6 @@ EARLIEST = dt.datetime(1900, 1, 1)  # an open window start
 LATEST = dt.datetime(2200, 1, 1)  # an open window end
 COMPARED: tuple[str, ...] = ("events", "closed", "disputes_received", "disputes_resolved")
 
-TimeLike = str | dt.date | dt.datetime | pd.Timestamp
-
-
-class QueryError(UserError, ValueError):
-    """A bad argument to an analytics function: says what arrived and what would fix it."""
-
 
 # --------------------------------------------------------------------------- time
 
@@ -59,32 +53,15 @@ def data_clock(con: duckdb.DuckDBPyConnection) -> dt.datetime:
     return pd.Timestamp(value).to_pydatetime()
 
 
-def as_time(value: TimeLike | None, name: str) -> dt.datetime | None:
-    """A naive local (Asia/Shanghai) datetime; aware values are converted, strings parsed."""
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        ts = pd.NaT
-    if pd.isna(ts):
-        raise QueryError(f"`{name}` was {value!r}; give a datetime, a date or an ISO text like '2024-01-31 08:00'")
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("Asia/Shanghai").tz_localize(None)
-    return ts.to_pydatetime()
-
-
 def _window(start: TimeLike | None, end: TimeLike | None) -> tuple[dt.datetime, dt.datetime]:
-    start_ts, end_ts = as_time(start, "start"), as_time(end, "end")
-    if start_ts is not None and end_ts is not None and start_ts >= end_ts:
-        raise QueryError(f"`start` ({start_ts}) must be before `end` ({end_ts}): the window is [start, end)")
+    start_ts, end_ts = checked_window(start, end)
     return start_ts or EARLIEST, end_ts or LATEST
 
 
 def _required_as_of(as_of: TimeLike | None) -> dt.datetime:
     if as_of is None:
         raise QueryError("`as_of` is required for figures 'now': pass the moment you mean (e.g. data_clock(con))")
-    return as_time(as_of, "as_of")
+    return local_time(as_of, "as_of")
 
 
 def year_to_date(as_of: TimeLike) -> tuple[dt.datetime, dt.datetime]:
