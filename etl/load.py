@@ -77,6 +77,7 @@ def _load_into(working: Path, config: ProjectConfig, todo: list[tuple[Department
     con = connect(str(working))
     try:
         store_categories(con, config.categories)
+        store_departments(con, {s.mapping.department: s.mapping.name for s in config.departments})
         if progress:
             progress(0, len(todo), "grids")
         report.grids = load_grids(con, config.grids)
@@ -103,6 +104,12 @@ def store_categories(con: duckdb.DuckDBPyConnection, categories: dict[str, dict[
     if rows:
         con.executemany("INSERT INTO categories VALUES (?, ?, ?, ?)", rows)
     con.execute("COMMIT")
+
+
+def store_departments(con: duckdb.DuckDBPyConnection, names: dict[str, str]) -> None:
+    """Record each configured department's Chinese name (departments seen before keep theirs)."""
+    if names:
+        con.executemany("INSERT OR REPLACE INTO departments VALUES (?, ?)", list(names.items()))
 
 
 def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Path, *,

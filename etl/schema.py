@@ -53,6 +53,12 @@ _DDL: tuple[str, ...] = (
     )
     """,
     """
+    CREATE TABLE IF NOT EXISTS departments (
+        code VARCHAR PRIMARY KEY,            -- the mapping's department code (events.dept)
+        name VARCHAR NOT NULL                -- its Chinese name, shown in the UI
+    )
+    """,
+    """
     CREATE SEQUENCE IF NOT EXISTS batch_ids START 1
     """,
     """

@@ -18,7 +18,6 @@ import pandas as pd
 from branca.element import MacroElement
 from folium.template import Template
 
-from etl.config import ProjectConfig
 from layers import queries
 from layers.choropleth import Legend
 from layers.queries import filter_params
@@ -70,9 +69,9 @@ def latest_events(
     return df
 
 
-def department_names(config: ProjectConfig) -> dict[str, str]:
-    """Department code → Chinese name from the project's mapping files (the store keeps only codes)."""
-    return {source.mapping.department: source.mapping.name for source in config.departments}
+def department_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Department code → Chinese name, as the loader recorded them from the mapping files."""
+    return dict(con.execute(queries.DEPARTMENT_NAMES).fetchall())
 
 
 def event_markers(

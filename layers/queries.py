@@ -273,6 +273,7 @@ ORDER BY g.grid_code
 ALL_GRID_CODES = "SELECT grid_code, level, name, parent_code FROM grids"
 DATA_CLOCK = "SELECT max(reported_at) FROM events"
 CATEGORY_NAMES = "SELECT code, name, dispute_class FROM categories"
+DEPARTMENT_NAMES = "SELECT code, name FROM departments ORDER BY code"
 DISPUTE_CLASSES_SEEN = "SELECT DISTINCT dispute_class FROM events WHERE is_dispute AND dispute_class IS NOT NULL"
 DEPTS_SEEN = "SELECT DISTINCT dept FROM events ORDER BY dept"
 DATA_YEARS = "SELECT year(min(reported_at)), year(max(reported_at)) FROM events"

@@ -442,7 +442,7 @@ def test_latest_events_window_and_limit(demo, demo_events):
 
 def test_markers_show_status_colours_overdue_rings_and_chinese_fields(demo, demo_dir):
     events = latest_events(demo, as_of=AS_OF)
-    names = department_names(load_config(demo_dir / "minqing.toml"))
+    names = department_names(demo)
     assert names["police110"] == "公安110警情"
     m = markers_map(events, dept_names=names)
     (layer,) = [c for c in m._children.values() if isinstance(c, EventMarkers)]
