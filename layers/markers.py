@@ -69,11 +69,6 @@ def latest_events(
     return df
 
 
-def department_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Department code → Chinese name, as the loader recorded them from the mapping files."""
-    return dict(con.execute(queries.DEPARTMENT_NAMES).fetchall())
-
-
 def event_markers(
     events: pd.DataFrame,
     *,

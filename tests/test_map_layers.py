@@ -53,6 +53,7 @@ from layers.grids import event_counts, grid_frame
 from layers.heatmap import MAX_CELLS, bin_points, heat_bins, heatmap, raw_heatmap_html_size
 from layers.queries import filter_params
 from layers.queries import EventFilter
+from layers.lookups import department_names
 from layers.markers import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -60,7 +61,6 @@ from layers.markers import (
     POPUP_FIELDS,
     STATUS_COLOURS,
     EventMarkers,
-    department_names,
     latest_events,
     markers_map,
 )

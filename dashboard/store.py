@@ -1,0 +1,89 @@
+"""Cached read access to the published store: one read-only connection per file version, TTL-cached query results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import duckdb
+import streamlit as st
+
+from etl.schema import connect
+
+DB_ENV = "MINQING_DB"
+DEFAULT_DB = "demo/minqing.duckdb"  # relative to the working directory
+QUERY_TTL_S = 300
+FileSignature = tuple[int, int, int]  # inode, size, mtime_ns: a newly published store gets a new connection
+T = TypeVar("T")
+
+
+def _close(con: duckdb.DuckDBPyConnection) -> None:
+    con.close()
+
+
+@st.cache_resource(max_entries=1, on_release=_close, show_spinner=False)
+def _connection(path: str, signature: FileSignature) -> duckdb.DuckDBPyConnection:
+    return connect(path, read_only=True)
+
+
+def _function_name(fn: Callable[..., Any]) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+_REGISTRY: dict[str, Callable[..., Any]] = {}
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False, max_entries=512)
+def _cached(path: str, signature: FileSignature, name: str, args: tuple[Any, ...],
+            kwargs: tuple[tuple[str, Any], ...]) -> Any:
+    return _REGISTRY[name](_connection(path, signature).cursor(), *args, **dict(kwargs))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _resource(path: str, signature: FileSignature, name: str, args: tuple[Any, ...],
+              kwargs: tuple[tuple[str, Any], ...]) -> Any:
+    return _REGISTRY[name](_connection(path, signature).cursor(), *args, **dict(kwargs))
+
+
+@dataclass(frozen=True)
+class Store:
+    """One version of the published store. Pages call layers/ functions through it and never hold SQL.
+
+    `query(fn, ...)` runs `fn(cursor, ...)` and caches the (picklable) result for QUERY_TTL_S seconds;
+    `resource(fn, ...)` caches an object that must not be copied (prepared geometry). Both are keyed on
+    the file's signature, so a newly published load is picked up on the next rerun.
+    """
+
+    path: Path
+    signature: FileSignature
+
+    def query(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        name = _function_name(fn)
+        _REGISTRY.setdefault(name, fn)
+        return _cached(str(self.path), self.signature, name, args, tuple(sorted(kwargs.items())))
+
+    def resource(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        name = _function_name(fn)
+        _REGISTRY.setdefault(name, fn)
+        return _resource(str(self.path), self.signature, name, args, tuple(sorted(kwargs.items())))
+
+    @property
+    def loaded_at(self) -> dt.datetime:
+        """When this version of the file was published."""
+        return dt.datetime.fromtimestamp(self.signature[2] / 1e9)
+
+
+def db_path() -> Path:
+    """The store file: $MINQING_DB, else demo/minqing.duckdb under the working directory."""
+    return Path(os.environ.get(DB_ENV) or DEFAULT_DB).expanduser().resolve()
+
+
+def open_store(path: Path) -> Store | None:
+    """The current version of the store at `path`, or None when there is no file."""
+    if not path.is_file():
+        return None
+    stat = path.stat()
+    return Store(path, (stat.st_ino, stat.st_size, stat.st_mtime_ns))
