@@ -27,14 +27,20 @@ def command(db_path: Path | str, port: int, *, headless: bool = True, address: s
     ]  # fmt: skip
 
 
-def environment(db_path: Path | str) -> dict[str, str]:
-    """This process's environment plus MINQING_DB set to the absolute database path."""
-    return {**os.environ, DB_ENV: str(Path(db_path).expanduser().resolve())}
+def environment(db_path: Path | str, settings: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment plus MINQING_DB (absolute path) and any MINQING_* settings given."""
+    return {**os.environ, **(settings or {}), DB_ENV: str(Path(db_path).expanduser().resolve())}
 
 
-def serve(db_path: Path, *, port: int = 8501, headless: bool = True, address: str = LOCAL_ADDRESS) -> int:
-    """Serve the dashboard for `db_path` until it stops (Ctrl-C); return streamlit's exit code."""
-    proc = subprocess.Popen(command(db_path, port, headless=headless, address=address), env=environment(db_path))
+def serve(db_path: Path, *, port: int = 8501, headless: bool = True, address: str = LOCAL_ADDRESS,
+          settings: dict[str, str] | None = None) -> int:
+    """Serve the dashboard for `db_path` until it stops (Ctrl-C); return streamlit's exit code.
+
+    `settings` are environment variables the app reads: MINQING_CLOCK (now | data), MINQING_BASEMAP
+    (none | xyz:URL | tianditu:KEY), MINQING_REFRESH_SECONDS.
+    """
+    proc = subprocess.Popen(command(db_path, port, headless=headless, address=address),
+                            env=environment(db_path, settings))
     try:
         return proc.wait()
     except KeyboardInterrupt:  # the child got the same SIGINT; let it shut down cleanly

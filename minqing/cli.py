@@ -43,7 +43,7 @@ def demo(directory: Path, events: int, seed: int, serve: bool, port: int) -> Non
     database = report_database(config_path)
     click.echo(f"数据库 / database: {database}")
     if serve:
-        _serve(database, port)
+        _serve(database, port, {"MINQING_CLOCK": "data"})  # the demo's data stop at 2025-12-31
 
 
 @main.command()
@@ -74,11 +74,26 @@ def load(config_path: Path, inbox: Path | None, interval: float) -> None:
 @click.option("--db", "database", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The DuckDB file written by `minqing load`.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
-def serve(database: Path, port: int) -> None:
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="Interface to listen on; 0.0.0.0 serves the command center's LAN.")
+@click.option("--clock", type=click.Choice(["now", "data"]), default="now", show_default=True,
+              help="What 'now' means: the wall clock, or the latest report in the data (replays, demos).")
+@click.option("--basemap", default="none", show_default=True,
+              help="none | xyz:http://tiles.local/{z}/{x}/{y}.png | tianditu:KEY[:img]")
+@click.option("--refresh", type=click.IntRange(min=5), default=30, show_default=True,
+              help="Seconds between the live page's data refreshes.")
+def serve(database: Path, port: int, address: str, clock: str, basemap: str, refresh: int) -> None:
     """Serve the dashboard for a database."""
+    from layers.offline import Basemap
+
     if not database.exists():
         raise UserError(f"{database}: no such database; build one with `minqing demo` or `minqing load --config FILE`")
-    _serve(database, port)
+    try:
+        Basemap.from_setting(basemap)
+    except ValueError as exc:
+        raise UserError(f"--basemap {basemap!r}: {exc}") from None
+    settings = {"MINQING_CLOCK": clock, "MINQING_BASEMAP": basemap, "MINQING_REFRESH_SECONDS": str(refresh)}
+    _serve(database, port, settings, address=address)
 
 
 @main.command()
@@ -333,11 +348,12 @@ def report_database(config_path: Path) -> Path:
     return load_config(config_path).database
 
 
-def _serve(database: Path, port: int) -> None:
+def _serve(database: Path, port: int, settings: dict[str, str], *, address: str = "127.0.0.1") -> None:
     from dashboard.serve import serve as serve_dashboard
 
-    click.echo(f"仪表盘 / dashboard: http://localhost:{port}")
-    sys.exit(serve_dashboard(database.resolve(), port=port))
+    host = "localhost" if address in ("127.0.0.1", "0.0.0.0") else address
+    click.echo(f"仪表盘 / dashboard: http://{host}:{port}  (大屏 / big screen: http://{host}:{port}/?screen=big)")
+    sys.exit(serve_dashboard(database.resolve(), port=port, address=address, settings=settings))
 
 
 if __name__ == "__main__":

@@ -110,3 +110,8 @@ def test_every_command_has_help(command: list[str]) -> None:
 def test_serve_without_database_says_how_to_make_one(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["serve", "--db", str(tmp_path / "none.duckdb")])
     assert result.exit_code == 2 and "minqing demo" in result.output
+
+
+def test_serve_rejects_a_bad_basemap_setting(demo_db: Path) -> None:
+    result = CliRunner().invoke(main, ["serve", "--db", str(demo_db), "--basemap", "google:xyz"])
+    assert result.exit_code == 2 and "--basemap" in result.output and "Traceback" not in result.output
