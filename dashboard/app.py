@@ -13,12 +13,12 @@ PAGES = Path(__file__).resolve().parent / "pages"
 
 
 def main() -> None:
-    st.set_page_config(layout="wide", page_title="民情地图", page_icon="🗺️",
+    st.set_page_config(layout="wide", page_title="民情地图", page_icon=":material/map:",
                        initial_sidebar_state="collapsed" if st.query_params.get("screen") == "big" else "auto")
     page = st.navigation([
-        st.Page(PAGES / "command_center.py", title="指挥中心", icon="🧭", default=True),
-        st.Page(PAGES / "grid_detail.py", title="网格详情", icon="🔎"),
-        st.Page(PAGES / "trends.py", title="趋势与导出", icon="📈"),
+        st.Page(PAGES / "command_center.py", title="指挥中心", icon=":material/radar:", default=True),
+        st.Page(PAGES / "grid_detail.py", title="网格详情", icon=":material/travel_explore:"),
+        st.Page(PAGES / "trends.py", title="趋势与导出", icon=":material/monitoring:"),
     ])
     store = open_store(db_path())
     summary, problem = read_summary(store)

@@ -69,7 +69,7 @@ def now_for(store: Store) -> dt.datetime:
     """The moment the figures are "now" for: the wall clock, or the latest report when $MINQING_CLOCK=data."""
     if os.environ.get(CLOCK_ENV, "now").strip().lower() == "data":
         return store.query(data_clock) + dt.timedelta(minutes=1)
-    return dt.datetime.now().replace(microsecond=0)
+    return dt.datetime.now().replace(second=0, microsecond=0)  # per minute, so cached figures are reused
 
 
 def window_bounds(label: str, as_of: dt.datetime, custom: tuple[dt.date, dt.date] | None) -> tuple[dt.datetime | None, dt.datetime | None]:

@@ -1,0 +1,70 @@
+"""The trends page's downloads: yearly dispute statistics and the filtered events, each as CSV and XLSX, made by
+the same functions as `minqing export` and shown with the command that writes the same file.
+
+The files are made only when a button is clicked (deferred download data), through the store's query cache.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import streamlit as st
+
+from dashboard.frame import LEVEL_LABELS, PageContext
+from dashboard.widgets.trends_scope import ScopeChoice, filter_caption, plain
+from etl.schema import LEVELS
+from layers.trends import EXPORT_FORMATS, Scope, dispute_export, disputes_command, event_export, events_command, export_name
+
+MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+EXPORT_LEVEL_LABELS = {**LEVEL_LABELS, "all": "全部层级（仅 XLSX，每层一张表）"}
+
+
+def export_levels(scope: Scope) -> list[str]:
+    """The grid levels a dispute export of the scope can list: its own level and finer; all of them from the city
+    or a large grid (a medium or small grid has no large-grid rows)."""
+    finer = list(LEVELS) if scope.level == "city" else list(LEVELS[LEVELS.index(scope.level):])
+    return [*finer, "all"] if scope.level in ("city", "large") else finer
+
+
+def _button(label: str, fmt: str, file_name: str, make: partial, key: str, command: str | None) -> None:
+    st.download_button(label, data=make, file_name=file_name, mime=MIME[fmt], key=key, on_click="ignore",
+                       disabled=command is None, icon=":material/download:")
+    if command is None:
+        st.caption("CSV 每次只含一个层级：请选择大网格、中网格或小网格。")
+    else:
+        st.caption("等效命令")
+        st.code(command, language="bash", wrap_lines=True)
+
+
+def show_dispute_downloads(ctx: PageContext, choice: ScopeChoice, years: tuple[int, int]) -> None:
+    """年度矛盾纠纷化解统计 for the scope and years, as `minqing export disputes` writes it."""
+    st.markdown("**年度矛盾纠纷化解统计**")
+    st.caption(f"范围：{plain(choice.label)}；{years[0]}–{years[1]} 年。与命令行导出的文件相同，不受侧栏部门、类别筛选影响。")
+    scope = choice.scope
+    level = st.selectbox("导出网格层级", export_levels(scope), format_func=EXPORT_LEVEL_LABELS.get,
+                         key=f"trends_export_level_{scope.level}")
+    options = dict(level=level, year_from=years[0], year_to=years[1], grid=scope.grid)
+    for column, fmt in zip(st.columns(2), EXPORT_FORMATS):
+        with column:
+            name = export_name("disputes", fmt, level, scope.grid, f"{years[0]}-{years[1]}")
+            usable = not (fmt == "csv" and level == "all")
+            command = disputes_command(ctx.store.path, fmt, output=name, **options) if usable else None
+            _button(f"下载 {fmt.upper()}", fmt, name, partial(ctx.store.query, dispute_export, fmt, **options),
+                    f"trends_download_disputes_{fmt}", command)
+
+
+def show_event_downloads(ctx: PageContext, choice: ScopeChoice) -> None:
+    """事件明细 in the sidebar's window and filters (and the chosen grid), as `minqing export events` writes it."""
+    st.markdown("**事件明细**")
+    scope = choice.scope
+    st.caption(f"{ctx.window_text()}；{filter_caption(ctx)}；范围：{plain(choice.label)}")
+    options = dict(start=ctx.start, end=ctx.end, where=ctx.where, level=scope.level if scope.grid else None,
+                   grid=scope.grid)
+    stamp = "all" if ctx.start is None and ctx.end is None else "-".join(
+        f"{t:%Y%m%d%H%M}" if t else "open" for t in (ctx.start, ctx.end))
+    for column, fmt in zip(st.columns(2), EXPORT_FORMATS):
+        with column:
+            name = export_name("events", fmt, scope.grid, stamp)
+            command = events_command(ctx.store.path, fmt, output=name, **options)
+            _button(f"下载 {fmt.upper()}", fmt, name, partial(ctx.store.query, event_export, fmt, **options),
+                    f"trends_download_events_{fmt}", command)
