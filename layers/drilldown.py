@@ -29,7 +29,7 @@ from folium.template import Template
 from etl.schema import LEVELS, STATUSES
 from layers import queries
 from layers.choropleth import GridChoropleth, choropleth
-from layers.export import STATUS_NAMES
+from layers.lookups import STATUS_NAMES
 from layers.geometry import PreparedGrids, prepare_grids, prepare_level
 from layers.offline import Basemap, script_json
 from layers.queries import NO_FILTER, EventFilter, compile_filter
@@ -298,7 +298,7 @@ def event_history(con: duckdb.DuckDBPyConnection, code: str, *, start: TimeLike 
     ties by event_id), one page of `page_size`.
 
     Rows: event_id, reported_at, dispatched_at, closed_at, due_at, status, status_name (已上报 / 已派遣 /
-    处理中 / 已办结), category, category_name, dept, dept_name, overdue (not closed by as_of and due before it),
+    处置中 / 已办结), category, category_name, dept, dept_name, overdue (not closed by as_of and due before it),
     closed_late (closed after its due time), grid_small, grid_small_name, address, description.
     """
     if sort not in HISTORY_SORTS:

@@ -23,6 +23,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from etl.errors import UserError
+from layers.lookups import STATUS_NAMES
 
 __all__ = [
     "neutralise", "write_disputes_csv", "write_disputes_xlsx", "write_events_csv", "write_events_xlsx",
@@ -63,7 +64,6 @@ REVIEW_HEADERS: dict[str, str] = {
     "top1": "第一类别", "top1_count": "第一类别件数", "top2": "第二类别", "top2_count": "第二类别件数",
     "top3": "第三类别", "top3_count": "第三类别件数",
 }
-STATUS_NAMES = {"reported": "已上报", "dispatched": "已派遣", "in_progress": "处理中", "closed": "已办结"}
 
 
 def neutralise(value: object) -> object:

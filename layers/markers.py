@@ -20,15 +20,14 @@ from folium.template import Template
 
 from layers import queries
 from layers.choropleth import Legend
+from layers.lookups import STATUS_NAMES
 from layers.queries import filter_params
 from layers.timewindow import TimeLike, local_time
 from layers.offline import Basemap, offline_map, script_json
 
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 1000  # markers are drawn one by one in the browser; more belongs in the heatmap
-STATUS_LABELS: dict[str, str] = {
-    "reported": "已上报", "dispatched": "已派遣", "in_progress": "处置中", "closed": "已办结",
-}  # fmt: skip
+STATUS_LABELS = STATUS_NAMES
 STATUS_COLOURS: dict[str, str] = {
     "reported": "#2563eb", "dispatched": "#f59e0b", "in_progress": "#7c3aed", "closed": "#16a34a",
 }  # fmt: skip

@@ -252,7 +252,7 @@ def test_cli_events_export_follows_the_filters(tiny: Path, tmp_path: Path) -> No
     expected = events[events["dept"].isin(["med", "hot"]) & (events["grid_large"] == "LA")
                       & (events["reported_at"] >= "2022-01-01") & (events["reported_at"] < "2023-01-01")]
     assert sorted(got["事件编号"]) == sorted(expected["event_id"])
-    assert set(got["状态"]) <= {"已办结", "处理中", "已派遣", "已上报"}
+    assert set(got["状态"]) <= {"已办结", "处置中", "已派遣", "已上报"}
     hostile = _run("events", "--db", str(tiny), "--dept", "x' OR '1'='1", "-o", str(tmp_path / "none.xlsx"))
     assert hostile.exit_code == 0, hostile.output
     assert openpyxl.load_workbook(tmp_path / "none.xlsx")["事件"].max_row == 1  # the header only

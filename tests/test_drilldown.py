@@ -303,7 +303,7 @@ def test_history_rows_carry_workflow_times_status_and_overdue(con, events, chain
     source = open_.set_index("event_id").loc[rows.index]
     for column in ("reported_at", "dispatched_at", "due_at"):
         assert (rows[column] == source[column]).all()
-    assert set(rows["status_name"]) <= {"已派遣", "处理中"}
+    assert set(rows["status_name"]) <= {"已派遣", "处置中"}
     assert rows["overdue"].tolist() == (source["due_at"] < as_of).tolist()
     assert rows["overdue"].any()
     assert rows["dept_name"].notna().all() and rows["category_name"].notna().all()

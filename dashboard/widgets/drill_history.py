@@ -9,7 +9,7 @@ from dashboard.frame import PageContext
 from dashboard.widgets.drill_state import PAGE_KEY
 from etl.schema import STATUSES
 from layers.drilldown import PAGE_SIZE, EventPage, GridProfile, event_history
-from layers.export import STATUS_NAMES
+from layers.lookups import STATUS_NAMES
 from layers.queries import EventFilter
 
 SORTS = {"reported_at": "上报时间", "dispatched_at": "派遣时间", "closed_at": "办结时间", "due_at": "办理期限",
