@@ -381,3 +381,238 @@ def filter_params(where: object | None = None, *, start: TimeLike | None = None,
     if bad:
         raise QueryError(f"`statuses` had {bad} but every status is expected to be one of {list(STATUSES)}")
     return params
+
+
+# --- command center
+# The newest reports up to $as_of within the filter, located or not (unlike LATEST_EVENTS), for the live feed:
+# Chinese category and department names, the grids' names per level (NULL outside every grid; no small grid for
+# events placed by address) and whether the event is overdue at $as_of with the open_now rule (not closed by
+# $as_of, due before it).
+# Parameters: the event filter's (filter_params), $as_of (TIMESTAMP), $limit (INTEGER).
+FEED_EVENTS = (
+    """
+SELECT
+    e.event_id, e.reported_at, e.dept, d.name AS dept_name, e.category, c.name AS category_name, e.status,
+    e.due_at,
+    (e.due_at < CAST($as_of AS TIMESTAMP)
+     AND (e.closed_at IS NULL OR e.status <> 'closed' OR e.closed_at > CAST($as_of AS TIMESTAMP))) AS overdue,
+    gl.name AS grid_large_name, gm.name AS grid_medium_name, gs.name AS grid_small_name
+FROM events AS e
+LEFT JOIN departments AS d ON d.code = e.dept
+LEFT JOIN categories AS c ON c.code = e.category
+LEFT JOIN grids AS gs ON gs.grid_code = e.grid_small
+LEFT JOIN grids AS gm ON gm.grid_code = e.grid_medium
+LEFT JOIN grids AS gl ON gl.grid_code = e.grid_large
+WHERE e.reported_at <= CAST($as_of AS TIMESTAMP) AND
+"""
+    + _EVENT_FILTER
+    + """
+ORDER BY e.reported_at DESC, e.event_id
+LIMIT CAST($limit AS INTEGER)
+"""
+)
+
+
+# --- drill-down (layers/drilldown.py): one grid, its parents and children, its events.
+# The grid's level picks the events column through GRID_KEY ('city' matches every located event); the grid
+# code, the window, the filters, the search text, the page and its size are always bound parameters.
+
+# One grid with its parent and grandparent, and how many grids it has below it. Parameters: $code.
+DRILL_GRID = """
+SELECT g.grid_code, g.name, g.level, g.population, g.area_km2,
+       g.parent_code, p.name AS parent_name, p.parent_code AS grandparent_code, gp.name AS grandparent_name,
+       (SELECT count(*) FROM grids AS c WHERE c.parent_code = g.grid_code) AS children
+FROM grids AS g
+LEFT JOIN grids AS p ON p.grid_code = g.parent_code
+LEFT JOIN grids AS gp ON gp.grid_code = p.parent_code
+WHERE g.grid_code = $code
+"""
+
+# The grids one level below $code ('city': the large grids), in code order. Parameters: $code.
+DRILL_CHILDREN = """
+SELECT grid_code, name
+FROM grids
+WHERE (CAST($code AS VARCHAR) = 'city' AND level = 'large') OR parent_code = $code
+ORDER BY grid_code
+"""
+
+# The same grids with their WKB geometry (for the drill-down map). Parameters: $code.
+DRILL_CHILD_GEOMETRY = """
+SELECT grid_code, name, parent_code, population, area_km2, geometry
+FROM grids
+WHERE (CAST($code AS VARCHAR) = 'city' AND level = 'large') OR parent_code = $code
+ORDER BY grid_code
+"""
+
+# Grids whose code, or whose path of names without separators (大网格 中网格 小网格), contains $text
+# (case-insensitive): exact name or code first, then large before medium before small, then code.
+# `matches` is the number of matches before the limit. Parameters: $text, $limit.
+DRILL_GRID_SEARCH = """
+WITH paths AS (
+    SELECT g.grid_code, g.name, g.level, p.name AS parent_name, gp.name AS grandparent_name,
+           concat_ws('', gp.name, p.name, g.name) AS path
+    FROM grids AS g
+    LEFT JOIN grids AS p ON p.grid_code = g.parent_code
+    LEFT JOIN grids AS gp ON gp.grid_code = p.parent_code
+)
+SELECT grid_code, name, level, parent_name, grandparent_name, count(*) OVER () AS matches
+FROM paths
+WHERE contains(lower(path), lower(CAST($text AS VARCHAR))) OR contains(lower(grid_code), lower(CAST($text AS VARCHAR)))
+ORDER BY (name = $text OR grid_code = $text) DESC,
+         CASE level WHEN 'large' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END,
+         grid_code
+LIMIT CAST($limit AS INTEGER)
+"""
+
+# Sortable columns of the event history (drill_history_sql picks the expression by key).
+DRILL_HISTORY_SORT: dict[str, str] = {
+    "reported_at": "e.reported_at",
+    "dispatched_at": "e.dispatched_at",
+    "closed_at": "e.closed_at",
+    "due_at": "e.due_at",
+    "status": "e.status",
+    "category": "c.name",
+    "dept": "e.dept",
+    "event_id": "e.event_id",
+}
+
+
+def _drill_events(level: str, condition: str) -> str:
+    """Events of one grid reported in [?, ?) that pass the filter condition and contain the search text.
+
+    Parameters: start, end, grid code, the condition's, then the search text four times (an empty text
+    matches everything).
+    """
+    grid = _pick(GRID_KEY, level, "level")
+    return f"""
+SELECT * FROM events
+WHERE reported_at >= ? AND reported_at < ? AND {grid} = ? AND ({condition})
+  AND (CAST(? AS VARCHAR) = ''
+       OR contains(lower(coalesce(description, '')), lower(CAST(? AS VARCHAR)))
+       OR contains(lower(coalesce(address, '')), lower(CAST(? AS VARCHAR)))
+       OR contains(lower(event_id), lower(CAST(? AS VARCHAR))))
+"""
+
+
+def drill_history_count_sql(level: str, condition: str) -> str:
+    """How many events the history has. Parameters: as _drill_events."""
+    return f"SELECT count(*) FROM ({_drill_events(level, condition)})"
+
+
+def drill_history_sql(level: str, condition: str, sort: str, descending: bool) -> str:
+    """One page of the history, with names and whether each event is overdue at as_of or was closed late.
+
+    Parameters: as_of, as_of, then as _drill_events, then limit, offset. Ties sort by event_id.
+    """
+    order = f"{_pick(DRILL_HISTORY_SORT, sort, 'sort')} {'DESC' if descending else 'ASC'} NULLS LAST"
+    return f"""
+SELECT e.event_id, e.reported_at, e.dispatched_at, e.closed_at, e.due_at, e.status,
+       e.category, c.name AS category_name, e.dept, d.name AS dept_name,
+       (e.due_at IS NOT NULL AND e.due_at < CAST(? AS TIMESTAMP)
+        AND (e.status <> 'closed' OR e.closed_at IS NULL OR e.closed_at > CAST(? AS TIMESTAMP))) AS overdue,
+       coalesce(e.status = 'closed' AND e.closed_at > e.due_at, FALSE) AS closed_late,
+       e.grid_small, gs.name AS grid_small_name, e.address, e.description
+FROM ({_drill_events(level, condition)}) AS e
+LEFT JOIN categories AS c ON c.code = e.category
+LEFT JOIN departments AS d ON d.code = e.dept
+LEFT JOIN grids AS gs ON gs.grid_code = e.grid_small
+ORDER BY {order}, e.event_id
+LIMIT ? OFFSET ?
+"""
+
+
+def drill_category_sql(level: str, condition: str) -> str:
+    """Events of one grid per category, most first. Parameters: start, end, grid code, the condition's."""
+    grid = _pick(GRID_KEY, level, "level")
+    return f"""
+SELECT e.category, coalesce(c.name, e.category) AS category_name, c.domain, count(*) AS events
+FROM (SELECT * FROM events WHERE reported_at >= ? AND reported_at < ? AND {grid} = ? AND ({condition})) AS e
+LEFT JOIN categories AS c ON c.code = e.category
+GROUP BY ALL
+ORDER BY events DESC, e.category
+"""
+
+
+def drill_timeline_sql(level: str, period: str, condition: str, source: str = "raw") -> str:
+    """Per period of one grid: events reported, and dispute incidents first reported with their home report
+    in the grid (the incident rule of docs/analytics.md; the filter selects the reports). `source` 'rollup'
+    reads rollup_incidents (only without a filter: condition 'TRUE').
+
+    Parameters: start, end, grid code, the condition's (events); with source 'raw' the condition's again;
+    then start, end, grid code (incidents).
+    """
+    grid = _pick(GRID_KEY, level, "level")
+    key = _pick(BREAKDOWN_KEY, period, "period")
+    return f"""
+WITH reported AS (
+    SELECT {key} AS period, count(*) AS events
+    FROM (SELECT reported_at AS t, * FROM events
+          WHERE reported_at >= ? AND reported_at < ? AND {grid} = ? AND ({condition}))
+    GROUP BY 1
+), disputes AS (
+    SELECT {key} AS period, count(*) AS disputes
+    FROM (SELECT first_reported_at AS t, * FROM ({incidents_source(source, condition)}))
+    WHERE t >= ? AND t < ? AND {grid} = ?
+    GROUP BY 1
+)
+SELECT CAST(coalesce(r.period, d.period) AS TIMESTAMP) AS period,
+       coalesce(r.events, 0)::BIGINT AS events, coalesce(d.disputes, 0)::BIGINT AS disputes
+FROM reported AS r
+FULL JOIN disputes AS d ON d.period = r.period
+ORDER BY 1
+"""
+
+
+# --- trends (layers/trends.py): dispute incidents of a scope per period and class, and per grid per month.
+# A scope is every incident whose home report has a grid of the level (`city`: every located one) or one grid
+# of it; the period unit, the level's grid column and the time column come from the whitelists below, the grid
+# code, the window and the filter's values are always bound.
+
+TREND_PERIODS: dict[str, str] = {"month": "month", "year": "year"}  # period -> date_trunc unit
+INCIDENT_TIMES: dict[str, str] = {  # what a dispute figure counts -> the incident's time column
+    "disputes_received": "first_reported_at",
+    "disputes_resolved": "first_closed_at",
+}
+
+
+def trend_disputes_sql(level: str, source: str, condition: str, period: str, one_grid: bool) -> str:
+    """Per period and dispute class of the scope: incidents received (first report) and resolved (first closure)
+    in [?, ?); a missing class is '未分类'.
+
+    Parameters: the filter's, the grid code when `one_grid`, then start, end, start, end.
+    """
+    grid, unit = _pick(GRID_KEY, level, "level"), _pick(TREND_PERIODS, period, "period")
+    scope = "= ?" if one_grid else "IS NOT NULL"
+    return f"""
+WITH incidents AS ({incidents_source(source, condition)}),
+scoped AS (
+    SELECT first_reported_at, first_closed_at, coalesce(dispute_class, '未分类') AS dispute_class
+    FROM incidents
+    WHERE {grid} {scope}
+)
+SELECT period, dispute_class, CAST(sum(received) AS BIGINT) AS received, CAST(sum(resolved) AS BIGINT) AS resolved
+FROM (
+    SELECT date_trunc('{unit}', first_reported_at) AS period, dispute_class, 1 AS received, 0 AS resolved
+    FROM scoped
+    WHERE first_reported_at >= ? AND first_reported_at < ?
+    UNION ALL
+    SELECT date_trunc('{unit}', first_closed_at), dispute_class, 0, 1
+    FROM scoped
+    WHERE first_closed_at >= ? AND first_closed_at < ?
+)
+GROUP BY 1, 2
+"""
+
+
+def grid_month_disputes_sql(level: str, source: str, condition: str, figure: str) -> str:
+    """Per home grid of `level` and month: dispute incidents received (or resolved) in [?, ?).
+
+    Parameters: the filter's, then start, end.
+    """
+    grid, column = _pick(GRID_KEY, level, "level"), _pick(INCIDENT_TIMES, figure, "figure")
+    return f"""
+SELECT {grid} AS grid_code, date_trunc('month', {column}) AS month, CAST(count(*) AS BIGINT) AS value
+FROM ({incidents_source(source, condition)})
+WHERE {column} >= ? AND {column} < ? AND {grid} IS NOT NULL
+GROUP BY 1, 2
+"""

@@ -1,24 +1,30 @@
-"""指挥中心: what is happening now and what is overdue, for the command center's big screen."""
+"""指挥中心: what is happening now and what is overdue, for the command center's big screen (?screen=big).
 
-from __future__ import annotations
+Live: the KPI tiles and the feed are fragments that redraw every ctx.refresh_seconds with the latest data. The map
+is outside them, so a refresh never reloads it and its view stays where the operator left it; it redraws on a full
+rerun: its switches, the sidebar's filters, or a newly published load (dashboard/widgets/live.py).
+"""
 
 import streamlit as st
-from streamlit_folium import st_folium
 
 from dashboard.frame import apply_big_screen, context
-from layers.choropleth import choropleth
-from layers.geometry import prepare_level
-from layers.grids import event_counts
+from dashboard.widgets.cc_feed import latest_feed
+from dashboard.widgets.cc_kpis import kpi_tiles
+from dashboard.widgets.cc_map import map_controls, show_map
+from dashboard.widgets.cc_style import big_screen_fixes
+from dashboard.widgets.live import live, stale_data_notice
 
 ctx = context()
 apply_big_screen(ctx)
+big_screen_fixes(ctx)
+
 st.title("指挥中心")
-st.caption(ctx.window_text())
-counts = ctx.store.query(event_counts, "large", start=ctx.start, end=ctx.end)
-total, grids = st.columns(2)
-total.metric("事件数", f"{int(counts['event_count'].sum()):,}")
-grids.metric("网格数", f"{ctx.summary.grid_total:,}")
-st.subheader("各大网格事件数")
-prepared = ctx.store.resource(prepare_level, "large")
-m = choropleth(prepared, counts.set_index("grid_code")["event_count"], title="事件数（大网格）", basemap=ctx.basemap)
-st_folium(m, key="cc_map", returned_objects=[], height=620, use_container_width=True)
+st.caption(f"时间范围：{ctx.window_text()}")
+stale_data_notice(ctx)
+live(kpi_tiles, ctx)
+
+map_side, feed_side = st.columns([3, 2], gap="medium")
+with map_side:
+    show_map(ctx, map_controls())
+with feed_side:
+    live(latest_feed, ctx)

@@ -1,0 +1,91 @@
+"""The command center's map: its switches (level, figure, heatmap, latest events) and the map they compose.
+
+The map is a choropleth of one figure per grid (layers/stats.grid_stats for the context's window, filters and
+moment), optionally with the event heatmap and the latest located events on top. It is drawn with
+st_folium(returned_objects=[]) under a fixed key, so panning and zooming never rerun the script.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import folium
+import streamlit as st
+from streamlit_folium import st_folium
+
+from dashboard.frame import LEVEL_LABELS, PageContext
+from layers.choropleth import choropleth
+from layers.geometry import prepare_level
+from layers.heatmap import heat_bins, heat_layer
+from layers.markers import event_markers, latest_events, marker_legend
+from layers.stats import grid_stats
+
+MAP_KEY = "cc_map"
+LEVELS: dict[str, str] = {label: level for level, label in LEVEL_LABELS.items()}  # 大网格 → large, …
+DEFAULT_LEVEL = "中网格"
+METRICS: dict[str, str] = {  # switch label → grid_stats column
+    "事件数": "events",
+    "矛盾纠纷": "disputes_received",
+    "超期": "overdue_now",
+    "每万人事件数": "events_per_10k",
+}
+VALUE_LABELS: dict[str, str] = {  # the tooltip's wording of each figure
+    "事件数": "事件数",
+    "矛盾纠纷": "受理矛盾纠纷",
+    "超期": "超期（统计时点）",
+    "每万人事件数": "每万人事件数",
+}
+LATEST_MARKERS = 100
+# Natural breaks: at the small level most grids count 0 in a window and quantile classes collapse into one.
+BREAKS = "jenks"
+ZOOM_SNAP = 0.25  # fitting the city to the frame in quarter zoom steps fills it (whole steps can leave half empty)
+MAP_HEIGHT = 600  # leaves the tiles, the switches and the map on one 1080-pixel screen
+
+
+@dataclass(frozen=True)
+class MapView:
+    """What the switches chose: a level label, a figure label, and the two overlays."""
+
+    level: str = DEFAULT_LEVEL
+    metric: str = "事件数"
+    heat: bool = False
+    latest: bool = True
+
+    @property
+    def title(self) -> str:
+        return f"{self.metric}（{self.level}）"
+
+
+def map_controls() -> MapView:
+    """The switches above the map, in one wrapping row."""
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
+        level = st.segmented_control("网格层级", list(LEVELS), default=DEFAULT_LEVEL, required=True, key="cc_level")
+        metric = st.segmented_control("地图指标", list(METRICS), default="事件数", required=True, key="cc_metric")
+        heat = st.toggle("热力图", value=False, key="cc_heat")
+        latest = st.toggle("最新事件", value=True, key="cc_latest")
+    return MapView(level=level, metric=metric, heat=heat, latest=latest)
+
+
+def command_map(ctx: PageContext, view: MapView) -> folium.Map:
+    """The choropleth of the chosen figure and level, with the chosen overlays, for the context."""
+    level = LEVELS[view.level]
+    stats = ctx.store.query(grid_stats, level, start=ctx.start, end=ctx.end, as_of=ctx.as_of, where=ctx.where)
+    prepared = ctx.store.resource(prepare_level, level)
+    values = stats.set_index("grid_code")[METRICS[view.metric]]
+    m = choropleth(prepared, values, title=view.title, value_label=VALUE_LABELS[view.metric], method=BREAKS,
+                   basemap=ctx.basemap)
+    m.options["zoom_snap"] = ZOOM_SNAP
+    if view.heat:
+        bins = ctx.store.query(heat_bins, start=ctx.start, end=ctx.end, where=ctx.where)
+        heat_layer(bins).add_to(m)
+    if view.latest:
+        events = ctx.store.query(latest_events, as_of=ctx.as_of, start=ctx.start, end=ctx.end, where=ctx.where,
+                                 limit=LATEST_MARKERS)
+        event_markers(events, dept_names=ctx.dept_names).add_to(m)
+        marker_legend().add_to(m)
+    return m
+
+
+def show_map(ctx: PageContext, view: MapView) -> None:
+    """Draw the map; panning and zooming return nothing to Python, so they never rerun the page."""
+    st_folium(command_map(ctx, view), key=MAP_KEY, returned_objects=[], height=MAP_HEIGHT, use_container_width=True)
