@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import streamlit as st
 
@@ -13,6 +14,7 @@ from layers.grids import StoreSummary, store_summary
 from layers.offline import Basemap, basemap_from_env
 from layers.queries import EventFilter
 from layers.stats import data_clock
+from layers.timewindow import QueryError
 from layers.lookups import category_names, department_names
 
 CLOCK_ENV = "MINQING_CLOCK"  # "now": the wall clock; "data": the latest report (demos, replays of old data)
@@ -68,7 +70,10 @@ def refresh_seconds() -> int:
 def now_for(store: Store) -> dt.datetime:
     """The moment the figures are "now" for: the wall clock, or the latest report when $MINQING_CLOCK=data."""
     if os.environ.get(CLOCK_ENV, "now").strip().lower() == "data":
-        return store.query(data_clock) + dt.timedelta(minutes=1)
+        try:
+            return store.query(data_clock) + dt.timedelta(minutes=1)
+        except QueryError:  # a store with grids but no events yet: the wall clock will do
+            pass
     return dt.datetime.now().replace(second=0, microsecond=0)  # per minute, so cached figures are reused
 
 
@@ -125,10 +130,11 @@ def _store_facts(store: Store, summary: StoreSummary, as_of: dt.datetime) -> Non
     st.caption(f"统计时点：{as_of:%Y-%m-%d %H:%M}")
 
 
-def read_summary(store: Store | None) -> tuple[StoreSummary | None, str | None]:
+def read_summary(store: Store | None, path: Path) -> tuple[StoreSummary | None, str | None]:
     """The store's summary, or a friendly Chinese message saying what is wrong and how to fix it."""
     if store is None:
-        return None, f"未找到数据库文件。\n\n请先运行 {FIX_COMMANDS}，或用环境变量 `MINQING_DB` 指向已有的数据库文件。"
+        return None, (f"未找到数据库文件 `{path}`。\n\n请先运行 {FIX_COMMANDS}，"
+                      "或用环境变量 `MINQING_DB` 指向已有的数据库文件。")
     try:
         summary = store.query(store_summary)
     except Exception as exc:  # duckdb raises several types for a damaged or foreign file
@@ -151,6 +157,13 @@ BIG_SCREEN_CSS = """
 .stApp h1, .stApp h2, .stApp h3, .stApp p, .stApp label, .stApp span {color: #e6edf7;}
 [data-testid="stMetricValue"] {font-size: 3.2rem; color: #ffd166;}
 [data-testid="stMetricLabel"] p {font-size: 1.3rem;}
+.stApp [data-testid="stMetricValue"] p {color: #ffd166;}
+.stApp [data-testid="stMetricDelta"] p {color: inherit;}
+.stApp [data-testid="stMetric"] {background: rgba(255, 255, 255, 0.04);}
+.stApp [data-testid="stButtonGroup"] button {background: #1f2937; border-color: #4b5563;}
+.stApp [data-testid="stButtonGroup"] button p {color: #e6edf7;}
+.stApp [data-testid="stButtonGroup"] button[aria-checked="true"] {background: #ffd166; border-color: #ffd166;}
+.stApp [data-testid="stButtonGroup"] button[aria-checked="true"] p {color: #111827;}
 .block-container {max-width: 100%; padding: 1rem 2rem;}
 </style>
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -20,13 +21,25 @@ FileSignature = tuple[int, int, int]  # inode, size, mtime_ns: a newly published
 T = TypeVar("T")
 
 
-def _close(con: duckdb.DuckDBPyConnection) -> None:
-    con.close()
+_LOCK = threading.Lock()
+_OPEN: dict[str, tuple[FileSignature, duckdb.DuckDBPyConnection]] = {}
 
 
-@st.cache_resource(max_entries=1, on_release=_close, show_spinner=False)
 def _connection(path: str, signature: FileSignature) -> duckdb.DuckDBPyConnection:
-    return connect(path, read_only=True)
+    """The read-only connection to this version of the file, shared by all sessions (take a cursor per query).
+
+    A newly published file replaces the old one under the same path. DuckDB hands back its cached instance
+    for a path while a connection to it is open, so the old version's connection is closed first.
+    """
+    with _LOCK:
+        current = _OPEN.get(path)
+        if current is not None and current[0] == signature:
+            return current[1]
+        if current is not None:
+            current[1].close()
+        con = connect(path, read_only=True)
+        _OPEN[path] = (signature, con)
+        return con
 
 
 def _function_name(fn: Callable[..., Any]) -> str:

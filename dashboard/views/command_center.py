@@ -11,12 +11,10 @@ from dashboard.frame import apply_big_screen, context
 from dashboard.widgets.cc_feed import latest_feed
 from dashboard.widgets.cc_kpis import kpi_tiles
 from dashboard.widgets.cc_map import map_controls, show_map
-from dashboard.widgets.cc_style import big_screen_fixes
 from dashboard.widgets.live import live, stale_data_notice
 
 ctx = context()
 apply_big_screen(ctx)
-big_screen_fixes(ctx)
 
 st.title("指挥中心")
 st.caption(f"时间范围：{ctx.window_text()}")
