@@ -150,21 +150,10 @@ def demo_site(demo_db: Path, browser, tmp_path_factory) -> Iterator[Served]:
     log = tmp_path_factory.mktemp("serve") / "streamlit.log"
     with serve(demo_db, log) as base:
         site = Served(base, log, [])
-        warm_up(browser, base)  # see test_deep_link_on_a_fresh_server
         yield site
         server_log = log.read_text(errors="replace")
         assert "external IP" not in server_log, "streamlit tried to look up its public IP online"
         assert "Traceback" not in server_log, server_log[-3000:]
-
-
-def warm_up(browser, base: str) -> None:
-    """One run of the default page, so Streamlit leaves its pages-directory mode (dashboard/pages/ beside app.py)."""
-    page = browser.new_page()
-    try:
-        page.goto(base + "/", wait_until="domcontentloaded")
-        page.get_by_role("heading", name="指挥中心").first.wait_for(timeout=60_000)
-    finally:
-        page.close()
 
 
 def open_page(browser, site: Served, path: str, title: str):
@@ -194,12 +183,28 @@ def settle(page) -> None:
     page.wait_for_timeout(1500)
 
 
+def screenshot(page, name: str) -> None:
+    """The whole page: Streamlit scrolls inside its main block, not the document, so grow the window to fit first."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": page.viewport_size["width"], "height": min(max(height, 600), 8000)})
+    page.wait_for_timeout(1000)  # charts and the map redraw for the new size
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
 def assert_clean(page, title: str) -> None:
     body = page.inner_text("body")
     assert title in body
     assert "Traceback" not in body and "Error" not in body, body[:2000]
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator("h1").first.evaluate(CJK_GLYPHS_JS), "Chinese shows as empty boxes: install fonts-wqy-microhei"
+
+
+def assert_local_favicon(page) -> None:
+    """The tab's icon is drawn locally: the browser fetches favicons itself, out of sight of page.on("request")
+    (a `:material/...:` page icon would point it at fonts.gstatic.com)."""
+    href = page.evaluate("() => document.querySelector(\"link[rel='shortcut icon']\").href")
+    assert href.startswith("data:") or urlparse(href).hostname in LOCAL_HOSTS, href
 
 
 def assert_local_only(urls: list[str]) -> None:
@@ -221,8 +226,8 @@ def test_page_renders_in_chromium(browser, demo_site: Served, spec: Page):
         elif spec.has_map is False:
             assert maps == 0
         assert_clean(page, spec.title)
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"{spec.artifact}.png"), full_page=True)
+        assert_local_favicon(page)
+        screenshot(page, spec.artifact)
     finally:
         page.close()
     assert_local_only(demo_site.urls)
@@ -260,27 +265,26 @@ def test_command_center_big_screen(browser, demo_site: Served):
         assert background == "rgb(11, 18, 32)"  # frame.BIG_SCREEN_CSS
         assert "时间范围：最近30天" in page.inner_text("body")
         assert_clean(page, "指挥中心")
-        page.screenshot(path=str(ARTIFACTS / "command_center_big.png"), full_page=True)
+        screenshot(page, "command_center_big")
     finally:
         page.close()
     assert_local_only(demo_site.urls)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a folder named pages/ beside dashboard/app.py puts a fresh server in Streamlit's old pages-directory mode: "
-    "the first request, if not for '/', runs the page without app.py (KeyError frame_context). "
-    "Rename dashboard/pages/ (e.g. to dashboard/views/) and drop this marker."
-))
 def test_deep_link_on_a_fresh_server(browser, demo_db: Path, tmp_path):
-    with serve(demo_db, tmp_path / "streamlit.log") as base:
+    """The very first request to a new server is for a page other than the default one: app.py's frame still runs."""
+    log = tmp_path / "streamlit.log"
+    with serve(demo_db, log) as base:
         page = browser.new_page()
         try:
             page.goto(base + "/trends", wait_until="domcontentloaded")
             page.wait_for_selector('h1, [data-testid="stException"]', timeout=60_000)
             settle(page)
             assert_clean(page, "趋势与导出")
+            assert page.locator('[data-testid="stSidebar"]').get_by_text("时间范围").count() >= 1  # the frame's filters
         finally:
             page.close()
+    assert "Traceback" not in log.read_text(errors="replace")
 
 
 def publish_one_more_report(db: Path) -> str:
@@ -304,11 +308,6 @@ def publish_one_more_report(db: Path) -> str:
     return "browser:new"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "dashboard/store.py opens the new file version while the old connection is still open, and DuckDB then hands "
-    "back the already-open instance of the same path (the old file): the page reruns but shows the old data. "
-    "Close the previous version's connection before connecting to the new one, then drop this marker."
-))
 def test_a_published_load_shows_up_live(browser, demo_db: Path, tmp_path):
     """A load published while the page is open reaches the tiles and the feed without a reload, highlighted as new."""
     db = tmp_path / "live.duckdb"
@@ -330,7 +329,7 @@ def test_a_published_load_shows_up_live(browser, demo_db: Path, tmp_path):
             page.locator("tr.cc-new").first.wait_for(timeout=(2 * REFRESH_SECONDS + 10) * 1000)
             assert page.locator("tr.cc-new").count() == 1 and "新" in page.locator("tr.cc-new").inner_text()
             assert_clean(page, "指挥中心")
-            page.screenshot(path=str(ARTIFACTS / "command_center_live.png"), full_page=True)
+            screenshot(page, "command_center_live")
         finally:
             page.close()
         assert_local_only(site.urls)

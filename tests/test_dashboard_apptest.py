@@ -10,32 +10,13 @@ import re
 from pathlib import Path
 
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from etl.schema import connect
 from fixtures import FixtureStore, fixture_store  # noqa: F401  (pytest fixture)
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
-PAGES = {"pages/command_center.py": "指挥中心", "pages/grid_detail.py": "网格详情", "pages/trends.py": "趋势与导出"}
-
-
-@pytest.fixture(autouse=True)
-def navigation_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make AppTest treat dashboard/pages/ as st.navigation pages, as the served app does.
-
-    Before every run AppTest (Streamlit 1.67) forgets the mode and, because a `pages/` folder sits beside app.py,
-    falls back to the old pages-directory mode: from the second run on the sidebar is empty and widget values are
-    lost. The served app leaves that mode for good when app.py first calls st.navigation. (Renaming the folder,
-    e.g. to dashboard/views/, would make this unnecessary.)
-    """
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
+PAGES = {"views/command_center.py": "指挥中心", "views/grid_detail.py": "网格详情", "views/trends.py": "趋势与导出"}
 
 
 def run_app(monkeypatch: pytest.MonkeyPatch, db: Path, *, page: str | None = None) -> AppTest:
@@ -82,7 +63,7 @@ def test_missing_database_shows_the_fix(monkeypatch, tmp_path):
     at = run_app(monkeypatch, missing)
     assert not at.exception
     text = shown_text(at)
-    assert "未找到数据库文件" in text and "MINQING_DB" in text
+    assert "未找到数据库文件" in text and str(missing) in text and "MINQING_DB" in text
     assert "make demo" in text and "minqing load --config DIR/minqing.toml" in text
     assert not at.get("component_instance") and not at.metric
     assert not missing.exists(), "the dashboard must not create the database"

@@ -1,4 +1,4 @@
-"""指挥中心 (dashboard/pages/command_center.py) under AppTest on the demo city, and its widgets' pure parts.
+"""指挥中心 (dashboard/views/command_center.py) under AppTest on the demo city, and its widgets' pure parts.
 
 Expected figures are computed here with pandas from the events table, independently of layers/.
 """
@@ -17,11 +17,9 @@ from dashboard.frame import BIG_SCREEN_CSS, PageContext
 from dashboard.store import open_store
 from dashboard.widgets.cc_feed import FeedRow, feed_html, feed_rows, grid_label, new_arrivals
 from dashboard.widgets.cc_kpis import tiles
-from dashboard.widgets.cc_style import BIG_SCREEN_FIXES
 from dashboard.widgets.live import live_context
 from etl.schema import connect
 from fixtures import HOSTILE_NAME, FixtureStore, fixture_store  # noqa: F401  (pytest fixture)
-from test_dashboard_apptest import navigation_only  # noqa: F401  (autouse fixture: AppTest with st.navigation)
 from layers.kpis import CommandKpis, Figure, command_kpis, kpi_periods
 from layers.queries import EventFilter
 from layers.heatmap import LEAFLET_HEAT_JS_URL
@@ -190,8 +188,9 @@ def test_big_screen_hides_the_sidebar(monkeypatch, demo_db):
     at = run_demo(monkeypatch, demo_db, screen="big")
     assert not at.exception
     css = [m.value.strip() for m in at.markdown if m.value.lstrip().startswith("<style>")]
-    assert BIG_SCREEN_CSS.strip() in css and BIG_SCREEN_FIXES.strip() in css
+    assert BIG_SCREEN_CSS.strip() in css
     assert '[data-testid="stSidebar"]' in BIG_SCREEN_CSS and "display: none" in BIG_SCREEN_CSS
+    assert '[data-testid="stButtonGroup"]' in BIG_SCREEN_CSS  # the switches stay readable on the dark background
     assert any(c.value.startswith("时间范围：最近30天") for c in at.caption)  # the window, since the sidebar is hidden
     assert feed_markdown(at).startswith('<table class="cc-feed cc-big">')
 
@@ -199,7 +198,7 @@ def test_big_screen_hides_the_sidebar(monkeypatch, demo_db):
 def test_desk_mode_has_no_big_screen_css(monkeypatch, demo_db):
     at = run_demo(monkeypatch, demo_db)
     css = [m.value.strip() for m in at.markdown]
-    assert BIG_SCREEN_CSS.strip() not in css and BIG_SCREEN_FIXES.strip() not in css
+    assert BIG_SCREEN_CSS.strip() not in css
 
 
 def test_old_data_on_the_wall_clock_says_how_to_replay_it(monkeypatch, demo_db):

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from dashboard.widgets.drill_state import plain
@@ -24,7 +23,7 @@ from etl.schema import connect
 from fixtures import HOSTILE_NAME, FixtureStore, fixture_store  # noqa: F401  (pytest fixture)
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
-PAGE = "pages/grid_detail.py"
+PAGE = "views/grid_detail.py"
 PAGE_SIZE = 50
 
 
@@ -42,26 +41,9 @@ def demo(demo_db):
     return {"events": events, "grids": grids, "window": window}
 
 
-def as_served(monkeypatch) -> None:
-    """Run pages through app.py's st.navigation, as a server does once app.py has run.
-
-    With a folder named pages/ beside app.py, Streamlit starts every AppTest run in its old pages-directory
-    mode, which runs a switched-to page alone, without app.py's frame and sidebar (a server does the same
-    for the very first request after it starts). st.navigation turns that mode off; so does this.
-    """
-    init = PagesManager.__init__
-
-    def navigation_mode(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", navigation_mode)
-
-
 def open_page(monkeypatch, db: Path, grid: str | None = None) -> AppTest:
     monkeypatch.setenv("MINQING_DB", str(db))
     monkeypatch.setenv("MINQING_CLOCK", "data")
-    as_served(monkeypatch)
     at = AppTest.from_file(APP, default_timeout=60)
     if grid is not None:
         at.query_params["grid"] = grid
@@ -139,7 +121,7 @@ def test_choosing_a_large_then_a_medium_grid_shows_its_profile_and_events(monkey
     shown = history(at)
     assert len(shown) == min(len(mine), PAGE_SIZE) > 0
     assert shown["编号"].tolist() == expected["event_id"].head(PAGE_SIZE).tolist()
-    assert set(shown["状态"]) <= {"已上报", "已派遣", "处理中", "已办结"}
+    assert set(shown["状态"]) <= {"已上报", "已派遣", "处置中", "已办结"}
     assert [s.value for s in at.main.selectbox][:2] == [large, medium]
     small_options = at.selectbox(key="drill_sel_small").options
     assert len(small_options) == 1 + int((demo["grids"]["parent_code"] == medium).sum())
@@ -204,7 +186,7 @@ def test_history_pages_forward(monkeypatch, demo_db, demo):
     assert history(at)["编号"].tolist() == expected["event_id"].iloc[PAGE_SIZE:2 * PAGE_SIZE].tolist()
     at.multiselect(key="drill_f_statuses").select("in_progress").run()  # a new filter starts at page 1
     assert at.number_input(key="drill_page").value == 1
-    assert set(history(at)["状态"]) == {"处理中"}
+    assert set(history(at)["状态"]) == {"处置中"}
     assert not at.warning
 
 
@@ -275,9 +257,7 @@ def test_clicking_the_map_opens_the_grid(demo_db, tmp_path):
             browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page(viewport={"width": 1440, "height": 1000})
-                page.goto(base, wait_until="domcontentloaded")  # the entry page first: see the report on pages/
-                page.get_by_role("heading", name="指挥中心").wait_for(timeout=60_000)
-                page.goto(f"{base}/grid_detail", wait_until="domcontentloaded")
+                page.goto(f"{base}/grid_detail", wait_until="domcontentloaded")  # a deep link as the first request
                 page.get_by_role("heading", name="网格详情").wait_for(timeout=60_000)
                 frame = page.wait_for_selector('iframe[title*="streamlit_folium"]', timeout=30_000).content_frame()
                 frame.wait_for_selector("path.leaflet-interactive", timeout=30_000)

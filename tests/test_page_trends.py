@@ -34,26 +34,13 @@ class RecordingManager(MediaFileManager):
         RecordingManager.made.append(self)
 
 
-class NavigationPages:
-    """Stands in for PagesManager where the script runner asks `uses_pages_directory`.
-
-    A `pages/` folder beside app.py makes Streamlit run a requested page file on its own (multipage v1) until
-    st.navigation has run once in the process; AppTest resets that flag on every run, so after switch_page it
-    would skip app.py and with it the sidebar and the page context. A served app runs app.py on every rerun
-    after its first, which is what this emulates.
-    """
-
-    uses_pages_directory = False
-
-
 @pytest.fixture()
 def app(monkeypatch: pytest.MonkeyPatch, demo_db: Path) -> AppTest:
     monkeypatch.setenv("MINQING_DB", str(demo_db))
     monkeypatch.setenv("MINQING_CLOCK", "data")
     monkeypatch.setattr("streamlit.testing.v1.app_test.MediaFileManager", RecordingManager)
-    monkeypatch.setattr("streamlit.runtime.scriptrunner.script_runner.PagesManager", NavigationPages)
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page("pages/trends.py").run()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("views/trends.py").run()
     assert not at.exception, at.exception
     assert [w.label for w in at.sidebar.selectbox] == ["时间范围"], "app.py's frame did not run"
     return at
