@@ -209,9 +209,17 @@ def totals_table(totals: pd.DataFrame, period: str) -> pd.DataFrame:
     out["化解纠纷数"] = totals["resolved"].to_numpy()
     out["化解率(%)"] = (totals["resolution_rate"] * 100).round(1).to_numpy()
     for figure, name in (("received", "受理"), ("resolved", "化解")):
-        out[f"{name}较{before}增减"] = totals[f"{figure}_change"].to_numpy()
-        out[f"{name}较{before}增减(%)"] = totals[f"{figure}_change_pct"].round(1).to_numpy()
+        change = totals[f"{figure}_change"].astype("Float64")
+        if len(change) and pd.isna(totals[f"{figure}_change_pct"].iloc[0]):
+            change.iloc[0] = pd.NA  # the first period has nothing before it (e.g. the year before the data): no change
+        out[f"{name}较{before}增减"] = _shown(change.astype("Int64"))
+        out[f"{name}较{before}增减(%)"] = _shown(totals[f"{figure}_change_pct"].round(1))
     return out
+
+
+def _shown(values: pd.Series) -> list[object]:
+    """Numbers as they are, a missing value as "—" (a table would print None)."""
+    return ["—" if pd.isna(v) else v for v in values]
 
 
 def class_table(series: pd.DataFrame, period: str, measure: str = "resolved") -> pd.DataFrame:
