@@ -212,14 +212,9 @@ def totals_table(totals: pd.DataFrame, period: str) -> pd.DataFrame:
         change = totals[f"{figure}_change"].astype("Float64")
         if len(change) and pd.isna(totals[f"{figure}_change_pct"].iloc[0]):
             change.iloc[0] = pd.NA  # the first period has nothing before it (e.g. the year before the data): no change
-        out[f"{name}较{before}增减"] = _shown(change.astype("Int64"))
-        out[f"{name}较{before}增减(%)"] = _shown(totals[f"{figure}_change_pct"].round(1))
+        out[f"{name}较{before}增减"] = change.astype("Int64").array  # nullable: a missing change shows empty
+        out[f"{name}较{before}增减(%)"] = totals[f"{figure}_change_pct"].round(1).array
     return out
-
-
-def _shown(values: pd.Series) -> list[object]:
-    """Numbers as they are, a missing value as "—" (a table would print None)."""
-    return ["—" if pd.isna(v) else v for v in values]
 
 
 def class_table(series: pd.DataFrame, period: str, measure: str = "resolved") -> pd.DataFrame:
