@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from test_load_pipeline import MAPPING, _square  # the same small street department
 from etl.config import load_config
 from etl.load import load_project
 from etl.rollups import refresh_rollups, rollup_state
@@ -516,38 +517,6 @@ SECOND = [
     "A4,邻里纠纷,已办结,2023/6/1 10:00,2023/6/3 10:00,115.05,23.05,",
     "A6,邻里纠纷,处理中,2024/2/1 10:00,,115.05,23.05,",
 ]
-MAPPING = """
-department = "street"
-[fields]
-source_id = "编号"
-category = "类别"
-status = "状态"
-reported_at = "上报时间"
-closed_at = "办结时间"
-lon = "经度"
-lat = "纬度"
-[time]
-formats = ["%Y/%m/%d %H:%M"]
-[coordinates]
-system = "wgs84"
-[category.map]
-"邻里纠纷" = "dispute_neighbour"
-"占道经营" = "urban_street_order"
-[status.map]
-"已办结" = "closed"
-"处理中" = "in_progress"
-[due]
-default = { working_days = 3 }
-[link]
-id_field = "来源编号"
-dept = "street"
-"""
-
-
-def _square(x0: float, y0: float, size: float) -> shapely.Polygon:
-    return shapely.box(x0, y0, x0 + size, y0 + size)
-
-
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
     large = gpd.GeoDataFrame({"code": ["L1"], "name": ["甲镇"], "pop": [1000]}, geometry=[_square(115.0, 22.9, 0.2)], crs=4326)
