@@ -157,7 +157,7 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
              result.outside_grid, batch_id],
         )
         con.execute("COMMIT")
-    except Exception:
+    except BaseException:  # also Ctrl-C: the rollups refresh after it must not run inside this transaction
         con.execute("ROLLBACK")
         raise
     return result
