@@ -88,12 +88,22 @@ def _load_into(working: Path, config: ProjectConfig, todo: list[tuple[Department
             report.files.append(load_file(con, source, path, config=config, grids=index))
         if progress:
             progress(len(todo), len(todo), "done")
+    except UserError:
+        _finish(con)  # the files loaded before the mistake are published: their rollups must match
+        raise
+    except BaseException:
+        con.close()  # interrupted or crashed: the working copy is discarded, nothing to finish
+        raise
+    _finish(con)
+
+
+def _finish(con: duckdb.DuckDBPyConnection) -> None:
+    """Refresh the pre-aggregates for layers/ (skipped when nothing changed), checkpoint and close."""
+    try:
+        refresh_rollups(con)
+        con.execute("CHECKPOINT")
     finally:
-        try:
-            refresh_rollups(con)  # pre-aggregates for layers/ (skipped when nothing changed)
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
+        con.close()
 
 
 def store_categories(con: duckdb.DuckDBPyConnection, categories: dict[str, dict[str, str]]) -> None:
