@@ -1,0 +1,41 @@
+"""Who is asking: a signed-in user's role and jurisdiction, the unit every query and export is scoped by."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ROLES: dict[str, str] = {
+    "command_center": "指挥中心",  # whole city, no personal data
+    "official": "网格负责人",  # scoped to one or more large or medium grids; may reveal personal data there (audited)
+    "analyst": "统计分析员",  # statistics and exports for the whole city, no personal data
+    "admin": "系统管理员",  # everything, manages accounts, reads the audit log; reveals are audited
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in user. `scope` holds the large or medium grid codes an official may see; () = the whole city."""
+
+    username: str
+    role: str
+    scope: tuple[str, ...] = ()
+    display_name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"role was {self.role!r} but is expected to be one of {list(ROLES)}")
+        if self.role == "official" and not self.scope:
+            raise ValueError("an official needs a scope: the large or medium grid codes they are responsible for")
+
+    @property
+    def whole_city(self) -> bool:
+        """True when the user may see every grid."""
+        return not self.scope
+
+    @property
+    def may_reveal_personal_data(self) -> bool:
+        """Whether the role may reveal (one record at a time, audited) names, phones and ID numbers."""
+        return self.role in ("official", "admin")
+
+
+SYSTEM = Principal(username="system", role="admin")  # the command line run by the server's operator
