@@ -1,4 +1,5 @@
-"""Streamlit entry point of 民情地图: page config, the store, the shared sidebar once, then the chosen page."""
+"""Streamlit entry point of 民情地图: page config, sign-in, the pages the user may see, the store, the shared
+sidebar once, then the chosen page."""
 
 from __future__ import annotations
 
@@ -6,28 +7,45 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.auth import audit_log, current_principal, scope_names, show_open_banner, show_user, sign_in_screen
 from dashboard.frame import CONTEXT_KEY, build_context, read_summary
 from dashboard.store import db_path, open_store
+from etl.principal import Principal
 
 VIEWS = Path(__file__).resolve().parent / "views"  # not "pages/": that name switches Streamlit to its old multipage mode
+
+
+def pages_for(principal: Principal | None) -> list[st.Page]:
+    """The pages a user may open; the audit log only for administrators (None: before sign-in)."""
+    pages = [
+        st.Page(VIEWS / "command_center.py", title="指挥中心", icon=":material/radar:", default=True),
+        st.Page(VIEWS / "grid_detail.py", title="网格详情", icon=":material/travel_explore:"),
+        st.Page(VIEWS / "trends.py", title="趋势与导出", icon=":material/monitoring:"),
+    ]
+    if principal is not None and principal.role == "admin":
+        pages.append(st.Page(VIEWS / "audit.py", title="审计日志", icon=":material/policy:"))
+    return pages
 
 
 def main() -> None:
     st.set_page_config(layout="wide", page_title="民情地图", page_icon="🗺️",
                        initial_sidebar_state="collapsed" if st.query_params.get("screen") == "big" else "auto")
-    page = st.navigation([
-        st.Page(VIEWS / "command_center.py", title="指挥中心", icon=":material/radar:", default=True),
-        st.Page(VIEWS / "grid_detail.py", title="网格详情", icon=":material/travel_explore:"),
-        st.Page(VIEWS / "trends.py", title="趋势与导出", icon=":material/monitoring:"),
-    ])
     path = db_path()
-    store = open_store(path)
+    audit = audit_log(path)
+    principal = current_principal(audit)
+    if principal is None:
+        st.navigation(pages_for(None), position="hidden")  # keeps a deep link's page through the sign-in screen
+        sign_in_screen(audit)  # stops the run; a successful sign-in reruns
+    page = st.navigation(pages_for(principal))
+    show_open_banner()
+    store = open_store(path, principal)  # every query runs on a cursor scoped to the principal
     summary, problem = read_summary(store, path)
+    show_user(principal, audit, names=scope_names(store, principal) if problem is None else None)
     if problem is not None:
         st.title("民情地图")
         st.warning(problem, icon="⚠️")
         st.stop()
-    st.session_state[CONTEXT_KEY] = build_context(store, summary)
+    st.session_state[CONTEXT_KEY] = build_context(store, summary, principal=principal, audit=audit)
     page.run()
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.store import Store
+from etl.audit import AuditLog
+from etl.principal import SYSTEM, Principal
 from layers.grids import StoreSummary, store_summary
 from layers.offline import Basemap, basemap_from_env
 from layers.queries import EventFilter
@@ -36,7 +38,13 @@ FIX_COMMANDS = "`make demo`（生成演示数据）或 `minqing load --config DI
 
 @dataclass(frozen=True)
 class PageContext:
-    """What every page receives: the store, the moment called "now", the global filters and the settings."""
+    """What every page receives: the store, the moment called "now", the global filters, the settings, who is
+    asking and the audit log.
+
+    `principal` is the signed-in user (dashboard/auth.py); queries and exports are scoped by it, and exports and
+    reveals are written to `audit` (`ctx.audit.record(ctx.principal, "export", ...)`). build_context always
+    passes both; the SYSTEM default only serves contexts built by hand in tests.
+    """
 
     store: Store
     summary: StoreSummary
@@ -50,6 +58,8 @@ class PageContext:
     basemap: Basemap = field(default_factory=Basemap)
     big_screen: bool = False
     refresh_seconds: int = 30
+    principal: Principal = SYSTEM
+    audit: AuditLog | None = None
 
     def window_text(self) -> str:
         """The time window as Chinese text for captions."""
@@ -90,8 +100,8 @@ def window_bounds(label: str, as_of: dt.datetime, custom: tuple[dt.date, dt.date
     return as_of - span, as_of
 
 
-def build_context(store: Store, summary: StoreSummary) -> PageContext:
-    """Draw the sidebar's global filters and return the context every page reads."""
+def build_context(store: Store, summary: StoreSummary, *, principal: Principal, audit: AuditLog) -> PageContext:
+    """Draw the sidebar's global filters and return the context every page reads, for `principal`."""
     as_of = now_for(store)
     depts = store.query(department_names)
     categories = store.query(category_names)
@@ -115,7 +125,7 @@ def build_context(store: Store, summary: StoreSummary) -> PageContext:
         store=store, summary=summary, as_of=as_of, start=start, end=end, window_label=label,
         where=EventFilter(depts=tuple(chosen_depts), categories=tuple(chosen_categories)),
         dept_names=depts, category_names=categories, basemap=basemap_from_env(), big_screen=big_screen,
-        refresh_seconds=refresh_seconds(),
+        refresh_seconds=refresh_seconds(), principal=principal, audit=audit,
     )
 
 

@@ -1,23 +1,31 @@
-"""Cached read access to the published store: one read-only connection per file version, TTL-cached query results."""
+"""Cached read access to the published store: one read-only connection per file version, TTL-cached query results.
+
+Every query runs on a cursor scoped to the Store's principal (etl.scope.scoped_cursor): a user with a
+jurisdiction sees only their grids' rows in every table, whatever layers/ function a page calls. Cached results
+and resources are keyed on the principal's (role, scope), so two users never share an entry they should not.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import duckdb
 import streamlit as st
 
+from etl.principal import SYSTEM, Principal
 from etl.schema import connect
+from etl.scope import scoped_cursor
 
 DB_ENV = "MINQING_DB"
 DEFAULT_DB = "demo/minqing.duckdb"  # relative to the working directory
 QUERY_TTL_S = 300
 FileSignature = tuple[int, int, int]  # inode, size, mtime_ns: a newly published store gets a new connection
+Jurisdiction = tuple[str, tuple[str, ...]]  # a principal's (role, scope): what a cached entry was computed for
 T = TypeVar("T")
 
 
@@ -49,16 +57,28 @@ def _function_name(fn: Callable[..., Any]) -> str:
 _REGISTRY: dict[str, Callable[..., Any]] = {}
 
 
+def _run(path: str, signature: FileSignature, name: str, args: tuple[Any, ...],
+         kwargs: tuple[tuple[str, Any], ...], jurisdiction: Jurisdiction) -> Any:
+    """`name`(cursor, *args, **kwargs) on a cursor scoped to the jurisdiction, closed afterwards."""
+    role, scope = jurisdiction
+    principal = Principal(username=f"({role})", role=role, scope=scope)
+    cursor = scoped_cursor(_connection(path, signature), principal)
+    try:
+        return _REGISTRY[name](cursor, *args, **dict(kwargs))
+    finally:
+        cursor.close()
+
+
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False, max_entries=512)
 def _cached(path: str, signature: FileSignature, name: str, args: tuple[Any, ...],
-            kwargs: tuple[tuple[str, Any], ...]) -> Any:
-    return _REGISTRY[name](_connection(path, signature).cursor(), *args, **dict(kwargs))
+            kwargs: tuple[tuple[str, Any], ...], jurisdiction: Jurisdiction) -> Any:
+    return _run(path, signature, name, args, kwargs, jurisdiction)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _resource(path: str, signature: FileSignature, name: str, args: tuple[Any, ...],
-              kwargs: tuple[tuple[str, Any], ...]) -> Any:
-    return _REGISTRY[name](_connection(path, signature).cursor(), *args, **dict(kwargs))
+              kwargs: tuple[tuple[str, Any], ...], jurisdiction: Jurisdiction) -> Any:
+    return _run(path, signature, name, args, kwargs, jurisdiction)
 
 
 @dataclass(frozen=True)
@@ -67,21 +87,37 @@ class Store:
 
     `query(fn, ...)` runs `fn(cursor, ...)` and caches the (picklable) result for QUERY_TTL_S seconds;
     `resource(fn, ...)` caches an object that must not be copied (prepared geometry). Both are keyed on
-    the file's signature, so a newly published load is picked up on the next rerun.
+    the file's signature, so a newly published load is picked up on the next rerun, and on the principal's
+    (role, scope): `fn` runs on `etl.scope.scoped_cursor(connection, principal)`, so a user with a
+    jurisdiction gets only their grids' rows from any function. The default principal is SYSTEM (whole city);
+    `as_principal(user)` gives the same store seen by a signed-in user.
     """
 
     path: Path
     signature: FileSignature
+    principal: Principal = SYSTEM
+
+    def as_principal(self, principal: Principal) -> Store:
+        """This version of the store as `principal` sees it (their jurisdiction, their cache entries)."""
+        if not isinstance(principal, Principal):
+            raise TypeError(f"expected an etl.principal.Principal, got a {type(principal).__name__}")
+        return replace(self, principal=principal)
+
+    @property
+    def jurisdiction(self) -> Jurisdiction:
+        """What cached entries are keyed on: the principal's role and scope (not the username)."""
+        return self.principal.role, tuple(self.principal.scope)
 
     def query(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         name = _function_name(fn)
         _REGISTRY.setdefault(name, fn)
-        return _cached(str(self.path), self.signature, name, args, tuple(sorted(kwargs.items())))
+        return _cached(str(self.path), self.signature, name, args, tuple(sorted(kwargs.items())), self.jurisdiction)
 
     def resource(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         name = _function_name(fn)
         _REGISTRY.setdefault(name, fn)
-        return _resource(str(self.path), self.signature, name, args, tuple(sorted(kwargs.items())))
+        return _resource(str(self.path), self.signature, name, args, tuple(sorted(kwargs.items())),
+                         self.jurisdiction)
 
     @property
     def loaded_at(self) -> dt.datetime:
@@ -94,9 +130,9 @@ def db_path() -> Path:
     return Path(os.environ.get(DB_ENV) or DEFAULT_DB).expanduser().resolve()
 
 
-def open_store(path: Path) -> Store | None:
-    """The current version of the store at `path`, or None when there is no file."""
+def open_store(path: Path, principal: Principal = SYSTEM) -> Store | None:
+    """The current version of the store at `path` as `principal` sees it, or None when there is no file."""
     if not path.is_file():
         return None
     stat = path.stat()
-    return Store(path, (stat.st_ino, stat.st_size, stat.st_mtime_ns))
+    return Store(path, (stat.st_ino, stat.st_size, stat.st_mtime_ns)).as_principal(principal)

@@ -14,11 +14,14 @@ def detect_encoding(data: bytes, path: Path) -> str:
     """Return 'utf-8-sig', 'utf-8' or 'gb18030' for the bytes of `path`; raise UserError when none fits."""
     if data.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
+    _refuse_utf16(data, path)
     sample = _trim_to_line(data[:_SAMPLE_BYTES])
     for candidate in ("utf-8", "gb18030"):
         try:
             sample.decode(candidate)
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            if candidate == "utf-8" and exc.end == len(sample) and exc.reason == "unexpected end of data":
+                return candidate  # valid UTF-8 cut off mid-character: a truncated file, not GBK
             continue
         return candidate
     raise UserError(
@@ -33,11 +36,23 @@ def decode_text(data: bytes, encoding: str, path: Path) -> str:
     try:
         return data.decode(codec)
     except UnicodeDecodeError as exc:
+        _refuse_utf16(data, path)
         line = data[: exc.start].count(b"\n") + 1
+        if exc.end == len(data) and exc.reason in ("unexpected end of data", "incomplete multibyte sequence"):
+            raise UserError(f"{path}: line {line}: the file ends in the middle of a character, so it is truncated; "
+                            "copy or export it again") from None
         raise UserError(
             f"{path}: line {line}: byte {data[exc.start:exc.start + 1]!r} is not valid {encoding}; "
             "set read.encoding in the mapping to the file's real encoding (utf-8, utf-8-sig, gbk, gb18030)"
         ) from None
+
+
+def _refuse_utf16(data: bytes, path: Path) -> None:
+    """UTF-16 (Excel's "Unicode text"): a BOM, or NUL bytes in every other position of the first line."""
+    head = data[:200]
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (len(head) >= 4 and head.count(0) * 3 >= len(head)):
+        raise UserError(f"{path}: the file is in the UTF-16 encoding (Excel's \"Unicode text\"); "
+                        "save or export it as CSV UTF-8 instead")
 
 
 def looks_garbled(texts: list[str]) -> bool:

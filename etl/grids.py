@@ -177,13 +177,24 @@ def _repair(gdf: gpd.GeoDataFrame, source: GridSource, report: GridReport) -> No
         gdf.loc[invalid, "geometry"] = gdf.geometry[invalid].map(_polygonal)
         codes = ", ".join(gdf.loc[invalid, "grid_code"].astype(str).head(5))
         report.notes.append(f"{source.path.name}: repaired {int(invalid.sum())} invalid geometries with make_valid ({codes})")
+    kinds = gdf.geometry.geom_type
+    flat = ~kinds.isin(["Polygon", "MultiPolygon"])
+    if flat.any():
+        sample = ", ".join(f"{c} ({k})" for c, k in zip(gdf.loc[flat, "grid_code"].head(5), kinds[flat].head(5)))
+        raise UserError(f"{source.path}: {int(flat.sum())} grid(s) are not areas ({sample}); a grid boundary must be "
+                        "a polygon with an area. Fix them in the source file")
+    west, south, east, north = gdf.total_bounds
+    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        raise UserError(f"{source.path}: coordinates reach x {west:,.0f}..{east:,.0f}, y {south:,.0f}..{north:,.0f}, "
+                        "which are not longitude/latitude: the file is in a projected system. Set "
+                        f"grids.{source.level}.coordinates to its EPSG code (e.g. \"EPSG:4547\") or ship its .prj file")
+    blank = gdf["grid_code"].isna() | (gdf["grid_code"] == "")
+    if blank.any():  # before the repeat check: two blank codes are missing codes, not a repeated one
+        raise UserError(f"{source.path}: {int(blank.sum())} grid(s) have no code in column '{source.code}'; fill them in")
     repeated = gdf["grid_code"].duplicated(keep=False)
     if repeated.any():
         codes = ", ".join(sorted(set(gdf.loc[repeated, "grid_code"]))[:5])
         raise UserError(f"{source.path}: grid codes repeat ({codes}); each {source.level} grid needs its own code")
-    blank = gdf["grid_code"].isna() | (gdf["grid_code"] == "")
-    if blank.any():
-        raise UserError(f"{source.path}: {int(blank.sum())} grid(s) have no code in column '{source.code}'; fill them in")
 
 
 def _validate_hierarchy(levels: dict[str, gpd.GeoDataFrame], sources: dict[str, GridSource]) -> None:

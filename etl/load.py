@@ -153,7 +153,7 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
         )
         for raw in table.chunks(CHUNK_ROWS):
             normalised = normalise(raw, table, mapping, path=path, categories=config.categories, grids=grids)
-            _merge_events(con, normalised.events, batch_id, grids.version, result)
+            _merge_events(con, normalised.events, batch_id, grids.version, result, persons=normalised.persons)
             _store_rejects(con, normalised.rejects, batch_id, mapping.department)
             result.rejected += len(normalised.rejects)
             for reason, count in normalised.rejects["reason"].value_counts().items():
@@ -223,13 +223,24 @@ _UPDATE_CHANGED = f"""
     WHERE s.version_rank = 1 AND events.event_id = s.event_id AND events.row_hash <> s.row_hash
 """
 
+# Personal data goes to persons only: an event's persons are replaced by those of its latest record
+# in the file (new, updated or unchanged), so a re-load never duplicates them.
+_DELETE_PERSONS = "DELETE FROM persons WHERE event_id IN (SELECT event_id FROM staged WHERE version_rank = 1)"
+_INSERT_PERSONS = """
+    INSERT INTO persons (event_id, role, seq, name, phone, id_number, id_valid, batch_id)
+    SELECT p.event_id, p.role, p.seq, p.name, p.phone, p.id_number, p.id_valid, ?
+    FROM incoming_persons p JOIN staged s ON s.event_id = p.event_id AND s.__row = p.__row
+    WHERE s.version_rank = 1
+"""
+
 
 def _merge_events(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, batch_id: int, grid_version: int,
-                  result: FileResult) -> None:
+                  result: FileResult, *, persons: pd.DataFrame | None = None) -> None:
     """Insert new events, update changed ones, count unchanged ones and in-file repeats as duplicates.
 
     Within one file an exact repeat is a duplicate and an earlier, different version of an id is
     superseded by the later one (counted as updated). Hashing and ranking run inside DuckDB.
+    `persons` (None: the mapping names nobody) replace the persons of every event in `events`.
     """
     con.register("incoming_events", events)
     try:
@@ -243,9 +254,22 @@ def _merge_events(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, batch_id
         con.execute(_INSERT_NEW, [grid_version, batch_id])
         if changed:
             con.execute(_UPDATE_CHANGED, [grid_version, batch_id])
+        if persons is not None:
+            _replace_persons(con, persons, batch_id)
         con.execute("DROP TABLE staged")
     finally:
         con.unregister("incoming_events")
+
+
+def _replace_persons(con: duckdb.DuckDBPyConnection, persons: pd.DataFrame, batch_id: int) -> None:
+    con.execute(_DELETE_PERSONS)
+    if persons.empty:
+        return
+    con.register("incoming_persons", persons)
+    try:
+        con.execute(_INSERT_PERSONS, [batch_id])
+    finally:
+        con.unregister("incoming_persons")
 
 
 def _sha256(path: Path) -> str:

@@ -29,6 +29,9 @@ CANONICAL_FIELDS: tuple[str, ...] = (
 REQUIRED_FIELDS: tuple[str, ...] = ("source_id", "category", "status", "reported_at")
 ROW_NUMBER_ID = "@row"  # fields.source_id = "@row": a file with no id column; the row number is the id
 TIME_FIELDS: tuple[str, ...] = ("reported_at", "dispatched_at", "closed_at", "due_at")
+# Personal data of the people a record names, mapped in [[persons]] (never in [fields]): stored in the
+# persons table, never in events.
+PERSON_FIELDS: tuple[str, ...] = ("name", "phone", "id_number")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,20 @@ class LinkSpec:
     dept: str | None = None
     dept_field: str | None = None
     dept_map: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PersonSpec:
+    """One person a record names ([[persons]]): their role and the source columns of their data."""
+
+    role: str  # e.g. petitioner, applicant, respondent, caller
+    name: str | None = None
+    phone: str | None = None
+    id_number: str | None = None
+
+    def columns(self) -> list[str]:
+        """The source columns this person is read from."""
+        return [c for c in (self.name, self.phone, self.id_number) if c]
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,7 @@ class Mapping:
     due_default: DueRule | None
     due_rules: dict[str, DueRule]
     link: LinkSpec | None
+    persons: tuple[PersonSpec, ...] = ()
 
     def column(self, canonical: str) -> list[str]:
         """Source columns of a canonical field ([] when the mapping does not map it)."""
@@ -112,6 +130,10 @@ def parse_mapping(
 
     fields: dict[str, list[str]] = {}
     for key, value in raw.get("fields", {}).items():
+        if key in PERSON_FIELDS:
+            problem(f"fields.{key}", key, "personal data goes in a [[persons]] entry (role, name, phone, id_number), "
+                    "never in [fields]")
+            continue
         if key not in CANONICAL_FIELDS:
             problem(f"fields.{key}", key, f"canonical fields are {', '.join(CANONICAL_FIELDS)}")
             continue
@@ -188,6 +210,8 @@ def parse_mapping(
                 dept_map={str(k): str(v) for k, v in spec.get("dept_map", {}).items()},
             )
 
+    persons = _persons(raw.get("persons", []), problem)
+
     if problems:
         raise ConfigError(problems)
     return Mapping(
@@ -212,7 +236,41 @@ def parse_mapping(
         due_default=due_default,
         due_rules=due_rules,
         link=link,
+        persons=persons,
     )
+
+
+def _persons(value: Any, problem: Any) -> tuple[PersonSpec, ...]:
+    """The [[persons]] entries: a role (unique, an ASCII identifier) and at least one of name, phone, id_number."""
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        problem("persons", value, 'write one [[persons]] table per person: role = "petitioner", name = "<column>", ...')
+        return ()
+    out: list[PersonSpec] = []
+    roles: set[str] = set()
+    for i, entry in enumerate(value):
+        key = f"persons[{i}]"
+        role = entry.get("role")
+        if not isinstance(role, str) or not role.isascii() or not role.isidentifier():
+            problem(f"{key}.role", role, "give an ASCII role code such as 'petitioner', 'applicant', 'respondent', 'caller'")
+            continue
+        if role in roles:
+            problem(f"{key}.role", role, "each role may appear once per mapping; give the second person another role")
+            continue
+        roles.add(role)
+        unknown = sorted(set(entry) - {"role", *PERSON_FIELDS})
+        if unknown:
+            problem(f"{key}", ", ".join(unknown), f"a person has role and {', '.join(PERSON_FIELDS)}")
+        columns = {f: entry.get(f) for f in PERSON_FIELDS}
+        bad = [f for f, c in columns.items() if c is not None and (not isinstance(c, str) or not c.strip())]
+        for f in bad:
+            problem(f"{key}.{f}", columns[f], "give the source column name that holds it")
+        if bad or unknown:
+            continue
+        if all(c is None for c in columns.values()):
+            problem(key, role, f"map at least one of {', '.join(PERSON_FIELDS)} to a source column")
+            continue
+        out.append(PersonSpec(role=role, **columns))
+    return tuple(out)
 
 
 def _due_rule(value: Any, key: str, problem: Any) -> DueRule | None:

@@ -14,6 +14,7 @@ from etl.coords import to_wgs84
 from etl.duetime import due_times
 from etl.errors import UserError
 from etl.mapping import ROW_NUMBER_ID, TIME_FIELDS, Mapping
+from etl.persons import clean_id, clean_phone, is_valid_id
 from etl.readers import ERROR_COLUMN, ROW_COLUMN, X_COLUMN, Y_COLUMN, RawTable
 from etl.timeparse import parse_times
 
@@ -23,6 +24,9 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "outside_grid", "grid_small", "grid_medium", "grid_large", "incident_id", "address",
     "description",
 )
+# The persons table's columns (personal data): never part of the events frame nor of its row hash.
+PERSON_COLUMNS: tuple[str, ...] = ("event_id", "role", "seq", "name", "phone", "id_number", "id_valid")
+REDACTED = "***"  # personal data in a quarantined row's raw copy: the persons table is the only place it is kept
 _GEOGRAPHIC = ("wgs84", "cgcs2000", "gcj02", "bd09", "epsg:4326", "epsg:4490")
 
 
@@ -32,6 +36,7 @@ class Normalised:
 
     events: pd.DataFrame
     rejects: pd.DataFrame  # row_number, field, value, reason, raw
+    persons: pd.DataFrame | None = None  # PERSON_COLUMNS + __row of the kept rows; None when the mapping has no [[persons]]
 
 
 class _Rejects:
@@ -59,7 +64,7 @@ class _Rejects:
 def normalise(raw: pd.DataFrame, table: RawTable, mapping: Mapping, *, path: Path,
               categories: dict[str, dict[str, str]], grids: GridIndex) -> Normalised:
     """Apply a mapping to raw rows (all or a chunk of `table`); raise UserError when the file cannot match it."""
-    _check_columns(raw, mapping, path)
+    raw = _check_columns(raw, mapping, path)
     rejects = _Rejects(raw.index)
     if ERROR_COLUMN in raw.columns:
         rejects.add(raw[ERROR_COLUMN].notna(), "row", raw[ERROR_COLUMN], "the row cannot be parsed")
@@ -115,16 +120,50 @@ def normalise(raw: pd.DataFrame, table: RawTable, mapping: Mapping, *, path: Pat
     bad = rejects.mask
     events = out.loc[~bad].copy()
     events["__row"] = raw.loc[~bad, ROW_COLUMN]
+    personal = {c for spec in mapping.persons for c in (spec.name, spec.phone, spec.id_number) if c}
     reject_frame = pd.DataFrame({
         "row_number": raw.loc[bad, ROW_COLUMN].astype(int),
         "field": rejects.field[bad],
         "value": rejects.value[bad],
         "reason": rejects.reason[bad],
         "raw": raw.loc[bad].drop(columns=[c for c in (ROW_COLUMN, X_COLUMN, Y_COLUMN) if c in raw.columns])
-        .apply(lambda r: json.dumps({k: _jsonable(v) for k, v in r.items()}, ensure_ascii=False), axis=1)
+        .apply(lambda r: json.dumps({k: REDACTED if k in personal and _text(v) else _jsonable(v) for k, v in r.items()},
+                                    ensure_ascii=False), axis=1)
         if bad.any() else pd.Series(dtype=object),
     })
-    return Normalised(events=events[[*EVENT_COLUMNS, "__row"]].reset_index(drop=True), rejects=reject_frame)
+    persons = _persons(raw.loc[~bad], mapping, out.loc[~bad, "event_id"]) if mapping.persons else None
+    return Normalised(events=events[[*EVENT_COLUMNS, "__row"]].reset_index(drop=True), rejects=reject_frame,
+                      persons=persons)
+
+
+def _persons(raw: pd.DataFrame, mapping: Mapping, event_ids: pd.Series) -> pd.DataFrame:
+    """One row per [[persons]] entry and kept row that names anyone; an invalid ID number is flagged, not rejected."""
+    frames = []
+    for seq, spec in enumerate(mapping.persons):
+        name = _joined_text(raw, [spec.name] if spec.name else [])
+        phone = _joined_text(raw, [spec.phone] if spec.phone else []).map(clean_phone)
+        id_number = _joined_text(raw, [spec.id_number] if spec.id_number else []).map(clean_id)
+        named = (name != "") | (phone != "") | (id_number != "")
+        if not named.any():
+            continue
+        ids = id_number[named]
+        codes, distinct = pd.factorize(ids)
+        valid = np.array([is_valid_id(v) if v else False for v in distinct], dtype=bool)
+        id_valid = pd.array(valid[codes] if len(distinct) else np.zeros(len(ids), dtype=bool), dtype="boolean")
+        id_valid[(ids == "").to_numpy()] = pd.NA
+        frames.append(pd.DataFrame({
+            "event_id": event_ids[named].astype(object),
+            "role": spec.role,
+            "seq": seq,
+            "name": name[named].replace("", None),
+            "phone": phone[named].replace("", None),
+            "id_number": ids.replace("", None),
+            "id_valid": id_valid,
+            "__row": raw.loc[named, ROW_COLUMN],
+        }))
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in (*PERSON_COLUMNS, "__row")})
+    return pd.concat(frames, ignore_index=True)
 
 
 def _translate(raw: pd.DataFrame, mapping: Mapping, name: str, table: dict[str, str], default: str | None,
@@ -229,19 +268,30 @@ def _incident_ids(raw: pd.DataFrame, mapping: Mapping, event_ids: pd.Series) -> 
     return event_ids.where(~linked, dept + ":" + target)
 
 
-def _check_columns(raw: pd.DataFrame, mapping: Mapping, path: Path) -> None:
+def _check_columns(raw: pd.DataFrame, mapping: Mapping, path: Path) -> pd.DataFrame:
+    """The raw rows, or a UserError when the file lacks columns the mapping names (a file without records lacks none)."""
     wanted = {c for columns in mapping.fields.values() for c in columns} - {ROW_NUMBER_ID}
+    wanted |= {c for person in mapping.persons for c in person.columns()}
     if mapping.link:
         wanted.add(mapping.link.id_field)
         if mapping.link.dept_field:
             wanted.add(mapping.link.dept_field)
     missing = sorted(wanted - set(raw.columns))
+    named = [str(c) for c in raw.columns if not str(c).startswith("__")]
+    if missing and raw.empty and not named:
+        return raw.reindex(columns=[*raw.columns, *missing])  # no records, no header (JSON []): nothing to map
     if missing:
-        available = ", ".join(str(c) for c in raw.columns if not str(c).startswith("__"))
+        hint = ""
+        if len(named) == 1:
+            hint = next((f" The header is one column holding {word}: the file is split by {sep!r}, not by the "
+                         "delimiter its format declares (csv: comma, tsv: tab); set read.format or re-export it."
+                         for sep, word in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars"), (",", "commas"))
+                         if sep in named[0]), "")
         raise UserError(
             f"{path}: column(s) {', '.join(missing)} named in {mapping.path.name} are not in the file. "
-            f"The file has: {available}. Fix [fields] in the mapping (or the file's header)"
+            f"The file has: {', '.join(named) or 'no named columns'}.{hint} Fix [fields] or [[persons]] in the mapping (or the file's header)"
         )
+    return raw
 
 
 def text_of(values: pd.Series) -> pd.Series:
@@ -280,6 +330,6 @@ def _text(value: object) -> str:
 def _jsonable(value: object) -> object:
     if value is None or isinstance(value, (str, int, bool)):
         return value
-    if isinstance(value, float):
-        return value if np.isfinite(value) else str(value)
+    if isinstance(value, float):  # NaN is no source value (a cell a short or broken row lacks): null
+        return value if np.isfinite(value) else None if np.isnan(value) else str(value)
     return str(value)

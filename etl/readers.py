@@ -7,7 +7,11 @@ import csv
 import gzip
 import io
 import json
+import re
+import zipfile
+import zlib
 from dataclasses import dataclass, field
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -26,6 +30,12 @@ Y_COLUMN = "__y"
 ROW_COLUMN = "__row"  # 1-based data row number in the source file
 ERROR_COLUMN = "__error"  # a row the reader could not parse (e.g. a malformed JSON line)
 _CHECK_BYTES = 1 << 20
+# A compressed file (.gz, or a part of an .xlsx) may inflate to this many times its size before it is
+# refused as damaged or hostile: real exports compress 5-15-fold, a "zip bomb" a thousandfold.
+_MAX_INFLATION = 100
+_INFLATION_FLOOR = 32 << 20  # smaller inflated sizes are always fine
+_NEWLINE = re.compile(rb"\r\n|\r|\n")
+_MAX_XLSX_COLUMNS = 1024  # a header reaching column XFD (16,384) would make every row that wide
 
 
 @dataclass
@@ -109,12 +119,22 @@ def read_raw(path: Path, *, fmt: str, encoding: str = "auto", sheet: str | None 
 
 def _open_bytes(path: Path) -> bytes:
     data = path.read_bytes()
-    if path.suffix.lower() == ".gz":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise UserError(f"{path}: not a readable gzip file ({exc}); re-export or re-compress it") from None
-    return data
+    if path.suffix.lower() != ".gz":
+        return data
+    compressed = io.BytesIO(data)
+    inflated = bytearray()
+    try:
+        with gzip.GzipFile(fileobj=compressed) as stream:
+            while block := stream.read(8 << 20):
+                inflated += block
+                # compared with the compressed bytes read so far, so a bomb stops early whatever its size
+                if len(inflated) > _INFLATION_FLOOR and len(inflated) > _MAX_INFLATION * compressed.tell():
+                    raise UserError(f"{path}: inflates over {_MAX_INFLATION} times ({compressed.tell():,} bytes to "
+                                    f"more than {len(inflated):,}); a damaged or hostile archive. "
+                                    "Re-compress the original export")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UserError(f"{path}: not a readable gzip file ({exc}); re-export or re-compress it") from None
+    return bytes(inflated)
 
 
 def _read_delimited(path: Path, sep: str, encoding: str) -> RawTable:
@@ -131,11 +151,14 @@ def _read_delimited(path: Path, sep: str, encoding: str) -> RawTable:
         decode_text(head, "utf-8-sig", path)  # a clear message for a mislabelled file
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
-    first_line = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip()
+    first_line = _NEWLINE.split(data[:_CHECK_BYTES * 16], maxsplit=1)[0].decode("utf-8", errors="replace").strip()
     if not first_line:
         raise UserError(f"{path}: the file is empty or starts with a blank line; export it again with a header row")
-    names = next(csv.reader([first_line], delimiter=sep))
-    names = [n.strip() for n in names]
+    try:
+        names = next(csv.reader([first_line], delimiter=sep))
+    except (csv.Error, StopIteration) as exc:
+        raise UserError(f"{path}: cannot read the header row ({exc}); export it again with one header line") from None
+    names = [n.strip() or f"column_{i + 1}" for i, n in enumerate(names)]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise UserError(f"{path}: the header repeats column(s) {', '.join(repeated)}; rename them so each is unique")
@@ -155,6 +178,8 @@ def _read_delimited(path: Path, sep: str, encoding: str) -> RawTable:
         )
     except pa.ArrowInvalid as exc:
         raise UserError(f"{path}: cannot split into columns ({exc}); check the delimiter and quoting") from None
+    if data.count(b'"') % 2:
+        _check_unclosed_quote(table, ragged, data, path)
     numbers = np.arange(1, table.num_rows + 1)
     errors = None
     if ragged:
@@ -162,13 +187,38 @@ def _read_delimited(path: Path, sep: str, encoding: str) -> RawTable:
     return RawTable(arrow=table, row_numbers=numbers, errors=errors, encoding=chosen)
 
 
+def _check_unclosed_quote(table: "pa.Table", ragged: list[str], data: bytes, path: Path) -> None:
+    """A quoted field that never closes swallows the rest of the file into one value: refuse it, naming its line.
+
+    Called only when the file has an odd number of double quotes; it then looks for a last record that
+    spans several lines and runs to the end of the file.
+    """
+    tails = []
+    if ragged:
+        tails.append(ragged[-1].rstrip("\r\n"))
+    if table.num_rows:
+        row = table.slice(table.num_rows - 1).to_pylist()[0]
+        tails.extend(v for v in row.values() if v)
+    end = data.rstrip(b"\r\n")
+    for tail in tails:
+        raw = tail.rstrip("\r\n").encode("utf-8")
+        if ("\n" in tail or "\r" in tail) and raw and end.endswith(raw):
+            line = data.count(b"\n", 0, len(end) - len(raw)) + 1
+            raise UserError(f"{path}: line {line}: a quoted field opens with \" and never closes, so the rest of the "
+                            "file would be read as one value; fix the quoting (a quote inside a value is written \"\")")
+
+
 def _ragged_rows(parsed: int, ragged: list[str], data: bytes, width: int) -> tuple[np.ndarray, pd.DataFrame]:
     """Row numbers of the parsed rows, and the rows with the wrong number of fields as errors."""
     positions = []
     start = 0
+    line, counted = 0, 0  # newlines counted so far, up to byte `counted` (counting from 0 each time is quadratic)
     for text in ragged:
         at = data.find(text.encode("utf-8"), start)
-        positions.append(data.count(b"\n", 0, at) if at >= 0 else 0)  # line index = data row number
+        if at >= 0:  # line breaks are \n, \r\n or a lone \r, as pyarrow splits them
+            line += data.count(b"\n", counted, at) + data.count(b"\r", counted, at) - data.count(b"\r\n", counted, at)
+            counted = at
+        positions.append(line if at >= 0 else 0)  # line index = data row number
         start = at + 1 if at >= 0 else start
     taken = set(positions)
     numbers = np.array([n for n in range(1, parsed + len(ragged) + 1) if n not in taken][:parsed])
@@ -190,6 +240,8 @@ def _read_json_lines(path: Path) -> RawTable:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
             value = {ERROR_COLUMN: f"malformed JSON ({exc.msg} at column {exc.colno})", "__line": line[:2000]}
+        except (RecursionError, ValueError) as exc:  # nested too deeply; an integer of thousands of digits
+            value = {ERROR_COLUMN: f"unreadable JSON ({_json_problem(exc)})", "__line": line[:2000]}
         if not isinstance(value, dict):
             value = {ERROR_COLUMN: "a JSON line must be an object", "__line": line[:2000]}
         value[ROW_COLUMN] = number
@@ -203,36 +255,82 @@ def _read_json(path: Path) -> RawTable:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except (RecursionError, ValueError) as exc:
+        raise UserError(f"{path}: unreadable JSON ({_json_problem(exc)}); export it again") from None
     if isinstance(value, dict) and value.get("type") == "FeatureCollection":
         return _read_geo(path, None, "utf-8")
     if isinstance(value, dict):
         value = next((v for v in value.values() if isinstance(v, list)), None)
     if not isinstance(value, list):
         raise UserError(f"{path}: expected a JSON array of objects (or an object holding one)")
-    return RawTable(table=pd.DataFrame.from_records([v if isinstance(v, dict) else {} for v in value]))
+    records = [v if isinstance(v, dict) else {ERROR_COLUMN: "an item of the JSON array must be an object",
+                                              "__line": json.dumps(v, ensure_ascii=False)[:2000]} for v in value]
+    return RawTable(table=pd.DataFrame.from_records(records) if records else pd.DataFrame())
+
+
+def _json_problem(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "arrays or objects nested too deeply"
+    return str(exc).split(";")[0]
 
 
 def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
     import openpyxl
 
+    content = io.BytesIO(_open_bytes(path))
+    _check_inflation(content, path)
     try:
-        book = openpyxl.load_workbook(io.BytesIO(_open_bytes(path)), read_only=True, data_only=True)
+        book = openpyxl.load_workbook(content, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for damaged files
         raise UserError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc}); re-save it from Excel as .xlsx") from None
     try:
         if sheet is not None and sheet not in book.sheetnames:
             raise UserError(f"{path}: no sheet named '{sheet}'; the workbook has {', '.join(book.sheetnames)}")
         rows = book[sheet] if sheet else book.worksheets[0]
-        iterator = rows.iter_rows(values_only=True)
-        header = next(iterator, None)
-        if header is None:
-            raise UserError(f"{path}: the sheet is empty; export it again with a header row")
-        names = [str(h).strip() if h is not None else f"column_{i + 1}" for i, h in enumerate(header)]
-        data = [list(r) for r in iterator if any(v is not None and v != "" for v in r)]
+        if hasattr(rows, "reset_dimensions"):
+            rows.reset_dimensions()  # a declared size (up to XFD1048576) would be padded out cell by cell
+        header = list(next(rows.iter_rows(max_row=1, values_only=True), ()))
+        while header and (header[-1] is None or str(header[-1]).strip() == ""):
+            header.pop()
+        if not header:
+            raise UserError(f"{path}: the first row of the sheet is empty; put the header row in row 1")
+        if len(header) > _MAX_XLSX_COLUMNS:
+            raise UserError(f"{path}: the header row reaches column {len(header):,}; a department export has at most "
+                            f"{_MAX_XLSX_COLUMNS:,}. Delete the stray cells right of the data and save it again")
+        names = [(str(h).strip() if h is not None else "") or f"column_{i + 1}" for i, h in enumerate(header)]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise UserError(f"{path}: the header repeats column(s) {', '.join(repeated)}; rename them so each is unique")
+        # Cells right of the header have no column name and are not read: a row is never wider than the header.
+        data = []
+        blank = None
+        for values in rows.iter_rows(min_row=2, max_col=len(names), values_only=True):
+            if values is blank:
+                continue  # openpyxl hands out one shared tuple for every row the sheet skips (up to a million)
+            if values.count(None) + values.count("") == len(values):
+                blank = values
+                continue
+            data.append(list(values))
     finally:
         book.close()
     frame = pd.DataFrame(data, columns=names, dtype=object) if data else pd.DataFrame(columns=names)
     return RawTable(table=frame)
+
+
+def _check_inflation(content: io.BytesIO, path: Path) -> None:
+    """Refuse a workbook whose parts inflate far beyond any real export (a "zip bomb"), before reading them."""
+    try:
+        with zipfile.ZipFile(content) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # not a zip at all: openpyxl's own error names the problem
+    finally:
+        content.seek(0)
+    for part in parts:
+        if part.file_size > _INFLATION_FLOOR and part.file_size > _MAX_INFLATION * max(part.compress_size, 1):
+            raise UserError(f"{path}: its part {part.filename} inflates from {part.compress_size:,} to "
+                            f"{part.file_size:,} bytes, over {_MAX_INFLATION} times; a damaged or hostile workbook. "
+                            "Open and re-save it in Excel, or export CSV")
 
 
 def read_geo_frame(path: Path, *, layer: str | None = None, encoding: str = "auto") -> tuple["gpd.GeoDataFrame", str | None]:
@@ -241,6 +339,13 @@ def read_geo_frame(path: Path, *, layer: str | None = None, encoding: str = "aut
     Returns the frame and a note when the encoding had to be guessed, so the caller can report it.
     """
     import pyogrio
+
+    if path.suffix.lower() == ".shp":
+        present = {p.name.lower() for p in path.parent.glob(f"{glob_escape(path.stem)}.*")}
+        missing = [f".{part}" for part in ("shx", "dbf") if f"{path.stem}.{part}".lower() not in present]
+        if missing:
+            raise UserError(f"{path}: the Shapefile's {' and '.join(missing)} part is missing next to it; "
+                            "copy all its files (.shp, .shx, .dbf, .prj, .cpg) together")
 
     def read(codec: str | None) -> "gpd.GeoDataFrame":
         kwargs: dict[str, object] = {"layer": layer} if layer else {}

@@ -109,6 +109,18 @@ _DDL: tuple[str, ...] = (
     )
     """,
     """
+    CREATE TABLE IF NOT EXISTS persons (
+        event_id  VARCHAR NOT NULL,          -- events.event_id of the record naming the person
+        role      VARCHAR NOT NULL,          -- the mapping's [[persons]] role, e.g. petitioner, applicant
+        seq       INTEGER NOT NULL,          -- position of the role in the mapping (display order)
+        name      VARCHAR,                   -- personal data: never copied into events or map layers
+        phone     VARCHAR,
+        id_number VARCHAR,                   -- kept as given (spaces removed, x upper-cased) even when invalid
+        id_valid  BOOLEAN,                   -- GB 11643 check: NULL when there is no ID number
+        batch_id  INTEGER NOT NULL           -- batch that last wrote the event's persons
+    )
+    """,
+    """
     CREATE TABLE IF NOT EXISTS rejects (
         batch_id   INTEGER NOT NULL,
         source     VARCHAR NOT NULL,

@@ -11,7 +11,8 @@ import pandas as pd
 EARLIEST = pd.Timestamp("1990-01-01")
 LATEST = pd.Timestamp("2100-01-01")
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
-_HAS_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+# Z, ±hh:mm, ±hhmm, or ±hh right after a time (a bare "-01" may be a day: 2024-03-01)
+_HAS_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2}|(?<=\d{2}:\d{2})[+-]\d{2})$")
 
 
 def parse_times(values: pd.Series, formats: list[str], timezone: str) -> pd.Series:
@@ -64,11 +65,39 @@ def _parse_iso(text: pd.Series, timezone: str) -> pd.Series:
         out[with_offset] = aware.dt.tz_convert(timezone).dt.tz_localize(None).astype("datetime64[us]")
     naive = ~with_offset
     if naive.any():
-        out[naive] = pd.to_datetime(text[naive], format="ISO8601", errors="coerce").astype("datetime64[us]")
+        out[naive] = _parse_plain_iso(text[naive], timezone)
     return out
 
 
+def _parse_plain_iso(text: pd.Series, timezone: str) -> pd.Series:
+    """Values without a recognised offset; pandas may still find one ("10:00+1"): convert those, never fail."""
+    try:
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    except (ValueError, TypeError, OverflowError):  # naive and offset values mixed: one value at a time
+        return pd.Series([_local(_one_iso(v), timezone) for v in text], index=text.index, dtype="datetime64[us]")
+    if getattr(parsed.dtype, "tz", None) is not None:
+        return parsed.dt.tz_convert(timezone).dt.tz_localize(None).astype("datetime64[us]")
+    return parsed.astype("datetime64[us]")
+
+
+def _one_iso(value: str) -> pd.Timestamp:
+    try:
+        return pd.to_datetime(value, format="ISO8601")
+    except (ValueError, TypeError, OverflowError):
+        return pd.NaT
+
+
+def _local(stamp: pd.Timestamp, timezone: str) -> pd.Timestamp:
+    if stamp is pd.NaT or stamp.tzinfo is None:
+        return stamp
+    try:
+        return stamp.tz_convert(timezone).tz_localize(None)
+    except (ValueError, OverflowError):
+        return pd.NaT
+
+
 def _parse_excel(text: pd.Series) -> pd.Series:
-    days = pd.to_numeric(text, errors="coerce")
+    # float64 with NaN: a masked Float64 NA keeps its raw value, which to_timedelta would still convert (and overflow)
+    days = pd.to_numeric(text, errors="coerce").astype("float64")
     days = days.where((days > 0) & (days < 80000))
     return (_EXCEL_EPOCH + pd.to_timedelta(days, unit="D")).astype("datetime64[us]").dt.round("s")

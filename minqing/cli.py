@@ -38,12 +38,20 @@ def demo(directory: Path, events: int, seed: int, serve: bool, port: int) -> Non
     """Build the demo city (if missing), load it into DuckDB and serve the dashboard."""
     from minqing.demo.build import build_demo
 
+    from minqing.demo.build import demo_users_path
+
     config_path = build_demo(directory, events=events, seed=seed, echo=click.echo)
     report = _run_load(config_path)
     database = report_database(config_path)
     click.echo(f"数据库 / database: {database}")
+    settings = {"MINQING_CLOCK": "data"}  # the demo's data stop at 2025-12-31
+    users = demo_users_path(config_path)
+    if users is not None:
+        settings["MINQING_USERS"] = str(users)
+        click.echo(f"账号 / accounts: {users} (sign in with the passwords printed when it was created; "
+                   f"reset one with `minqing users passwd NAME --users {users}`)")
     if serve:
-        _serve(database, port, {"MINQING_CLOCK": "data"})  # the demo's data stop at 2025-12-31
+        _serve(database, port, settings)
 
 
 @main.command()
@@ -82,8 +90,15 @@ def load(config_path: Path, inbox: Path | None, interval: float) -> None:
               help="none | xyz:http://tiles.local/{z}/{x}/{y}.png | tianditu:KEY[:img]")
 @click.option("--refresh", type=click.IntRange(min=5), default=30, show_default=True,
               help="Seconds between the live page's data refreshes.")
-def serve(database: Path, port: int, address: str, clock: str, basemap: str, refresh: int) -> None:
+@click.option("--users", "users_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              envvar="MINQING_USERS", help="Users file (`minqing users add`): sign-in required. Without it the "
+              "dashboard runs open, everyone as administrator.")
+@click.option("--audit", "audit_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              envvar="MINQING_AUDIT", help="Audit log (SQLite). Default: DB.audit.sqlite next to the database.")
+def serve(database: Path, port: int, address: str, clock: str, basemap: str, refresh: int, users_file: Path | None,
+          audit_file: Path | None) -> None:
     """Serve the dashboard for a database."""
+    from etl.accounts import read_users
     from layers.offline import Basemap
 
     if not database.exists():
@@ -93,6 +108,17 @@ def serve(database: Path, port: int, address: str, clock: str, basemap: str, ref
     except ValueError as exc:
         raise UserError(f"--basemap {basemap!r}: {exc}") from None
     settings = {"MINQING_CLOCK": clock, "MINQING_BASEMAP": basemap, "MINQING_REFRESH_SECONDS": str(refresh)}
+    if users_file is not None:
+        users = read_users(users_file)
+        if not users.accounts:
+            raise UserError(f"{users_file}: no accounts yet; add one with `minqing users add NAME --role admin "
+                            f"--users {users_file}`")
+        settings["MINQING_USERS"] = str(users_file.resolve())
+    else:
+        click.echo("注意 / note: no --users file: sign-in is off and everyone who can open the page is an "
+                   "administrator (未启用登录)", err=True)
+    if audit_file is not None:
+        settings["MINQING_AUDIT"] = str(audit_file.resolve())
     _serve(database, port, settings, address=address)
 
 
@@ -158,6 +184,77 @@ def _open_store(database: Path):  # -> duckdb.DuckDBPyConnection
     return con
 
 
+PASSWORD_ENV = "MINQING_PASSWORD"  # the --user's password for unattended exports (else it is asked for)
+
+
+def _who_options(command):
+    """--user / --users / --scope: whose jurisdiction an export is limited to (default: the whole city)."""
+    command = click.option("--scope", "scopes", multiple=True, metavar="CODE",
+                           help="Only this large or medium grid (repeatable); narrows an export without a sign-in.")(command)
+    command = click.option("--users", "users_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                           help="The users file (default: $MINQING_USERS).")(command)
+    command = click.option("--user", "username", default=None,
+                           help=f"Export as this user, limited to their jurisdiction; password from ${PASSWORD_ENV} "
+                                "or asked for.")(command)
+    return command
+
+
+def _export_principal(username: str | None, users_file: Path | None, scopes: tuple[str, ...]):  # -> Principal
+    """The signed-in user (--user), an unnamed official limited to --scope, or the operator (whole city)."""
+    import os
+
+    from etl.principal import SYSTEM, Principal
+
+    if username is not None and scopes:
+        raise UserError("--user and --scope exclude each other: a user's jurisdiction comes from the users file")
+    if username is None:
+        if users_file is not None:
+            raise UserError("--users names the users file for --user NAME; pass --user too")
+        if scopes:
+            return Principal(username="--scope", role="official", scope=tuple(dict.fromkeys(scopes)))
+        return SYSTEM
+    from etl.accounts import authenticate, read_users, users_path_from_env
+
+    path = users_file or users_path_from_env()
+    if path is None:
+        raise UserError("--user needs the users file: pass --users FILE or set $MINQING_USERS")
+    users = read_users(path)
+    password = os.environ.get(PASSWORD_ENV)
+    if password is None:
+        password = click.prompt(f"密码 / password for {username}", hide_input=True, err=True)
+    account = authenticate(users, username, password)
+    if account is None:
+        raise UserError(f"sign-in failed for {username!r}: unknown user or wrong password ({path})")
+    return account.principal
+
+
+def _scoped(con, principal):  # -> duckdb.DuckDBPyConnection
+    """A cursor of `con` that sees only the principal's jurisdiction (etl.scope); closes `con` on a bad scope."""
+    from etl.scope import scoped_cursor
+
+    try:
+        return scoped_cursor(con, principal)
+    except BaseException:
+        con.close()
+        raise
+
+
+def _check_jurisdiction(con, principal, grid: str | None) -> None:
+    """A --grid outside a scoped user's jurisdiction is refused (an unknown code is left to the usual message)."""
+    from etl.scope import allowed_grids
+
+    if grid is None or principal.whole_city or grid in allowed_grids(con, principal):
+        return
+    if con.execute("SELECT count(*) FROM grids WHERE grid_code = ?", [grid]).fetchone()[0]:  # `con` is unscoped
+        raise UserError(f"--grid {grid!r} is not in your jurisdiction ({', '.join(principal.scope)}); "
+                        "pick a grid inside it, or leave --grid out for all of it")
+
+
+def _note_scope(principal) -> None:
+    if not principal.whole_city:
+        click.echo(f"范围 / jurisdiction: {', '.join(principal.scope)} (user {principal.username})", err=True)
+
+
 def _warn_unknown(con, column: str, values: tuple[str, ...], option: str) -> None:
     from layers import queries
 
@@ -180,8 +277,10 @@ def _warn_unknown(con, column: str, values: tuple[str, ...], option: str) -> Non
 @click.option("--grid", default=None, help="Only grids inside this grid code (the grid itself or its children).")
 @click.option("--format", "fmt", default=None, help="csv | xlsx (default: from the -o file's ending).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@_who_options
 def export_disputes(database: Path, level: str, year_from: int | None, year_to: int | None, grid: str | None,
-                    fmt: str | None, output: Path) -> None:
+                    fmt: str | None, output: Path, username: str | None, users_file: Path | None,
+                    scopes: tuple[str, ...]) -> None:
     """Yearly dispute statistics (received, resolved, rate, change, per class) per grid."""
     from layers import queries
     from layers.disputes import city_dispute_totals, dispute_statistics
@@ -192,8 +291,12 @@ def export_disputes(database: Path, level: str, year_from: int | None, year_to: 
     chosen = _export_format(fmt, output)
     if chosen == "csv" and level == "all":
         raise UserError("--level all writes one sheet per level and needs --format xlsx; for CSV pick --level large, medium or small")
-    con = _open_store(database)
+    principal = _export_principal(username, users_file, scopes)
+    plain = _open_store(database)
+    con = _scoped(plain, principal)
     try:
+        _check_jurisdiction(plain, principal, grid)
+        _note_scope(principal)
         first, last = con.execute(queries.DATA_YEARS).fetchall()[0]
         if first is None and (year_from is None or year_to is None):
             raise UserError(f"{database}: the store has no events; pass --from and --to or load events first")
@@ -204,6 +307,7 @@ def export_disputes(database: Path, level: str, year_from: int | None, year_to: 
         totals = city_dispute_totals(con, year_from=year_from, year_to=year_to, grid=grid)
     finally:
         con.close()
+        plain.close()
     for lv, frame in frames.items():
         gap = int(totals["resolved"].sum() - frame["resolved"].sum())
         if gap:
@@ -250,9 +354,11 @@ def _date_window(date_from: str | None, date_to: str | None):
 @click.option("--grid", default=None, help="Only events inside this grid code.")
 @click.option("--format", "fmt", default=None, help="csv | xlsx (default: from the -o file's ending).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@_who_options
 def export_events(database: Path, date_from: str | None, date_to: str | None, depts: tuple[str, ...],
                   categories: tuple[str, ...], dispute_classes: tuple[str, ...], statuses: tuple[str, ...],
-                  level: str | None, grid: str | None, fmt: str | None, output: Path) -> None:
+                  level: str | None, grid: str | None, fmt: str | None, output: Path, username: str | None,
+                  users_file: Path | None, scopes: tuple[str, ...]) -> None:
     """Event rows that pass the filters, ordered by report time."""
     from etl.schema import LEVELS, STATUSES
     from layers.export import write_events_csv, write_events_xlsx
@@ -268,13 +374,18 @@ def export_events(database: Path, date_from: str | None, date_to: str | None, de
         raise UserError(f"--status {bad_status[0]!r} is not a status; pass one of {', '.join(STATUSES)}")
     start, end = _date_window(date_from, date_to)
     where = EventFilter(depts=depts, categories=categories, dispute_classes=dispute_classes, statuses=statuses)
-    con = _open_store(database)
+    principal = _export_principal(username, users_file, scopes)
+    plain = _open_store(database)
+    con = _scoped(plain, principal)
     try:
+        _check_jurisdiction(plain, principal, grid)
+        _note_scope(principal)
         _warn_unknown(con, "dept", depts, "--dept")
         _warn_unknown(con, "category", categories, "--category")
         rows = event_rows(con, start=start, end=end, where=where, level=level, grid=grid)
     finally:
         con.close()
+        plain.close()
     output.parent.mkdir(parents=True, exist_ok=True)
     (write_events_csv if chosen == "csv" else write_events_xlsx)(rows, output)
     click.echo(f"写出 / wrote {output}: {len(rows)} events")
@@ -287,7 +398,9 @@ def export_events(database: Path, date_from: str | None, date_to: str | None, de
               help="The moment the meeting looks back from (ISO, e.g. 2025-12-31T08:00); default: the latest report.")
 @click.option("--format", "fmt", default=None, help="csv | xlsx (default: from the -o file's ending).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def export_review(database: Path, period: str, as_of: str | None, fmt: str | None, output: Path) -> None:
+@_who_options
+def export_review(database: Path, period: str, as_of: str | None, fmt: str | None, output: Path,
+                  username: str | None, users_file: Path | None, scopes: tuple[str, ...]) -> None:
     """Per large grid: new, closed and overdue events and the top 3 categories for the last day/week/month."""
     import pandas as pd
 
@@ -304,20 +417,266 @@ def export_review(database: Path, period: str, as_of: str | None, fmt: str | Non
             moment = pd.Timestamp(as_of).to_pydatetime()
         except (TypeError, ValueError):
             raise UserError(f"--as-of was {as_of!r}; give an ISO time like 2025-12-31T08:00") from None
-    con = _open_store(database)
+    principal = _export_principal(username, users_file, scopes)
+    plain = _open_store(database)
+    con = _scoped(plain, principal)
     try:
+        _note_scope(principal)
         if moment is None:
             moment = data_clock(con)
             click.echo(f"截至 / as of {moment:%Y-%m-%d %H:%M} (the latest report; pass --as-of to choose)", err=True)
         report = review_report(con, period, as_of=moment)
     finally:
         con.close()
+        plain.close()
     output.parent.mkdir(parents=True, exist_ok=True)
     if chosen == "csv":
         write_review_csv(report, output)
     else:
         write_review_xlsx(report, output, sheet=REVIEW_PERIODS[period][0])
     click.echo(f"写出 / wrote {output}: {REVIEW_PERIODS[period][0]}, {len(report)} large grids")
+
+
+# --------------------------------------------------------------------------- users
+
+USERS_OPTION = click.option("--users", "users_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+                            envvar="MINQING_USERS", help="The users file (TOML; created by the first `users add`).")
+
+
+@main.group()
+def users() -> None:
+    """Accounts that may sign in to the dashboard: role, jurisdiction (scope) and an argon2id password hash."""
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        password = line[:-1] if line.endswith("\n") else line
+        if not password:
+            raise UserError("--password-stdin: stdin was empty; pipe the password in, e.g. `printf %s \"$PW\" | ...`")
+        return password
+    return click.prompt("密码 / password", hide_input=True, confirmation_prompt="再输入一次 / repeat")
+
+
+def _check_scope(database: Path, scope: tuple[str, ...]) -> None:
+    """Every scope code is a large or medium grid of the store."""
+    con = _open_store(database)
+    try:
+        found = dict(con.execute("SELECT grid_code, level FROM grids WHERE list_contains(?, grid_code)",
+                                 [list(scope)]).fetchall())
+    finally:
+        con.close()
+    unknown = [c for c in scope if c not in found]
+    if unknown:
+        raise UserError(f"--scope {', '.join(map(repr, unknown))}: no such grid in {database}; "
+                        "give large or medium grid codes (see the 网格详情 page or `grids` table)")
+    small = [c for c in scope if found[c] not in ("large", "medium")]
+    if small:
+        raise UserError(f"--scope {', '.join(map(repr, small))} is a small grid; scope an official to the large or "
+                        "medium grid(s) they are responsible for")
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", required=True, help="command_center (指挥中心) | official (网格负责人) | analyst (统计分析员) | "
+              "admin (系统管理员).")
+@click.option("--scope", "scope", multiple=True, help="Large or medium grid code an official is responsible for; "
+              "repeat for several. None: the whole city.")
+@click.option("--name", default="", help="Display name, e.g. 张三.")
+@click.option("--email", default="", help="Email, matched against the intranet SSO identity (optional).")
+@USERS_OPTION
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@click.option("--no-password", is_flag=True, help="No password: the account signs in only through the SSO.")
+@click.option("--db", "database", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Check the --scope codes against this store.")
+def users_add(username: str, role: str, scope: tuple[str, ...], name: str, email: str, users_file: Path,
+              password_stdin: bool, no_password: bool, database: Path | None) -> None:
+    """Add an account; the password is asked for (twice) unless --password-stdin or --no-password."""
+    from etl.accounts import add_user, check_account
+
+    username, role, codes = check_account(username, role, scope)  # before asking for a password
+    if database is not None and codes:
+        _check_scope(database, codes)
+    if password_stdin and no_password:
+        raise UserError("pass --password-stdin or --no-password, not both")
+    password = None if no_password else _read_password(password_stdin)
+    account = add_user(users_file, username, role=role, scope=codes, name=name, email=email, password=password)
+    click.echo(f"已添加 / added {account.username}: {_role_text(account.role)}, scope {_scope_text(account.scope)} "
+               f"-> {users_file}")
+
+
+def _role_text(role: str) -> str:
+    from etl.principal import ROLES
+
+    return f"{role} ({ROLES[role]})"
+
+
+def _scope_text(scope: tuple[str, ...]) -> str:
+    return ", ".join(scope) if scope else "全市 / whole city"
+
+
+@users.command("list")
+@USERS_OPTION
+def users_list(users_file: Path) -> None:
+    """List the accounts (never the hashes)."""
+    from etl.accounts import read_users, toml_value
+
+    users = read_users(users_file)
+    if users.auth:
+        click.echo("[auth] " + ", ".join(f"{k} = {toml_value(v)}" for k, v in users.auth.items()))
+    if not users.accounts:
+        click.echo("no accounts")
+        return
+    for account in sorted(users.accounts.values(), key=lambda a: a.username):
+        login = "password" if account.has_password else "SSO only"
+        extra = f"  <{account.email}>" if account.email else ""
+        click.echo(f"{account.username:<16} {_role_text(account.role):<24} {_scope_text(account.scope):<24} "
+                   f"{login:<9} {account.name}{extra}")
+
+
+@users.command("remove")
+@click.argument("username")
+@USERS_OPTION
+def users_remove(username: str, users_file: Path) -> None:
+    """Remove an account; its open sessions end on their next rerun."""
+    from etl.accounts import remove_user
+
+    account = remove_user(users_file, username)
+    click.echo(f"已删除 / removed {account.username} from {users_file}")
+
+
+@users.command("passwd")
+@click.argument("username")
+@USERS_OPTION
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+def users_passwd(username: str, users_file: Path, password_stdin: bool) -> None:
+    """Set a new password; the user's open sessions end on their next rerun."""
+    from etl.accounts import get_account, read_users, set_password
+
+    get_account(read_users(users_file), username)  # an unknown user is reported before the password is asked for
+    account = set_password(users_file, username, _read_password(password_stdin))
+    click.echo(f"已修改密码 / password changed for {account.username}")
+
+
+@users.command("settings")
+@USERS_OPTION
+@click.option("--oidc/--no-oidc", default=None, help="Sign in through the intranet SSO (st.login) instead of passwords.")
+@click.option("--provider", default=None, help="The st.login provider name ([auth.NAME] in .streamlit/secrets.toml).")
+@click.option("--session-hours", type=click.FloatRange(min=0), default=None,
+              help="Hours a sign-in lasts (0: until the browser tab closes).")
+def users_settings(users_file: Path, oidc: bool | None, provider: str | None, session_hours: float | None) -> None:
+    """Show or change the [auth] settings of the users file."""
+    from etl.accounts import DEFAULT_SESSION_HOURS, read_users, set_auth
+
+    changes = {k: v for k, v in {"oidc": oidc, "provider": provider, "session_hours": session_hours}.items()
+               if v is not None}
+    users = set_auth(users_file, **changes) if changes else read_users(users_file)
+    click.echo(f"oidc = {str(users.oidc).lower()}; provider = {users.provider or '(default [auth])'}; "
+               f"session_hours = {users.auth.get('session_hours', DEFAULT_SESSION_HOURS):g}")
+
+
+# --------------------------------------------------------------------------- audit
+
+AUDIT_OPTION = click.option("--audit", "audit_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+                            envvar="MINQING_AUDIT", help="The audit log (DB.audit.sqlite next to the database).")
+
+
+def _audit_filters(func):
+    for decorator in reversed([
+        click.option("--from", "date_from", default=None, help="First day (or time), e.g. 2025-01-31."),
+        click.option("--to", "date_to", default=None, help="Last day (a bare date includes the whole day)."),
+        click.option("--user", "usernames", multiple=True, help="Only this username; repeatable."),
+        click.option("--action", "actions", multiple=True,
+                     help="signin | signout | export | reveal | audit_view | audit_export; repeatable."),
+        click.option("--outcome", "outcomes", multiple=True, help="success | failure | refused; repeatable."),
+        click.option("--text", default="", help="Only entries whose target or detail contains this text."),
+    ]):
+        func = decorator(func)
+    return func
+
+
+def _open_audit(audit_file: Path, date_from: str | None, date_to: str | None, usernames: tuple[str, ...],
+                actions: tuple[str, ...], outcomes: tuple[str, ...], text: str):
+    from etl.audit import ACTIONS, OUTCOMES, AuditFilter, AuditLog
+
+    if not audit_file.is_file():
+        raise UserError(f"{audit_file}: no audit log there; the dashboard creates DB.audit.sqlite next to the "
+                        "database on the first sign-in, export or reveal")
+    for option, values, known in (("--action", actions, ACTIONS), ("--outcome", outcomes, OUTCOMES)):
+        bad = [v for v in values if v not in known]
+        if bad:
+            raise UserError(f"{option} {bad[0]!r}; pass one of {', '.join(known)}")
+    start, end = _date_window(date_from, date_to)
+    filters = AuditFilter(since=None if start is None else start.to_pydatetime(),
+                          until=None if end is None else end.to_pydatetime(),
+                          usernames=usernames, actions=actions, outcomes=outcomes, text=text)
+    return AuditLog(audit_file), filters
+
+
+def _cli_principal():  # -> Principal: the operator at the server's shell
+    from etl.principal import SYSTEM
+
+    return SYSTEM
+
+
+def _cli_detail(filters) -> dict:
+    import getpass
+
+    return {"filters": filters.describe(), "via": "cli", "os_user": getpass.getuser()}
+
+
+@main.group()
+def audit() -> None:
+    """Read the audit log: sign-ins, exports, reveals of personal data, views of this log."""
+
+
+@audit.command("list")
+@AUDIT_OPTION
+@_audit_filters
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest entries shown.")
+@click.option("--format", "fmt", type=click.Choice(["text", "csv"]), default="text", show_default=True)
+def audit_list(audit_file: Path, date_from, date_to, usernames, actions, outcomes, text, limit: int, fmt: str) -> None:
+    """Show the newest entries (this reading is itself logged as audit_view)."""
+    import pandas as pd
+
+    from etl.audit import entries_csv
+
+    log, filters = _open_audit(audit_file, date_from, date_to, usernames, actions, outcomes, text)
+    frame = log.entries(filters, limit=limit)
+    log.record(_cli_principal(), "audit_view", detail=_cli_detail(filters), rows=len(frame))
+    if fmt == "csv":
+        click.echo(entries_csv(frame).decode("utf-8-sig"), nl=False)
+        return
+    if frame.empty:
+        click.echo("no entries")
+        return
+    for e in frame.itertuples(index=False):
+        rows = "" if pd.isna(e.rows) else f" rows={e.rows}"
+        click.echo(f"{e.at:%Y-%m-%d %H:%M:%S}  {e.username:<14} {e.role or '-':<14} {e.action:<12} {e.outcome:<8} "
+                   f"{e.target}{rows}  {e.detail_json}")
+
+
+@audit.command("export")
+@AUDIT_OPTION
+@_audit_filters
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=Path("-"),
+              show_default=True, help="The CSV file (UTF-8 with BOM); - writes to stdout.")
+def audit_export(audit_file: Path, date_from, date_to, usernames, actions, outcomes, text, fmt: str,
+                 output: Path) -> None:
+    """Write every entry that passes the filters as CSV (logged as audit_export)."""
+    from etl.audit import entries_csv
+
+    log, filters = _open_audit(audit_file, date_from, date_to, usernames, actions, outcomes, text)
+    frame = log.entries(filters)
+    log.record(_cli_principal(), "audit_export", target=str(output), detail=_cli_detail(filters), rows=len(frame))
+    data = entries_csv(frame)
+    if str(output) == "-":
+        click.get_binary_stream("stdout").write(data)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(data)
+    click.echo(f"写出 / wrote {output}: {len(frame)} entries")
 
 
 def _run_load(config_path: Path) -> object:

@@ -1,14 +1,26 @@
-"""Build the demo city folder: grid files, seven departments' exports, their mappings and minqing.toml."""
+"""Build the demo city folder: grid files, seven departments' exports, their mappings, minqing.toml and one
+account per role in users.toml (passwords generated and printed once)."""
 
 from __future__ import annotations
 
 import json
+import re
+import secrets
 import shutil
+import tomllib
 from pathlib import Path
 from typing import Callable
 
 REPO_DATA = Path(__file__).resolve().parents[2] / "data"
 MANIFEST = "demo.json"
+USERS_FILE = "users.toml"
+PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/l/I
+DEMO_ACCOUNTS = (  # username, role, display name
+    ("admin", "admin", "演示管理员"),
+    ("center", "command_center", "指挥中心值班员"),
+    ("official", "official", "网格负责人"),
+    ("analyst", "analyst", "统计分析员"),
+)
 
 _GRID_FIELDS = {"code": "网格编码", "name": "网格名称", "parent": "上级编码", "population": "人口数"}
 
@@ -25,6 +37,8 @@ def build_demo(directory: Path, *, events: int = 200_000, seed: int = 7,
     manifest = directory / MANIFEST
     if config_path.exists() and manifest.exists() and json.loads(manifest.read_text())["recipe"] == wanted:
         echo(f"演示城市已存在 / demo city already in {directory} (seed {seed}, {events:,} events)")
+        _ensure_users_setting(config_path)
+        write_demo_accounts(directory, _large_grid_codes(directory), echo=echo)
         return config_path
     echo(f"生成演示城市 / building the demo city in {directory} (seed {seed}, {events:,} events) …")
     city = build_city(seed)
@@ -44,7 +58,53 @@ def build_demo(directory: Path, *, events: int = 200_000, seed: int = 7,
         "outside_city_by_dept": truth.outside_city_by_dept,
         "resolved_disputes_by_year": {str(k): v for k, v in truth.resolved_disputes_by_year.items()},
     }, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_demo_accounts(directory, _large_grid_codes(directory), echo=echo)
     return config_path
+
+
+def write_demo_accounts(directory: Path, large_codes: list[str], *, echo: Callable[[str], None] = print) -> Path:
+    """DIR/users.toml with one account per role (the official scoped to the first large grid), unless it exists.
+    The generated passwords are printed now and never again (only their argon2id hashes are stored)."""
+    from etl.accounts import add_user
+    from etl.principal import ROLES
+
+    path = directory / USERS_FILE
+    if path.exists():
+        echo(f"演示账号已存在 / demo accounts already in {path} (reset a password with "
+             f"`minqing users passwd NAME --users {path}`)")
+        return path
+    first = sorted(large_codes)[0]
+    echo(f"演示账号 / demo accounts in {path} — the passwords are shown only this once:")
+    for username, role, name in DEMO_ACCOUNTS:
+        password = "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(12))
+        scope = (first,) if role == "official" else ()
+        add_user(path, username, role=role, scope=scope, name=name, password=password)
+        where = first if scope else "全市"
+        echo(f"  {username:<9} {password}  {ROLES[role]}（{where}）")
+    return path
+
+
+def demo_users_path(config_path: Path) -> Path | None:
+    """The users file a config names (`users = "users.toml"`, relative to it), or None."""
+    raw = tomllib.loads(Path(config_path).read_text(encoding="utf-8"))
+    users = raw.get("users")
+    return (Path(config_path).parent / users).resolve() if isinstance(users, str) and users else None
+
+
+def _large_grid_codes(directory: Path) -> list[str]:
+    data = json.loads((directory / "grids" / "large_grids.geojson").read_text(encoding="utf-8"))
+    return [str(f["properties"][_GRID_FIELDS["code"]]) for f in data["features"]]
+
+
+def _ensure_users_setting(config_path: Path) -> None:
+    """Add `users = "users.toml"` to a config written before accounts existed (before its first table)."""
+    text = config_path.read_text(encoding="utf-8")
+    if demo_users_path(config_path) is not None:
+        return
+    lines = text.splitlines(keepends=True)
+    at = next((i for i, line in enumerate(lines) if re.match(r"\s*\[", line)), len(lines))
+    lines.insert(at, f'users = "{USERS_FILE}"  # accounts for the dashboard\'s sign-in (minqing users)\n\n')
+    config_path.write_text("".join(lines), encoding="utf-8")
 
 
 def _config_text(directory: Path, grid_files: dict[str, Path], dept_files: dict[str, Path]) -> str:
@@ -56,6 +116,7 @@ def _config_text(directory: Path, grid_files: dict[str, Path], dept_files: dict[
         "# Paths are relative to this file.",
         'database = "minqing.duckdb"',
         'categories = "categories.toml"',
+        f'users = "{USERS_FILE}"  # accounts for the dashboard\'s sign-in (minqing users)',
         "",
         "[grids]",
         'coordinates = "wgs84"',

@@ -4,6 +4,9 @@
 rows to its writer in `minqing.demo.exports`. The recipe (data/demo/recipe.toml) holds the shares,
 category texts and weights, rhythms, timing and calibration targets; the time limits come from the
 department mappings (data/demo/mappings), so due times agree with what the loader computes.
+Petitions, mediation cases and hotline calls also name synthetic people (recipe [persons]): names,
+mobile numbers and checksum-correct ID numbers, drawn from a stream of their own so that nothing
+else in the files depends on them.
 
 Calibration: an incident is one report, or a report plus the reports that name it through their
 mapping's [link]. An incident counts as a dispute resolved in year Y when it has a valid report with
@@ -26,6 +29,7 @@ import numpy as np
 import shapely
 
 from etl.mapping import DueRule, load_mapping
+from etl.persons import ID_CHECK_CHARS, ID_WEIGHTS
 
 if TYPE_CHECKING:
     from minqing.demo.city import City
@@ -693,6 +697,52 @@ def _bad_grid_codes(rng: np.random.Generator, codes: np.ndarray, known: frozense
     return np.array(out, dtype=_S)
 
 
+def _people(rng: np.random.Generator, spec: dict[str, Any], party: dict[str, Any], home_county: np.ndarray,
+            t_rep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Synthetic (name, phone, ID number) per distinct row; "" where the party leaves a field empty.
+
+    Names: a weighted surname and one or two given-name characters (or 陈先生 / 林女士 for the
+    `honorific` share). Phones: 11-digit mobiles with issued prefixes. ID numbers (GB 11643): the
+    row's county (`home_county`, 0 when unknown) or another of `counties`, a birth date for an age in
+    `age` at the report, a sequence odd for men and even for women, and the check character.
+    """
+    k = len(t_rep)
+    surnames = np.array([str(s) for s, _w in spec["surnames"]], dtype=_S)
+    surname = surnames[_draw(rng, np.array([float(w) for _s, w in spec["surnames"]]), k)]
+    male = rng.random(k) < float(spec["male"])
+    chars_m = np.array(list(spec["given_male"]), dtype=_S)
+    chars_f = np.array(list(spec["given_female"]), dtype=_S)
+    given = [np.where(male, chars_m[rng.integers(0, len(chars_m), k)], chars_f[rng.integers(0, len(chars_f), k)]).astype(_S)
+             for _ in range(2)]
+    second = np.where(rng.random(k) < float(spec["two_character_given"]), given[1], "").astype(_S)
+    full = np.strings.add(np.strings.add(surname, given[0]), second)
+    honorific = np.strings.add(surname, np.where(male, "先生", "女士").astype(_S))
+    u = rng.random(k)
+    name_share, honorific_share = float(party.get("name", 0.0)), float(party.get("honorific", 0.0))
+    name = np.where(u < name_share, full, np.where(u < name_share + honorific_share, honorific, "")).astype(_S)
+
+    prefixes = np.array(spec["mobile_prefixes"], dtype=_S)
+    phone = np.strings.add(prefixes[rng.integers(0, len(prefixes), k)],
+                           np.strings.zfill(rng.integers(0, 10**8, k).astype(_S), 8))
+    phone[rng.random(k) >= float(party.get("phone", 0.0))] = ""
+
+    counties = np.array([int(c) for c in spec["counties"]], dtype=np.int64)
+    stay = (rng.random(k) < float(spec["home_county"])) & np.isin(home_county, counties)
+    county = np.where(stay, home_county, counties[rng.integers(0, len(counties), k)])
+    lo, hi = (float(a) for a in spec["age"])
+    born = (t_rep // DAY - (rng.uniform(lo, hi, k) * 365.2425).astype(np.int64)).astype("datetime64[D]")
+    month_start = born.astype("datetime64[M]")
+    ymd = ((born.astype("datetime64[Y]").astype(np.int64) + 1970) * 10_000 + (month_start.astype(np.int64) % 12 + 1) * 100
+           + (born - month_start.astype("datetime64[D]")).astype(np.int64) + 1)
+    sequence = rng.integers(0, 500, k) * 2 + male  # odd for men, even for women
+    first17 = county * 10**11 + ymd * 1000 + sequence
+    total = sum((first17 // 10 ** (16 - i) % 10) * w for i, w in enumerate(ID_WEIGHTS))
+    check = np.array(list(ID_CHECK_CHARS), dtype=_S)[total % 11]
+    id_number = np.strings.add(np.strings.zfill(first17.astype(_S), 17), check)
+    id_number[rng.random(k) >= float(party.get("id_number", 0.0))] = ""
+    return name, phone, id_number
+
+
 def write_events(city: City, raw_dir: Path, *, events: int = 200_000, seed: int = 7) -> EventsTruth:
     """Write the seven departments' exports into raw_dir and return what they hold.
 
@@ -761,6 +811,8 @@ def write_events(city: City, raw_dir: Path, *, events: int = 200_000, seed: int 
     repeated_by: dict[str, int] = {}
     outside_by: dict[str, int] = {}
     grid_codes = np.array(ctx.geo.codes, dtype=_S)
+    grid_county = np.array([int(c[:6]) if c[:6].isdigit() else 0 for c in ctx.geo.codes], dtype=np.int64)
+    people_spec = recipe.get("persons", {})
     towns = np.array(ctx.geo.town, dtype=_S)
     villages = np.array(ctx.geo.village, dtype=_S)
     for code in DEPARTMENTS:
@@ -812,6 +864,17 @@ def write_events(city: City, raw_dir: Path, *, events: int = 200_000, seed: int 
             rng_ids.integers(0, 24, k), rng_ids.integers(0, 60, k), rng_ids.integers(0, 60, k),
         ])
         bad_coord = np.array(bad_spec["bad_coordinates"], dtype=_S)[rng_ids.integers(0, len(bad_spec["bad_coordinates"]), k)]
+        # People named by the row (own stream: the other columns do not change with them).
+        persons: dict[str, exports.People] = {}
+        parties = people_spec.get("parties", {}).get(code, [])
+        if parties:
+            rng_people = np.random.default_rng([seed, 2000 + dept.index])
+            row_grid = table["grid"][rows]
+            home = np.where(row_grid >= 0, grid_county[np.maximum(row_grid, 0)], 0)
+            for party in parties:
+                name, phone, id_number = _people(rng_people, people_spec, party, home, table["t_rep"][rows])
+                persons[str(party["role"])] = exports.People(
+                    name=name[position], phone=phone[position], id_number=id_number[position])
 
         export = exports.ExportRows(
             dept=code,
@@ -836,6 +899,7 @@ def write_events(city: City, raw_dir: Path, *, events: int = 200_000, seed: int 
             impossible_date=impossible[position],
             bad_coordinate=bad_coord[position],
             row_key=position,
+            persons=persons,
         )
         path = raw_dir / FILES[code]
         writer_spec = dict(dept.spec)

@@ -15,7 +15,7 @@ import codecs
 import io
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,6 +29,15 @@ MISSING = ev.MISSING
 FIXED_STAMP = (2026, 1, 1, 0, 0, 0)  # zip entry times and document dates of the written files
 FIXED_ISO = "2026-01-01T00:00:00Z"
 _CHUNK = 200_000
+
+
+@dataclass(frozen=True)
+class People:
+    """The person of one role on each row (text arrays in file order; "" where the export leaves it empty)."""
+
+    name: np.ndarray
+    phone: np.ndarray
+    id_number: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,7 @@ class ExportRows:
     impossible_date: np.ndarray  # (n, 6) Y M D h m s used when bad == BAD_IMPOSSIBLE_DATE
     bad_coordinate: np.ndarray  # text used when bad == BAD_COORDINATES
     row_key: np.ndarray  # index of the distinct row (a repeat shares its original's key)
+    persons: dict[str, People] = field(default_factory=dict)  # role -> people (recipe [persons.parties])
 
     def __len__(self) -> int:
         return len(self.source_id)
@@ -70,6 +80,14 @@ def _cat(*parts: Any) -> np.ndarray:
     for part in parts[1:]:
         out = np.strings.add(out, part)
     return np.asarray(out, dtype=_S)
+
+
+def _person(rows: ExportRows, role: str) -> People:
+    """The people of `role`, or empty cells when the recipe names nobody in that role."""
+    if role in rows.persons:
+        return rows.persons[role]
+    empty = np.full(len(rows), "", dtype=_S)
+    return People(name=empty, phone=empty, id_number=empty)
 
 
 def _int(a: np.ndarray, width: int = 0) -> np.ndarray:
@@ -342,7 +360,9 @@ def write_petition(path: Path, rows: ExportRows, spec: dict[str, Any], rng: np.r
     address[rows.bad == ev.BAD_GRID_CODE] = ""
     channel = _choice(rng, spec["channels"], rows)
     summary = _description("信访人反映", rows.village, rows.category, "问题")
-    write_xlsx(path, "信访件", ["信访编号", "登记时间", "交办时间", "办结时间", "信访事项分类", "办理状态", "网格编码", "问题属地", "信访形式", "诉求摘要"], [
+    petitioner = _person(rows, "petitioner")
+    write_xlsx(path, "信访件", ["信访编号", "登记时间", "交办时间", "办结时间", "信访事项分类", "办理状态", "网格编码", "问题属地", "信访形式",
+                              "信访人姓名", "联系电话", "身份证号", "诉求摘要"], [
         _cells(rows.source_id),
         _reported_cells(rows),
         _datetimes(rows.dispatched).tolist(),
@@ -352,6 +372,9 @@ def write_petition(path: Path, rows: ExportRows, spec: dict[str, Any], rng: np.r
         _cells(rows.grid_code),
         _cells(address),
         _cells(channel),
+        _cells(petitioner.name),
+        _cells(petitioner.phone),
+        _cells(petitioner.id_number),
         _cells(summary),
     ])
 
@@ -365,7 +388,9 @@ def write_mediation(path: Path, rows: ExportRows, spec: dict[str, Any], rng: np.
     organisation = _cat(org_level, "人民调解委员会")
     organisation[org_level == ""] = "人民调解委员会"
     summary = _description(rows.village, rows.category, "纠纷")
-    write_xlsx(path, "调解案件", ["案件编号", "受理时间", "指派时间", "结案时间", "纠纷类型", "调解结果", "网格编码", "案件来源", "来源编号", "调解组织", "当事人数", "纠纷简况"], [
+    applicant, respondent = _person(rows, "applicant"), _person(rows, "respondent")
+    write_xlsx(path, "调解案件", ["案件编号", "受理时间", "指派时间", "结案时间", "纠纷类型", "调解结果", "网格编码", "案件来源", "来源编号", "调解组织", "当事人数",
+                                "申请人", "申请人电话", "申请人身份证号", "被申请人", "被申请人电话", "被申请人身份证号", "纠纷简况"], [
         _cells(rows.source_id),
         _reported_cells(rows),
         _datetimes(rows.dispatched).tolist(),
@@ -377,6 +402,12 @@ def write_mediation(path: Path, rows: ExportRows, spec: dict[str, Any], rng: np.
         _cells(rows.link_id),
         _cells(organisation),
         _integers(rng, 2, 7, rows).tolist(),
+        _cells(applicant.name),
+        _cells(applicant.phone),
+        _cells(applicant.id_number),
+        _cells(respondent.name),
+        _cells(respondent.phone),
+        _cells(respondent.id_number),
         _cells(summary),
     ])
 
@@ -390,9 +421,13 @@ def write_hotline12345(path: Path, rows: ExportRows, spec: dict[str, Any], rng: 
     unit[local] = _cat(rows.town[local], "人民政府")
     unit[local & (rows.town == "")] = "市政府办公室"
     content = _description("市民来电反映", address, "：", rows.category)
-    write_csv(path, ["工单编号", "受理时间", "派单时间", "办结时间", "办理时限", "诉求分类", "工单状态", "经度", "纬度", "诉求地址", "诉求内容", "承办单位", "关联网格事件编号"], [
+    caller = _person(rows, "caller")
+    write_csv(path, ["工单编号", "受理时间", "来电人", "来电号码", "派单时间", "办结时间", "办理时限", "诉求分类", "工单状态", "经度", "纬度", "诉求地址", "诉求内容",
+                     "承办单位", "关联网格事件编号"], [
         rows.source_id,
         reported_texts(rows, "dash"),
+        caller.name,
+        caller.phone,
         time_texts(rows.dispatched, "dash"),
         time_texts(rows.closed, "dash"),
         time_texts(rows.due, "dash"),

@@ -1,0 +1,291 @@
+"""Sign-in before any page: the password form checked against the users file ($MINQING_USERS), or the intranet SSO
+(Streamlit's st.login, when the users file says `[auth] oidc = true`); the sidebar's 当前用户 block and 退出登录.
+
+The signed-in Principal is kept in st.session_state["auth_principal"] and checked against the users file on every
+rerun: a removed account, a changed role, scope or password, or an expired session signs the user out.
+With no users file configured the app runs open as SYSTEM (an administrator) and says so (未启用登录).
+Sign-ins (successful, failed, refused), sign-outs and expiries are written to the audit log; a username with
+MAX_FAILURES failed sign-ins within FAILURE_WINDOW is refused until the window passes.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+import streamlit as st
+
+from etl.accounts import (Account, UsersFile, authenticate, normalize_username, read_users, stamp,
+                          users_path_from_env)
+from etl.audit import AuditError, AuditLog, audit_path
+from etl.errors import UserError
+from etl.principal import ROLES, SYSTEM, Principal
+
+AUTH_KEY = "auth_principal"  # the signed-in Principal
+STAMP_KEY = "auth_stamp"  # accounts.stamp() of the account at sign-in
+SINCE_KEY = "auth_since"  # time.time() at sign-in
+NOTICE_KEY = "auth_notice"  # a message for the next sign-in screen (signed out, expired)
+OIDC_REJECTED_KEY = "auth_oidc_rejected"  # the SSO identity already logged as unknown in this session
+OPEN_BANNER = ("未启用登录：任何能打开本页面的人都以系统管理员身份访问全部数据。"
+               "用 `minqing serve --users FILE` 启用登录（见 docs/security.md）。")
+_MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|~$:")
+
+
+def plain(text: str) -> str:
+    """Text shown literally inside Markdown."""
+    return "".join(f"\\{ch}" if ch in _MARKDOWN_SPECIALS else ch for ch in text)
+
+
+def audit_log(db: Path) -> AuditLog:
+    """The audit log of the store at `db` ($MINQING_AUDIT or `<db>.audit.sqlite`)."""
+    return AuditLog(audit_path(db))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _users_version(path: str, signature: tuple[int, int, int]) -> UsersFile:
+    return read_users(Path(path))
+
+
+def load_users(path: Path) -> UsersFile:
+    """The users file, re-read whenever it changes on disk."""
+    try:
+        info = path.stat()
+    except OSError:
+        return read_users(path)  # raises the friendly "no such users file"
+    return _users_version(str(path), (info.st_ino, info.st_size, info.st_mtime_ns))
+
+
+def login_enabled() -> bool:
+    """Whether a users file is configured ($MINQING_USERS)."""
+    return users_path_from_env() is not None
+
+
+# --------------------------------------------------------------------------- the gate
+
+def current_principal(audit: AuditLog) -> Principal | None:
+    """Who is using this session: SYSTEM when no users file is configured (open mode), the signed-in principal
+    while it is still valid, None when someone must sign in (then call `sign_in_screen`). A users file that
+    cannot be read stops the run with a message: sign-in fails closed."""
+    path = users_path_from_env()
+    if path is None:
+        return SYSTEM
+    users = _users_or_stop(path)
+    return _session_principal(users, audit)
+
+
+def sign_in_screen(audit: AuditLog) -> NoReturn:
+    """Draw the sign-in screen (password form or SSO button) and stop the run; a successful sign-in reruns."""
+    path = users_path_from_env()
+    if path is None:  # open mode has nobody to sign in
+        st.rerun()
+    users = _users_or_stop(path)
+    if users.oidc:
+        _oidc_screen(users, audit)
+    else:
+        _password_screen(users, audit)
+    st.stop()
+
+
+def _users_or_stop(path: Path) -> UsersFile:
+    try:
+        users = load_users(path)
+    except UserError as exc:  # fail closed: a broken users file never opens the app
+        _stop(f"登录配置有误，暂时无法登录。请管理员检查用户文件：\n\n{exc}")
+    if not users.accounts:
+        _stop(f"用户文件 `{path}` 中还没有账号。请管理员运行 `minqing users add NAME --role admin --users {path}`。")
+    return users
+
+
+def _stop(message: str) -> NoReturn:
+    st.title("民情地图")
+    st.error(message, icon="🔒")
+    st.stop()
+
+
+def _client() -> dict[str, Any]:
+    """Where the request came from, for the audit entry (not trusted for decisions)."""
+    out: dict[str, Any] = {}
+    try:
+        if st.context.ip_address:
+            out["ip"] = st.context.ip_address
+        forwarded = st.context.headers.get("X-Forwarded-For")
+        if forwarded:
+            out["forwarded_for"] = forwarded
+    except Exception:  # no client context (tests, bare mode)
+        pass
+    return out
+
+
+def _session_principal(users: UsersFile, audit: AuditLog) -> Principal | None:
+    """The session's principal when it is still valid against the users file, else None (signed out)."""
+    principal: Principal | None = st.session_state.get(AUTH_KEY)
+    if principal is None:
+        return None
+    account = users.accounts.get(principal.username)
+    reason = None
+    if account is None or stamp(account) != st.session_state.get(STAMP_KEY):
+        reason, notice = "account_changed", "账号、角色、辖区或密码已被管理员修改，请重新登录。"
+    elif users.session_hours and time.time() - st.session_state.get(SINCE_KEY, 0) > users.session_hours * 3600:
+        reason, notice = "expired", f"登录已超过 {users.session_hours:g} 小时，请重新登录。"
+    elif users.oidc and not st.user.get("is_logged_in", False):
+        reason, notice = "sso_signed_out", "统一身份认证已退出，请重新登录。"
+    if reason is None:
+        return principal
+    _end_session()
+    st.session_state[NOTICE_KEY] = notice
+    try:
+        audit.record(principal, "signout", detail={"reason": reason, **_client()})
+    except AuditError:
+        pass  # signing out never waits for the log
+    return None
+
+
+def _start_session(account: Account, audit: AuditLog, detail: dict[str, Any]) -> None:
+    principal = account.principal
+    audit.record(principal, "signin", detail={**detail, **_client()})  # AuditError: no audit, no sign-in
+    st.session_state[AUTH_KEY] = principal
+    st.session_state[STAMP_KEY] = stamp(account)
+    st.session_state[SINCE_KEY] = time.time()
+    st.session_state.pop(NOTICE_KEY, None)
+
+
+def _end_session() -> None:
+    for key in (AUTH_KEY, STAMP_KEY, SINCE_KEY, OIDC_REJECTED_KEY):
+        st.session_state.pop(key, None)
+
+
+def _heading() -> None:
+    st.title("民情地图")
+    st.subheader("登录")
+    notice = st.session_state.get(NOTICE_KEY)
+    if notice:
+        st.warning(notice, icon="🔒")
+
+
+def _password_screen(users: UsersFile, audit: AuditLog) -> None:
+    _heading()
+    with st.form("auth_signin", clear_on_submit=True, width=420):
+        typed = st.text_input("用户名", key="auth_username", autocomplete="username")
+        password = st.text_input("密码", type="password", key="auth_password", autocomplete="current-password")
+        submitted = st.form_submit_button("登录", type="primary")
+    if not submitted:
+        return
+    username = normalize_username(typed)
+    if not username or not password:
+        st.error("请输入用户名和密码。")
+        return
+    try:
+        wait = audit.signin_wait(username)
+        if wait is not None:
+            audit.record(username, "signin", outcome="refused", detail={"via": "password", "reason": "rate_limited",
+                                                                        **_client()})
+            minutes = max(1, -(-int(wait.total_seconds()) // 60))
+            st.error(f"该账号登录失败次数过多，请 {minutes} 分钟后再试。")
+            return
+        account = authenticate(users, username, password)
+        if account is None:
+            audit.record(username, "signin", outcome="failure", detail={"via": "password", **_client()})
+            st.error("用户名或密码错误。")
+            return
+        fresh = read_users(users.path).accounts.get(account.username, account)  # the hash may have been upgraded
+        _start_session(fresh, audit, {"via": "password"})
+    except AuditError as exc:
+        st.error(f"审计日志无法写入，为安全起见暂停登录。请管理员处理：{exc}")
+        return
+    st.rerun()
+
+
+def _oidc_screen(users: UsersFile, audit: AuditLog) -> None:
+    _heading()
+    if not st.user.get("is_logged_in", False):
+        st.caption("本系统使用单位统一身份认证登录。")
+        if st.button("使用统一身份认证登录", type="primary", key="auth_sso"):
+            try:
+                st.login(users.provider) if users.provider else st.login()
+            except Exception as exc:  # missing Authlib or [auth] secrets: Streamlit raises its own error types
+                st.error(f"统一身份认证未正确配置（.streamlit/secrets.toml 的 [auth]，需要安装 Authlib）：{exc}")
+        return
+    claims = {k: v for k, v in st.user.to_dict().items() if k != "tokens"}
+    account = users.find_identity(claims)
+    identity = str(claims.get("email") or claims.get("preferred_username") or claims.get("sub") or "?")
+    if account is None:
+        if st.session_state.get(OIDC_REJECTED_KEY) != identity:
+            try:
+                audit.record(identity, "signin", outcome="failure",
+                             detail={"via": "oidc", "reason": "no_matching_account", **_client()})
+            except AuditError:
+                pass
+            st.session_state[OIDC_REJECTED_KEY] = identity
+        st.error(f"统一身份认证账号 {plain(identity)} 未在民情地图登记（或对应多个账号），请联系系统管理员。")
+        if st.button("退出统一身份认证", key="auth_sso_logout"):
+            st.session_state.pop(OIDC_REJECTED_KEY, None)
+            st.logout()
+        return
+    try:
+        _start_session(account, audit, {"via": "oidc", "identity": identity})
+    except AuditError as exc:
+        st.error(f"审计日志无法写入，为安全起见暂停登录。请管理员处理：{exc}")
+        return
+    st.rerun()
+
+
+# --------------------------------------------------------------------------- the sidebar
+
+def scope_text(scope: tuple[str, ...], names: dict[str, str] | None = None) -> str:
+    """The jurisdiction as Chinese text: 全市, or names with codes."""
+    if not scope:
+        return "全市"
+    names = names or {}
+    return "、".join(f"{names[c]}（{c}）" if c in names else c for c in scope)
+
+
+def show_user(principal: Principal, audit: AuditLog, *, names: dict[str, str] | None = None) -> None:
+    """The sidebar's 当前用户 block with 退出登录, or the open-mode notice; signs out when the button is clicked."""
+    with st.sidebar:
+        if not login_enabled():
+            st.markdown(f"**当前用户**：{ROLES[principal.role]}（未启用登录）")
+            return
+        who = principal.display_name or principal.username
+        st.markdown(f"**当前用户**：{plain(who)}（{plain(principal.username)}）")
+        st.markdown(f"**角色**：{ROLES[principal.role]}")
+        st.markdown(f"**辖区**：{plain(scope_text(principal.scope, names))}")
+        clicked = st.button("退出登录", key="auth_signout", icon=":material/logout:")
+        st.divider()
+    if clicked:
+        sign_out(principal, audit)
+
+
+def sign_out(principal: Principal, audit: AuditLog) -> NoReturn:
+    """End the session (and the SSO session when signed in through it), audited, then show the sign-in screen."""
+    try:
+        audit.record(principal, "signout", detail={"reason": "button", **_client()})
+    except AuditError:
+        pass
+    _end_session()
+    st.session_state[NOTICE_KEY] = "已退出登录。"
+    if st.user.get("is_logged_in", False):
+        st.logout()
+    st.rerun()
+
+
+def show_open_banner() -> None:
+    """The open-mode banner above every page (Markdown, so it does not count as a page's notice)."""
+    if not login_enabled():
+        st.markdown(f":orange-background[:material/lock_open: {OPEN_BANNER}]")
+
+
+def scope_names(store: Any, principal: Principal) -> dict[str, str]:
+    """Names of the principal's scope codes (large and medium grids), read only for scoped users."""
+    if principal.whole_city or store is None:
+        return {}
+    from layers.grids import grid_frame
+
+    names: dict[str, str] = {}
+    try:
+        for level in ("large", "medium"):
+            frame = store.query(grid_frame, level)
+            names.update(zip(frame["grid_code"], frame["name"]))
+    except Exception:  # a store being replaced or damaged: codes alone will do
+        return {}
+    return {code: names[code] for code in principal.scope if code in names}
