@@ -13,6 +13,7 @@ from typing import Callable
 
 REPO_DATA = Path(__file__).resolve().parents[2] / "data"
 MANIFEST = "demo.json"
+GENERATOR_VERSION = 2  # bump when the generated files change, so an existing demo folder is rebuilt
 USERS_FILE = "users.toml"
 PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/l/I
 DEMO_ACCOUNTS = (  # username, role, display name
@@ -33,7 +34,7 @@ def build_demo(directory: Path, *, events: int = 200_000, seed: int = 7,
 
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "minqing.toml"
-    wanted = {"events": events, "seed": seed}
+    wanted = {"events": events, "seed": seed, "generator": GENERATOR_VERSION}
     manifest = directory / MANIFEST
     if config_path.exists() and manifest.exists() and json.loads(manifest.read_text())["recipe"] == wanted:
         echo(f"演示城市已存在 / demo city already in {directory} (seed {seed}, {events:,} events)")
