@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from etl.errors import ConfigError, Problem, read_toml
 from etl.schema import STATUSES
@@ -32,6 +33,19 @@ TIME_FIELDS: tuple[str, ...] = ("reported_at", "dispatched_at", "closed_at", "du
 # Personal data of the people a record names, mapped in [[persons]] (never in [fields]): stored in the
 # persons table, never in events.
 PERSON_FIELDS: tuple[str, ...] = ("name", "phone", "id_number")
+# The keys a mapping may hold, at the top and in each table; anything else is reported (a typo is never ignored).
+TOP_KEYS: tuple[str, ...] = ("department", "name", "read", "fields", "time", "coordinates", "category", "status",
+                             "grid_code", "due", "link", "persons")
+TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "read": ("format", "encoding", "sheet", "layer"),
+    "time": ("formats", "timezone"),
+    "coordinates": ("system", "from_geometry"),
+    "category": ("map", "default", "disputes"),
+    "status": ("map", "default"),
+    "grid_code": ("map",),
+    "due": ("default", "rules"),
+    "link": ("id_field", "dept", "dept_field", "dept_map"),
+}
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,40 @@ def parse_mapping(
     def problem(key: str, value: object, fix: str) -> None:
         problems.append(Problem(str(path), key, repr(value) if value != "" else "", fix))
 
+    if not isinstance(raw, dict):
+        problem("mapping", type(raw).__name__, "a mapping is a TOML file of keys and tables")
+        raise ConfigError(problems)
+    # Unknown keys, and tables that are no tables, are each reported as one problem naming all of them.
+    unknown = [k for k in raw if k not in TOP_KEYS]
+    wrong: list[str] = []
+    raw = dict(raw)
+    for table, allowed in TABLE_KEYS.items():
+        value = raw.get(table, {})
+        if not isinstance(value, dict):
+            wrong.append(f"{table} = {value!r} (write a [{table}] table with {', '.join(allowed)})")
+            value = {}
+        unknown += [f"{table}.{k}" for k in value if k not in allowed]
+        raw[table] = {k: v for k, v in value.items() if k in allowed}
+    if not isinstance(raw.get("fields", {}), dict):
+        wrong.append(f"fields = {raw['fields']!r} (write a [fields] table: canonical_field = \"source column\")")
+        raw["fields"] = {}
+    for table, key in (("category", "map"), ("status", "map"), ("grid_code", "map"), ("due", "rules"),
+                       ("link", "dept_map")):
+        if not isinstance(raw[table].get(key, {}), dict):
+            wrong.append(f"{table}.{key} = {raw[table][key]!r} (write a [{table}.{key}] table)")
+            raw[table] = {k: v for k, v in raw[table].items() if k != key}
+    formats = raw["time"].get("formats", ["iso"])
+    if not isinstance(formats, (str, list)) or isinstance(formats, list) and (
+            not formats or not all(isinstance(f, str) for f in formats)):
+        wrong.append(f"time.formats = {formats!r} (give a format or a list of formats, e.g. [\"iso\", \"%Y/%m/%d %H:%M\"])")
+        raw["time"] = {k: v for k, v in raw["time"].items() if k != "formats"}
+    if unknown:
+        allowed_text = "; ".join([f"top level: {', '.join(TOP_KEYS)}",
+                                  *(f"[{t}]: {', '.join(keys)}" for t, keys in TABLE_KEYS.items())])
+        problem("unknown keys", ", ".join(unknown), f"remove or correct them; the keys a mapping may hold are "
+                f"{allowed_text}; [fields]: {', '.join(CANONICAL_FIELDS)}")
+    if wrong:
+        problem("wrong types", "; ".join(wrong), "fix each as said in brackets")
     department = raw.get("department")
     if not isinstance(department, str) or not department.isidentifier():
         problem("department", department, "set a short ASCII code such as 'police110'")
@@ -162,6 +210,9 @@ def parse_mapping(
     if isinstance(time_formats, str):
         time_formats = [time_formats]
     timezone = time.get("timezone", "Asia/Shanghai")
+    if not _known_zone(timezone):
+        problem("time.timezone", timezone, "use an IANA time zone such as 'Asia/Shanghai'")
+        timezone = "Asia/Shanghai"
 
     system = str(coordinates.get("system", "wgs84")).lower()
     if system not in COORDINATE_SYSTEMS and not system.startswith("epsg:"):
@@ -175,7 +226,11 @@ def parse_mapping(
     category_default = category.get("default")
     if category_default is not None and category_default not in known_categories:
         problem("category.default", category_default, "use a code listed in data/categories.toml")
-    extra_disputes = frozenset(category.get("disputes", []))
+    disputes = category.get("disputes", [])
+    if not isinstance(disputes, list) or not all(isinstance(d, str) for d in disputes):
+        problem("category.disputes", disputes, "give a list of category codes")
+        disputes = []
+    extra_disputes = frozenset(disputes)
     for code in extra_disputes - known_categories:
         problem("category.disputes", code, "use codes listed in data/categories.toml")
 
@@ -198,7 +253,7 @@ def parse_mapping(
             due_rules[code] = parsed
 
     link = None
-    if "link" in raw:
+    if raw["link"]:
         spec = raw["link"]
         if "id_field" not in spec or ("dept" not in spec and "dept_field" not in spec):
             problem("link", spec, "give id_field and either dept or dept_field (+ dept_map)")
@@ -238,6 +293,17 @@ def parse_mapping(
         link=link,
         persons=persons,
     )
+
+
+def _known_zone(name: object) -> bool:
+    """Whether `name` is a time zone zoneinfo knows."""
+    if not isinstance(name, str) or not name.strip():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 def _persons(value: Any, problem: Any) -> tuple[PersonSpec, ...]:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 ROLES: dict[str, str] = {
     "command_center": "指挥中心",  # whole city, no personal data
-    "official": "网格负责人",  # scoped to one or more large or medium grids; may reveal personal data there (audited)
+    "official": "网格负责人",  # scoped to one or more large or medium grids; personal data masked
     "analyst": "统计分析员",  # statistics and exports for the whole city, no personal data
-    "admin": "系统管理员",  # everything, manages accounts, reads the audit log; reveals are audited
+    "admin": "系统管理员",  # everything; the only role that may reveal personal data (audited); reads the audit log
 }
 
 
@@ -34,8 +34,8 @@ class Principal:
 
     @property
     def may_reveal_personal_data(self) -> bool:
-        """Whether the role may reveal (one record at a time, audited) names, phones and ID numbers."""
-        return self.role in ("official", "admin")
+        """Whether the role may reveal (one record at a time, audited) names, phones and ID numbers: administrators only."""
+        return self.role == "admin"
 
 
 SYSTEM = Principal(username="system", role="admin")  # the command line run by the server's operator

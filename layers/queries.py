@@ -51,7 +51,7 @@ WHERE table_schema = 'main' AND table_name IN ('grids', 'events', 'load_batches'
 
 # Headline numbers of the store: events, grids per level, last finished load.
 EVENT_TOTAL = "SELECT count(*) FROM events"
-GRID_COUNTS_BY_LEVEL = "SELECT level, count(*) FROM grids GROUP BY level"
+GRID_COUNTS_BY_LEVEL = "SELECT level, count(*) FROM grids WHERE level IS NOT NULL GROUP BY level"
 LAST_LOAD_FINISHED = "SELECT max(finished_at) FROM load_batches"
 
 

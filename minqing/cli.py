@@ -255,6 +255,19 @@ def _note_scope(principal) -> None:
         click.echo(f"范围 / jurisdiction: {', '.join(principal.scope)} (user {principal.username})", err=True)
 
 
+def _record_export(database: Path, principal, command: str, options: dict, rows: int) -> None:
+    """An "export" entry in the audit log next to the store (or $MINQING_AUDIT), before the file is written:
+    an export that cannot be recorded is refused (AuditError is a UserError)."""
+    import getpass
+
+    from etl.audit import AuditLog, audit_path
+
+    detail = {"via": "cli", "command": f"minqing export {command}", "os_user": getpass.getuser(),
+              "options": {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
+                          for k, v in options.items() if v not in (None, ())}}
+    AuditLog(audit_path(database)).record(principal, "export", target=command, detail=detail, rows=rows)
+
+
 def _warn_unknown(con, column: str, values: tuple[str, ...], option: str) -> None:
     from layers import queries
 
@@ -313,12 +326,14 @@ def export_disputes(database: Path, level: str, year_from: int | None, year_to: 
         if gap:
             click.echo(f"注意 / note: {gap} resolved incident(s) have no {lv} grid (placed by address only); "
                        f"they count in the total but in no {lv} row", err=True)
+    rows = sum(len(f) for f in frames.values())
+    _record_export(database, principal, "disputes", dict(level=level, year_from=year_from, year_to=year_to, grid=grid,
+                                                        format=chosen, output=output, scope=scopes), rows)
     output.parent.mkdir(parents=True, exist_ok=True)
     if chosen == "csv":
         write_disputes_csv(frames[level], output)
     else:
         write_disputes_xlsx(frames, totals, output)
-    rows = sum(len(f) for f in frames.values())
     click.echo(f"写出 / wrote {output}: {rows} rows, {year_from}-{year_to}, resolved in all: {int(totals['resolved'].sum())}")
 
 
@@ -386,6 +401,10 @@ def export_events(database: Path, date_from: str | None, date_to: str | None, de
     finally:
         con.close()
         plain.close()
+    _record_export(database, principal, "events", dict(date_from=date_from, date_to=date_to, depts=depts,
+                                                      categories=categories, dispute_classes=dispute_classes,
+                                                      statuses=statuses, level=level, grid=grid, format=chosen,
+                                                      output=output, scope=scopes), len(rows))
     output.parent.mkdir(parents=True, exist_ok=True)
     (write_events_csv if chosen == "csv" else write_events_xlsx)(rows, output)
     click.echo(f"写出 / wrote {output}: {len(rows)} events")
@@ -429,6 +448,8 @@ def export_review(database: Path, period: str, as_of: str | None, fmt: str | Non
     finally:
         con.close()
         plain.close()
+    _record_export(database, principal, "review", dict(period=period, as_of=f"{moment:%Y-%m-%dT%H:%M}", format=chosen,
+                                                      output=output, scope=scopes), len(report))
     output.parent.mkdir(parents=True, exist_ok=True)
     if chosen == "csv":
         write_review_csv(report, output)

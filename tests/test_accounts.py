@@ -252,3 +252,11 @@ def test_serve_passes_the_users_file(tmp_path, monkeypatch, fixture_store: Fixtu
     monkeypatch.delenv("MINQING_USERS", raising=False)
     result = invoke("serve", "--db", str(fixture_store.path))
     assert result.exit_code == 0 and "MINQING_USERS" not in seen[-1] and "未启用登录" in result.output
+
+
+def test_only_administrators_may_reveal_personal_data() -> None:
+    from etl.principal import ROLES, Principal
+
+    may = {role: Principal("u", role, ("441502001000000",) if role == "official" else ()).may_reveal_personal_data
+           for role in ROLES}
+    assert may == {"command_center": False, "official": False, "analyst": False, "admin": True}

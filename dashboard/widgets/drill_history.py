@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.frame import PageContext
+from dashboard.widgets.drill_people import event_people_panel
 from dashboard.widgets.drill_state import PAGE_KEY
 from etl.schema import STATUSES
 from layers.drilldown import PAGE_SIZE, EventPage, GridProfile, event_history
@@ -75,4 +76,5 @@ def event_history_panel(ctx: PageContext, profile: GridProfile) -> EventPage:
     number.number_input("页码", min_value=1, max_value=result.page_count, step=1, key=PAGE_KEY)
     forward.button("下一页", key="drill_next", on_click=_step, args=(1,), disabled=result.page >= result.page_count)
     position.caption(f"第 {result.page} / {result.page_count} 页，每页 {result.page_size} 件")
+    event_people_panel(ctx, [str(e) for e in result.rows["event_id"]])
     return result

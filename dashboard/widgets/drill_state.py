@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.frame import PageContext
+from etl.schema import LEVELS
 from layers.drilldown import CITY_CODE, GridProfile, grid_profile
 
 GRID_KEY = "drill_grid_code"
@@ -27,17 +28,53 @@ def choose(code: str) -> None:
     st.session_state[PAGE_KEY] = 1
 
 
+def jurisdiction(ctx: PageContext) -> tuple[GridProfile, ...]:
+    """The signed-in user's scope grids (an official's large or medium grids); () for a whole-city user."""
+    if ctx.principal.whole_city:
+        return ()
+    found = (ctx.store.query(grid_profile, code) for code in ctx.principal.scope)
+    return tuple(p for p in found if p is not None and p.level in LEVELS)
+
+
+def home(ctx: PageContext) -> str:
+    """Where the page starts: the city, or the user's (first) scope grid."""
+    roots = jurisdiction(ctx)
+    return roots[0].code if roots else CITY_CODE
+
+
+def top_level(ctx: PageContext) -> str | None:
+    """The highest level the user may open below the city: None (whole city: the city itself), else the level
+    of the highest scope grid."""
+    roots = jurisdiction(ctx)
+    return min((p.level for p in roots), key=LEVELS.index) if roots else None
+
+
+def visible_trail(ctx: PageContext, profile: GridProfile) -> tuple[tuple[str, str], ...]:
+    """The ancestors the breadcrumb shows: all of them for a whole-city user, else from the scope grid down."""
+    roots = {p.code for p in jurisdiction(ctx)}
+    if not roots and ctx.principal.whole_city:
+        return profile.ancestors
+    for depth, (code, _name) in enumerate(profile.ancestors):
+        if code in roots:
+            return profile.ancestors[depth:]
+    return ()
+
+
 def current_grid(ctx: PageContext) -> tuple[GridProfile, str | None]:
-    """The grid to show and, when a requested code is not in the store, that code (the page says so)."""
+    """The grid to show and, when a requested code is not in the store (or not the user's), that code (the
+    page says so). A scoped user starts at their scope grid and never sees the city or a grid above it."""
     shared = st.query_params.get(PARAM)
     if shared and shared != st.session_state.get(PARAM_WRITTEN_KEY):
         choose(shared)
-    requested = st.session_state.get(GRID_KEY) or CITY_CODE
+    start = home(ctx)
+    requested = st.session_state.get(GRID_KEY) or start
+    if requested == CITY_CODE:
+        requested = start
     profile = ctx.store.query(grid_profile, requested)
     missing = None
-    if profile is None:
-        missing, profile = requested, ctx.store.query(grid_profile, CITY_CODE)
-        choose(CITY_CODE)
+    if profile is None or (start != CITY_CODE and profile.level not in LEVELS):  # unknown, or an ancestor's name
+        missing, profile = requested, ctx.store.query(grid_profile, start)
+        choose(start)
     _write_url(profile.code)
     for level, key in SELECTOR_KEYS.items():
         st.session_state[key] = profile.code_at(level) or NOT_CHOSEN

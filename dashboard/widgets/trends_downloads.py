@@ -1,18 +1,23 @@
 """The trends page's downloads: yearly dispute statistics and the filtered events, each as CSV and XLSX, made by
 the same functions as `minqing export` and shown with the command that writes the same file.
 
-The files are made only when a button is clicked (deferred download data), through the store's query cache.
+The files are made only when a button is clicked (deferred download data), through the store's query cache; each
+file made is recorded as an "export" entry in the audit log (what, the options, the rows) by the deferred callable.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
+from typing import Any, Callable
 
 import streamlit as st
 
 from dashboard.frame import LEVEL_LABELS, PageContext
 from dashboard.widgets.trends_scope import ScopeChoice, filter_caption, plain
 from etl.schema import LEVELS
+from layers.disputes import dispute_statistics
+from layers.stats import event_rows
 from layers.trends import EXPORT_FORMATS, Scope, dispute_export, disputes_command, event_export, events_command, export_name
 
 MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -24,6 +29,26 @@ def export_levels(scope: Scope) -> list[str]:
     or a large grid (a medium or small grid has no large-grid rows)."""
     finer = list(LEVELS) if scope.level == "city" else list(LEVELS[LEVELS.index(scope.level):])
     return [*finer, "all"] if scope.level in ("city", "large") else finer
+
+
+def _jsonable(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: (dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v) for k, v in options.items()
+            if v is not None}
+
+
+def _audited(ctx: PageContext, what: str, fmt: str, file_name: str, options: dict[str, Any], make: partial,
+             count: Callable[[], int]) -> bytes:
+    """Make the file, then record the export (who, what, options, rows); no record (AuditError) means no file."""
+    data = make()
+    if ctx.audit is not None:
+        ctx.audit.record(ctx.principal, "export", target=what, rows=count(),
+                         detail={"via": "dashboard", "format": fmt, "file": file_name, "filters": _jsonable(options)})
+    return data
+
+
+def _dispute_rows(ctx: PageContext, level: str, **options: Any) -> int:
+    levels = ("large", "medium", "small") if level == "all" else (level,)
+    return sum(len(ctx.store.query(dispute_statistics, lv, **options)) for lv in levels)
 
 
 def _button(label: str, fmt: str, file_name: str, make: partial, key: str, command: str | None) -> None:
@@ -49,8 +74,10 @@ def show_dispute_downloads(ctx: PageContext, choice: ScopeChoice, years: tuple[i
             name = export_name("disputes", fmt, level, scope.grid, f"{years[0]}-{years[1]}")
             usable = not (fmt == "csv" and level == "all")
             command = disputes_command(ctx.store.path, fmt, output=name, **options) if usable else None
-            _button(f"下载 {fmt.upper()}", fmt, name, partial(ctx.store.query, dispute_export, fmt, **options),
-                    f"trends_download_disputes_{fmt}", command)
+            make = partial(_audited, ctx, "disputes", fmt, name, options,
+                           partial(ctx.store.query, dispute_export, fmt, **options),
+                           partial(_dispute_rows, ctx, level, year_from=years[0], year_to=years[1], grid=scope.grid))
+            _button(f"下载 {fmt.upper()}", fmt, name, make, f"trends_download_disputes_{fmt}", command)
 
 
 def show_event_downloads(ctx: PageContext, choice: ScopeChoice) -> None:
@@ -66,5 +93,7 @@ def show_event_downloads(ctx: PageContext, choice: ScopeChoice) -> None:
         with column:
             name = export_name("events", fmt, scope.grid, stamp)
             command = events_command(ctx.store.path, fmt, output=name, **options)
-            _button(f"下载 {fmt.upper()}", fmt, name, partial(ctx.store.query, event_export, fmt, **options),
-                    f"trends_download_events_{fmt}", command)
+            make = partial(_audited, ctx, "events", fmt, name, options,
+                           partial(ctx.store.query, event_export, fmt, **options),
+                           lambda options=options: len(ctx.store.query(event_rows, **options)))
+            _button(f"下载 {fmt.upper()}", fmt, name, make, f"trends_download_events_{fmt}", command)

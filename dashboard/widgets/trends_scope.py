@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard.frame import LEVEL_LABELS, PageContext
+from etl.schema import LEVELS
+from layers.drilldown import grid_profile
 from layers.trends import CITY, Scope, data_years, grid_options
 
 SCOPE_LEVELS: dict[str, str] = {"city": "全市", **LEVEL_LABELS}
@@ -19,12 +21,23 @@ class ScopeChoice:
     """The chosen scope and how to name it on screen."""
 
     scope: Scope
-    label: str  # 全市, 全部中网格, or the grid's label
+    label: str  # 全市 (辖区 for a scoped user), 全部中网格, or the grid's label
+    top_level: str = "large"  # the highest level the user sees: large, or medium for a medium-scoped official
 
     @property
     def map_level(self) -> str:
-        """The level the playback map draws: the scope's level, the large grids for the city."""
-        return "large" if self.scope.level == "city" else self.scope.level
+        """The level the playback map draws: the scope's level, the top level for the city (辖区)."""
+        return self.top_level if self.scope.level == "city" else self.scope.level
+
+
+def user_levels(ctx: PageContext) -> tuple[str, ...]:
+    """The grid levels the user may pick: all for a whole-city user, else from their highest scope grid down."""
+    if ctx.principal.whole_city:
+        return tuple(LEVELS)
+    found = [ctx.store.query(grid_profile, code) for code in ctx.principal.scope]
+    levels = [p.level for p in found if p is not None and p.level in LEVELS]
+    top = min(levels, key=LEVELS.index) if levels else LEVELS[-1]
+    return tuple(LEVELS[LEVELS.index(top):])
 
 
 def plain(text: str) -> str:
@@ -34,19 +47,22 @@ def plain(text: str) -> str:
 
 def pick_scope(ctx: PageContext) -> ScopeChoice:
     """范围层级 then 网格 (searchable by name or code); each level remembers its own grid."""
+    levels = user_levels(ctx)
+    whole_label = "全市" if ctx.principal.whole_city else "辖区"  # a scoped user's "city" is their jurisdiction
+    labels = {"city": whole_label, **{lv: LEVEL_LABELS[lv] for lv in levels}}
     left, right = st.columns([1, 3])
-    level = left.selectbox("范围层级", list(SCOPE_LEVELS), format_func=SCOPE_LEVELS.get, key="trends_level")
+    level = left.selectbox("范围层级", list(labels), format_func=labels.get, key="trends_level")
     if level == "city":
-        right.selectbox("网格", ["全市"], disabled=True, key="trends_grid_city")
-        return ScopeChoice(CITY, "全市")
+        right.selectbox("网格", [whole_label], disabled=True, key="trends_grid_city")
+        return ScopeChoice(CITY, whole_label, levels[0])
     names = ctx.store.query(grid_options, level)
     whole = f"全部{LEVEL_LABELS[level]}"
     grid = right.selectbox("网格", [WHOLE_LEVEL, *names], key=f"trends_grid_{level}",
                            format_func=lambda code: whole if code == WHOLE_LEVEL else names.get(code, code),
                            help="输入网格名称或编码可搜索")
     if grid == WHOLE_LEVEL:
-        return ScopeChoice(Scope(level), whole)
-    return ScopeChoice(Scope(level, grid), names[grid])
+        return ScopeChoice(Scope(level), whole, levels[0])
+    return ScopeChoice(Scope(level, grid), names[grid], levels[0])
 
 
 def pick_years(ctx: PageContext) -> tuple[int, int]:
