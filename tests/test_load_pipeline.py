@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import duckdb
@@ -12,12 +11,12 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
+from projects import write_config
 from etl.config import load_config
 from etl.errors import ConfigError
 from etl.load import load_project
 from minqing.cli import main
 
-CATEGORIES = Path(__file__).resolve().parents[1] / "data" / "categories.toml"
 HEADER = "编号,类别,状态,上报时间,办结时间,经度,纬度,来源编号\n"
 GOOD = [
     "A1,邻里纠纷,已办结,2023/8/21 14:05,2023/8/22 9:00,115.05,22.95,",
@@ -83,28 +82,7 @@ def project(tmp_path: Path) -> Path:
         frame.to_file(tmp_path / f"{name}.geojson", driver="GeoJSON")
     (tmp_path / "street.toml").write_text(MAPPING, encoding="utf-8")
     (tmp_path / "street.csv").write_text(HEADER + "\n".join(GOOD + list(BAD) + [GOOD[1]]) + "\n", encoding="gbk")
-    (tmp_path / "minqing.toml").write_text(textwrap.dedent(f"""
-        database = "store.duckdb"
-        categories = "{CATEGORIES.as_posix()}"
-        [grids.large]
-        path = "large.geojson"
-        code = "code"
-        name = "name"
-        [grids.medium]
-        path = "medium.geojson"
-        code = "code"
-        name = "name"
-        parent = "parent"
-        [grids.small]
-        path = "small.geojson"
-        code = "code"
-        name = "name"
-        parent = "parent"
-        population = "pop"
-        [[departments]]
-        path = "street.csv"
-        mapping = "street.toml"
-        """), encoding="utf-8")
+    write_config(tmp_path, "street")
     return tmp_path
 
 

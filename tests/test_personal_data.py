@@ -24,6 +24,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from projects import write_config
 from etl.config import load_config
 from etl.errors import ConfigError, UserError
 from etl.load import load_project
@@ -50,7 +51,6 @@ from layers.queries import EventFilter
 from minqing.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-CATEGORIES = REPO / "data" / "categories.toml"
 SHANWEI_COUNTIES = {"441502", "441521", "441523", "441581"}
 MOBILE = re.compile(r"1(3\d|5[0-35-9]|8\d|9[0-35-9])\d{8}")
 CJK_NAME = re.compile(r"[\u4e00-\u9fff]{2,4}")
@@ -334,27 +334,7 @@ def project(tmp_path: Path) -> Path:
         gpd.GeoDataFrame(frame, geometry=[box], crs=4326).to_file(tmp_path / f"{level}.geojson", driver="GeoJSON")
     (tmp_path / "hall.toml").write_text(MAPPING + PERSONS, encoding="utf-8")
     (tmp_path / "hall.csv").write_text(HEADER + "\n".join(ROWS) + "\n", encoding="utf-8")
-    (tmp_path / "minqing.toml").write_text(textwrap.dedent(f"""
-        database = "store.duckdb"
-        categories = "{CATEGORIES.as_posix()}"
-        [grids.large]
-        path = "large.geojson"
-        code = "code"
-        name = "name"
-        [grids.medium]
-        path = "medium.geojson"
-        code = "code"
-        name = "name"
-        parent = "parent"
-        [grids.small]
-        path = "small.geojson"
-        code = "code"
-        name = "name"
-        parent = "parent"
-        [[departments]]
-        path = "hall.csv"
-        mapping = "hall.toml"
-        """), encoding="utf-8")
+    write_config(tmp_path, "hall", population=False)
     return tmp_path
 
 

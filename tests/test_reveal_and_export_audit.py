@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from streamlit.runtime.media_file_manager import MediaFileManager
+from test_page_signin import RecordingManager  # records the app's media managers (deferred downloads)
 from streamlit.testing.v1 import AppTest
 
 from etl.accounts import add_user
@@ -19,16 +19,6 @@ from minqing.cli import main
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PASSWORDS = {"admin1": "admin password 1", "analyst1": "analyst password 1"}
-
-
-class RecordingManager(MediaFileManager):
-    """AppTest's media file manager, kept so a test can make a deferred download's bytes as a click would."""
-
-    made: list[RecordingManager] = []
-
-    def __init__(self, storage) -> None:
-        super().__init__(storage)
-        RecordingManager.made.append(self)
 
 
 @pytest.fixture(scope="module")

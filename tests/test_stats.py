@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import textwrap
 from pathlib import Path
 
 import duckdb
@@ -17,6 +16,7 @@ import pytest
 import shapely
 
 from test_load_pipeline import MAPPING, _square  # the same small street department
+from projects import write_config
 from etl.config import load_config
 from etl.load import load_project
 from etl.rollups import refresh_rollups, rollup_state
@@ -531,29 +531,7 @@ def project(tmp_path: Path) -> Path:
         frame.to_file(tmp_path / f"{name}.geojson", driver="GeoJSON")
     (tmp_path / "street.toml").write_text(MAPPING, encoding="utf-8")
     (tmp_path / "street.csv").write_text(HEADER + "\n".join(FIRST) + "\n", encoding="utf-8")
-    categories = Path(__file__).resolve().parents[1] / "data" / "categories.toml"
-    (tmp_path / "minqing.toml").write_text(textwrap.dedent(f"""
-        database = "store.duckdb"
-        categories = "{categories.as_posix()}"
-        [grids.large]
-        path = "large.geojson"
-        code = "code"
-        name = "name"
-        [grids.medium]
-        path = "medium.geojson"
-        code = "code"
-        name = "name"
-        parent = "parent"
-        [grids.small]
-        path = "small.geojson"
-        code = "code"
-        name = "name"
-        parent = "parent"
-        population = "pop"
-        [[departments]]
-        path = "street.csv"
-        mapping = "street.toml"
-        """), encoding="utf-8")
+    write_config(tmp_path, "street")
     return tmp_path
 
 
