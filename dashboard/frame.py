@@ -14,6 +14,7 @@ from etl.audit import AuditLog
 from etl.principal import SYSTEM, Principal
 from layers.grids import StoreSummary, store_summary
 from layers.offline import Basemap, basemap_from_env
+from layers.patrol import DEFAULT_NEGLECT_DAYS, MAX_NEGLECT_DAYS
 from layers.queries import EventFilter
 from layers.stats import data_clock
 from layers.timewindow import QueryError
@@ -21,6 +22,7 @@ from layers.lookups import category_names, department_names
 
 CLOCK_ENV = "MINQING_CLOCK"  # "now": the wall clock; "data": the latest report (demos, replays of old data)
 REFRESH_ENV = "MINQING_REFRESH_SECONDS"  # how often the live page refreshes its data
+NEGLECT_ENV = "MINQING_NEGLECT_DAYS"  # a small grid with no patrol check-in for more days is an alert (失管)
 CONTEXT_KEY = "frame_context"
 LEVEL_LABELS = {"large": "大网格", "medium": "中网格", "small": "小网格"}
 WINDOWS: dict[str, dt.timedelta | None] = {
@@ -60,6 +62,7 @@ class PageContext:
     refresh_seconds: int = 30
     principal: Principal = SYSTEM
     audit: AuditLog | None = None
+    neglect_days: int = DEFAULT_NEGLECT_DAYS
 
     def window_text(self) -> str:
         """The time window as Chinese text for captions."""
@@ -75,6 +78,14 @@ def refresh_seconds() -> int:
         return max(5, int(os.environ.get(REFRESH_ENV, "30")))
     except ValueError:
         return 30
+
+
+def neglect_days() -> int:
+    """Days without a patrol check-in after which a small grid is an alert, from $MINQING_NEGLECT_DAYS (1-365)."""
+    try:
+        return min(MAX_NEGLECT_DAYS, max(1, int(os.environ.get(NEGLECT_ENV, str(DEFAULT_NEGLECT_DAYS)))))
+    except ValueError:
+        return DEFAULT_NEGLECT_DAYS
 
 
 def now_for(store: Store) -> dt.datetime:
@@ -125,7 +136,7 @@ def build_context(store: Store, summary: StoreSummary, *, principal: Principal, 
         store=store, summary=summary, as_of=as_of, start=start, end=end, window_label=label,
         where=EventFilter(depts=tuple(chosen_depts), categories=tuple(chosen_categories)),
         dept_names=depts, category_names=categories, basemap=basemap_from_env(), big_screen=big_screen,
-        refresh_seconds=refresh_seconds(), principal=principal, audit=audit,
+        refresh_seconds=refresh_seconds(), principal=principal, audit=audit, neglect_days=neglect_days(),
     )
 
 

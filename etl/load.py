@@ -12,14 +12,28 @@ import duckdb
 import pandas as pd
 
 from etl.assign import GridIndex
+from etl.beats import BeatCounts, assign_beats
 from etl.config import DepartmentSource, ProjectConfig
 from etl.errors import UserError
 from etl.grids import GridReport, load_grids
-from etl.normalize import EVENT_COLUMNS, normalise
+from etl.mapping import Mapping
+from etl.merge import MergeCounts, Target, merge_rows
+from etl.normalize import EVENT_COLUMNS, PERSON_COLUMNS, normalise
 from etl.publish import publishing
-from etl.readers import format_of, read_raw
+from etl.readers import RawTable, format_of, read_raw
 from etl.rollups import refresh_rollups
+from etl.roster import ROSTER_COLUMNS, ROSTER_GRID_COLUMNS, normalise_roster
 from etl.schema import connect
+from etl.visits import VISIT_COLUMNS, normalise_visits
+
+# Where each kind of source is merged (etl/merge.py); the names are constants, never input.
+TARGETS: dict[str, Target] = {
+    "events": Target("events", "event_id", EVENT_COLUMNS, child="persons",
+                     child_columns=PERSON_COLUMNS),
+    "roster": Target("roster", "worker_id", ROSTER_COLUMNS, versioned=False, child="roster_grids",
+                     child_columns=ROSTER_GRID_COLUMNS),
+    "visits": Target("visits", "visit_id", VISIT_COLUMNS, reset_on_update=("beat_km", "off_beat")),
+}
 
 
 @dataclass
@@ -82,10 +96,15 @@ def _load_into(working: Path, config: ProjectConfig, todo: list[tuple[Department
             progress(0, len(todo), "grids")
         report.grids = load_grids(con, config.grids)
         index = GridIndex.from_db(con)
+        roster_changed = False
         for done, (source, path) in enumerate(todo):
             if progress:
                 progress(done, len(todo), f"{source.mapping.department}: {path.name}")
-            report.files.append(load_file(con, source, path, config=config, grids=index))
+            result = load_file(con, source, path, config=config, grids=index)
+            report.files.append(result)
+            roster_changed |= source.mapping.kind == "roster" and (result.loaded + result.updated) > 0
+        if roster_changed:  # every check-in's beat is measured against the roster as it is now
+            assign_beats(con, visit_thresholds(config))
         if progress:
             progress(len(todo), len(todo), "done")
     except UserError:
@@ -95,6 +114,11 @@ def _load_into(working: Path, config: ProjectConfig, todo: list[tuple[Department
         con.close()  # interrupted or crashed: the working copy is discarded, nothing to finish
         raise
     _finish(con)
+
+
+def visit_thresholds(config: ProjectConfig) -> dict[str, float]:
+    """Each visits source's off-beat distance (km), from its mapping."""
+    return {s.mapping.department: s.mapping.off_beat_km for s in config.departments if s.mapping.kind == "visits"}
 
 
 def _finish(con: duckdb.DuckDBPyConnection) -> None:
@@ -152,12 +176,14 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
             [batch_id, mapping.department, str(path), digest, str(mapping.path), datetime.now()],
         )
         for raw in table.chunks(CHUNK_ROWS):
-            normalised = normalise(raw, table, mapping, path=path, categories=config.categories, grids=grids)
-            _merge_events(con, normalised.events, batch_id, grids.version, result, persons=normalised.persons)
-            _store_rejects(con, normalised.rejects, batch_id, mapping.department)
-            result.rejected += len(normalised.rejects)
-            for reason, count in normalised.rejects["reason"].value_counts().items():
+            rejects = _load_chunk(con, raw, table, source.mapping, path, batch_id, config, grids, result)
+            _store_rejects(con, rejects, batch_id, mapping.department)
+            result.rejected += len(rejects)
+            for reason, count in rejects["reason"].value_counts().items():
                 reasons[reason] = reasons.get(reason, 0) + int(count)
+        if mapping.kind == "visits":
+            beats = assign_beats(con, {mapping.department: mapping.off_beat_km}, batch_id=batch_id)
+            result.notes += _beat_notes(beats, mapping)
         result.top_reasons = sorted(reasons.items(), key=lambda item: -item[1])[:5]
         result.check()
         con.execute(
@@ -173,6 +199,45 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
     return result
 
 
+def _load_chunk(con: duckdb.DuckDBPyConnection, raw: pd.DataFrame, table: RawTable, mapping: Mapping, path: Path,
+                batch_id: int, config: ProjectConfig, grids: GridIndex, result: FileResult) -> pd.DataFrame:
+    """Normalise and merge one chunk of a file by its mapping's kind; return the chunk's rejects."""
+    target = TARGETS[mapping.kind]
+    if mapping.kind == "roster":
+        roster = normalise_roster(raw, table, mapping, path=path, grids=grids)
+        counts = merge_rows(con, target, roster.people, batch_id, grids.version, children=roster.grids)
+        rejects = roster.rejects
+    elif mapping.kind == "visits":
+        visits = normalise_visits(raw, table, mapping, path=path, grids=grids)
+        counts = merge_rows(con, target, visits.events, batch_id, grids.version)
+        rejects = visits.rejects
+    else:
+        normalised = normalise(raw, table, mapping, path=path, categories=config.categories, grids=grids)
+        counts = merge_rows(con, target, normalised.events, batch_id, grids.version, children=normalised.persons)
+        rejects = normalised.rejects
+    _count(result, counts)
+    return rejects
+
+
+def _count(result: FileResult, counts: MergeCounts) -> None:
+    result.loaded += counts.loaded
+    result.updated += counts.updated
+    result.duplicate += counts.duplicate
+    result.outside_grid += counts.outside_grid
+
+
+def _beat_notes(beats: BeatCounts, mapping: Mapping) -> list[str]:
+    """What the load report says about check-ins off their worker's beat or by people not on the roster."""
+    notes = []
+    if beats.off_beat:
+        notes.append(f"{beats.off_beat:,} check-in(s) more than {mapping.off_beat_km:g} km from all of the "
+                     "worker's grids: kept and flagged off-beat (visits.off_beat)")
+    if beats.unknown_worker:
+        notes.append(f"{beats.unknown_worker:,} check-in(s) by worker ids not on the roster: kept; load the roster "
+                     "that lists them (their distance is measured then)")
+    return notes
+
+
 def _store_rejects(con: duckdb.DuckDBPyConnection, rejects: pd.DataFrame, batch_id: int, dept: str) -> None:
     if rejects.empty:
         return
@@ -182,94 +247,6 @@ def _store_rejects(con: duckdb.DuckDBPyConnection, rejects: pd.DataFrame, batch_
     con.register("incoming_rejects", frame)
     con.execute("INSERT INTO rejects SELECT * FROM incoming_rejects")
     con.unregister("incoming_rejects")
-
-
-# Column names below come from the EVENT_COLUMNS constant, never from input.
-_COLUMNS = ", ".join(EVENT_COLUMNS)
-# DuckDB's hash() of the canonical columns: fast and stable within a DuckDB version (after an upgrade a
-# re-export may count as updated once, never as lost).
-_HASHED = f"CAST(hash({_COLUMNS}) AS VARCHAR)"
-_STAGE_RANKED = f"""
-    CREATE OR REPLACE TEMP TABLE staged AS
-    SELECT *,
-        row_number() OVER (PARTITION BY event_id, row_hash ORDER BY __row DESC) AS copy_rank,
-        row_number() OVER (PARTITION BY event_id ORDER BY __row DESC)           AS version_rank
-    FROM (SELECT *, {_HASHED} AS row_hash FROM incoming_events)
-"""
-_STAGE_UNIQUE = f"""
-    CREATE OR REPLACE TEMP TABLE staged AS
-    SELECT *, {_HASHED} AS row_hash, 1 AS copy_rank, 1 AS version_rank FROM incoming_events
-"""
-_COUNT = """
-    SELECT
-        count(*) FILTER (WHERE copy_rank > 1)                                             AS repeats,
-        count(*) FILTER (WHERE copy_rank = 1 AND version_rank > 1)                        AS superseded,
-        count(*) FILTER (WHERE version_rank = 1 AND e.event_id IS NULL)                   AS new_rows,
-        count(*) FILTER (WHERE version_rank = 1 AND e.row_hash <> s.row_hash)             AS changed_rows,
-        count(*) FILTER (WHERE version_rank = 1 AND e.row_hash = s.row_hash)              AS same_rows,
-        count(*) FILTER (WHERE version_rank = 1 AND s.outside_grid)                       AS outside_rows
-    FROM staged s LEFT JOIN events e USING (event_id)
-"""
-_INSERT_NEW = f"""
-    INSERT INTO events ({_COLUMNS}, row_hash, grid_version, batch_id, updated_batch)
-    SELECT {_COLUMNS}, row_hash, ?, ?, NULL FROM staged s
-    WHERE version_rank = 1 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id)
-"""
-_UPDATE_CHANGED = f"""
-    UPDATE events SET
-        {", ".join(f"{c} = s.{c}" for c in EVENT_COLUMNS if c != "event_id")},
-        row_hash = s.row_hash, grid_version = ?, updated_batch = ?
-    FROM staged s
-    WHERE s.version_rank = 1 AND events.event_id = s.event_id AND events.row_hash <> s.row_hash
-"""
-
-# Personal data goes to persons only: an event's persons are replaced by those of its latest record
-# in the file (new, updated or unchanged), so a re-load never duplicates them.
-_DELETE_PERSONS = "DELETE FROM persons WHERE event_id IN (SELECT event_id FROM staged WHERE version_rank = 1)"
-_INSERT_PERSONS = """
-    INSERT INTO persons (event_id, role, seq, name, phone, id_number, id_valid, batch_id)
-    SELECT p.event_id, p.role, p.seq, p.name, p.phone, p.id_number, p.id_valid, ?
-    FROM incoming_persons p JOIN staged s ON s.event_id = p.event_id AND s.__row = p.__row
-    WHERE s.version_rank = 1
-"""
-
-
-def _merge_events(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, batch_id: int, grid_version: int,
-                  result: FileResult, *, persons: pd.DataFrame | None = None) -> None:
-    """Insert new events, update changed ones, count unchanged ones and in-file repeats as duplicates.
-
-    Within one file an exact repeat is a duplicate and an earlier, different version of an id is
-    superseded by the later one (counted as updated). Hashing and ranking run inside DuckDB.
-    `persons` (None: the mapping names nobody) replace the persons of every event in `events`.
-    """
-    con.register("incoming_events", events)
-    try:
-        repeated_ids = bool(events["event_id"].duplicated().any())
-        con.execute(_STAGE_RANKED if repeated_ids else _STAGE_UNIQUE)
-        repeats, superseded, new, changed, same, outside = con.execute(_COUNT).fetchone()
-        result.duplicate += int(repeats) + int(same)
-        result.updated += int(superseded) + int(changed)
-        result.loaded += int(new)
-        result.outside_grid += int(outside)
-        con.execute(_INSERT_NEW, [grid_version, batch_id])
-        if changed:
-            con.execute(_UPDATE_CHANGED, [grid_version, batch_id])
-        if persons is not None:
-            _replace_persons(con, persons, batch_id)
-        con.execute("DROP TABLE staged")
-    finally:
-        con.unregister("incoming_events")
-
-
-def _replace_persons(con: duckdb.DuckDBPyConnection, persons: pd.DataFrame, batch_id: int) -> None:
-    con.execute(_DELETE_PERSONS)
-    if persons.empty:
-        return
-    con.register("incoming_persons", persons)
-    try:
-        con.execute(_INSERT_PERSONS, [batch_id])
-    finally:
-        con.unregister("incoming_persons")
 
 
 def _sha256(path: Path) -> str:

@@ -28,14 +28,30 @@ CANONICAL_FIELDS: tuple[str, ...] = (
     "description",
 )
 REQUIRED_FIELDS: tuple[str, ...] = ("source_id", "category", "status", "reported_at")
+# What a source holds: events (the default), the roster of grid people, or the grid workers' patrol check-ins.
+KINDS: tuple[str, ...] = ("events", "roster", "visits")
+ROSTER_FIELDS: tuple[str, ...] = ("worker_id", "name", "phone", "role", "grid_code", "households", "start_date",
+                                  "end_date")
+ROSTER_REQUIRED: tuple[str, ...] = ("worker_id", "role", "grid_code")
+ROSTER_ROLES: tuple[str, ...] = ("grid_leader", "grid_worker", "household_head")  # 网格长, 网格员, 联户长
+VISIT_FIELDS: tuple[str, ...] = ("source_id", "worker_id", "visited_at", "visit_type", "event_ref", "lon", "lat",
+                                 "grid_code", "address", "description")
+VISIT_REQUIRED: tuple[str, ...] = ("source_id", "worker_id", "visited_at", "visit_type")
+VISIT_TYPES: tuple[str, ...] = ("household", "patrol", "follow_up")  # 入户走访, 日常巡查, 事件跟进
+DEFAULT_OFF_BEAT_KM = 1.0  # a check-in farther than this from all of its worker's grids is flagged
+KIND_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # kind -> (canonical fields, required ones)
+    "events": (CANONICAL_FIELDS, REQUIRED_FIELDS),
+    "roster": (ROSTER_FIELDS, ROSTER_REQUIRED),
+    "visits": (VISIT_FIELDS, VISIT_REQUIRED),
+}
 ROW_NUMBER_ID = "@row"  # fields.source_id = "@row": a file with no id column; the row number is the id
 TIME_FIELDS: tuple[str, ...] = ("reported_at", "dispatched_at", "closed_at", "due_at")
 # Personal data of the people a record names, mapped in [[persons]] (never in [fields]): stored in the
 # persons table, never in events.
 PERSON_FIELDS: tuple[str, ...] = ("name", "phone", "id_number")
 # The keys a mapping may hold, at the top and in each table; anything else is reported (a typo is never ignored).
-TOP_KEYS: tuple[str, ...] = ("department", "name", "read", "fields", "time", "coordinates", "category", "status",
-                             "grid_code", "due", "link", "persons")
+TOP_KEYS: tuple[str, ...] = ("kind", "department", "name", "read", "fields", "time", "coordinates", "category",
+                             "status", "grid_code", "due", "link", "persons", "roster", "role", "visits", "visit_type")
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "read": ("format", "encoding", "sheet", "layer"),
     "time": ("formats", "timezone"),
@@ -45,6 +61,16 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "grid_code": ("map",),
     "due": ("default", "rules"),
     "link": ("id_field", "dept", "dept_field", "dept_map"),
+    "roster": ("separator",),
+    "role": ("map", "default"),
+    "visits": ("event_dept", "off_beat_km"),
+    "visit_type": ("map", "default"),
+}
+# Tables that only one kind of source may hold.
+KIND_TABLES: dict[str, tuple[str, ...]] = {
+    "events": ("category", "status", "due", "link", "persons"),
+    "roster": ("roster", "role"),
+    "visits": ("visits", "visit_type"),
 }
 
 
@@ -106,6 +132,14 @@ class Mapping:
     due_rules: dict[str, DueRule]
     link: LinkSpec | None
     persons: tuple[PersonSpec, ...] = ()
+    kind: str = "events"
+    roster_separator: str | None = None  # roster: between the grid codes of a person with several grids
+    role_map: dict[str, str] = field(default_factory=dict)  # roster: source text -> ROSTER_ROLES
+    role_default: str | None = None
+    visit_type_map: dict[str, str] = field(default_factory=dict)  # visits: source text -> VISIT_TYPES
+    visit_type_default: str | None = None
+    event_dept: str | None = None  # visits: the department whose source ids event_ref holds (None: full event ids)
+    off_beat_km: float = DEFAULT_OFF_BEAT_KM
 
     def column(self, canonical: str) -> list[str]:
         """Source columns of a canonical field ([] when the mapping does not map it)."""
@@ -146,7 +180,7 @@ def parse_mapping(
         wrong.append(f"fields = {raw['fields']!r} (write a [fields] table: canonical_field = \"source column\")")
         raw["fields"] = {}
     for table, key in (("category", "map"), ("status", "map"), ("grid_code", "map"), ("due", "rules"),
-                       ("link", "dept_map")):
+                       ("link", "dept_map"), ("role", "map"), ("visit_type", "map")):
         if not isinstance(raw[table].get(key, {}), dict):
             wrong.append(f"{table}.{key} = {raw[table][key]!r} (write a [{table}.{key}] table)")
             raw[table] = {k: v for k, v in raw[table].items() if k != key}
@@ -162,6 +196,15 @@ def parse_mapping(
                 f"{allowed_text}; [fields]: {', '.join(CANONICAL_FIELDS)}")
     if wrong:
         problem("wrong types", "; ".join(wrong), "fix each as said in brackets")
+    kind = raw.get("kind", "events")
+    if kind not in KINDS:
+        problem("kind", kind, f"use one of {', '.join(KINDS)} (events is the default)")
+        kind = "events"
+    misplaced = [t for other, tables in KIND_TABLES.items() if other != kind for t in tables if raw.get(t)]
+    if misplaced:
+        problem("kind", kind, f"a {kind} mapping has no {', '.join(f'[{t}]' for t in misplaced)}; remove them or "
+                "set kind to the source they belong to")
+    canonical, required_fields = KIND_FIELDS[kind]
     department = raw.get("department")
     if not isinstance(department, str) or not department.isidentifier():
         problem("department", department, "set a short ASCII code such as 'police110'")
@@ -178,12 +221,12 @@ def parse_mapping(
 
     fields: dict[str, list[str]] = {}
     for key, value in raw.get("fields", {}).items():
-        if key in PERSON_FIELDS:
+        if key in PERSON_FIELDS and key not in canonical:
             problem(f"fields.{key}", key, "personal data goes in a [[persons]] entry (role, name, phone, id_number), "
                     "never in [fields]")
             continue
-        if key not in CANONICAL_FIELDS:
-            problem(f"fields.{key}", key, f"canonical fields are {', '.join(CANONICAL_FIELDS)}")
+        if key not in canonical:
+            problem(f"fields.{key}", key, f"the canonical fields of a {kind} mapping are {', '.join(canonical)}")
             continue
         columns = [value] if isinstance(value, str) else value
         if not isinstance(columns, list) or not columns or not all(isinstance(c, str) for c in columns):
@@ -195,14 +238,16 @@ def parse_mapping(
     constant = {
         "category": raw.get("category", {}).get("default") is not None,
         "status": raw.get("status", {}).get("default") is not None,
+        "role": raw.get("role", {}).get("default") is not None,
+        "visit_type": raw.get("visit_type", {}).get("default") is not None,
     }
-    for required in REQUIRED_FIELDS:
+    for required in required_fields:
         if required not in fields and not constant.get(required):
             problem(f"fields.{required}", "", f"map '{required}' to the source column that holds it")
     has_point = ("lon" in fields and "lat" in fields) or from_geometry
     if ("lon" in fields) != ("lat" in fields):
         problem("fields.lon/lat", "", "map both lon and lat, or neither")
-    if not has_point and "grid_code" not in fields and "address" not in fields:
+    if kind != "roster" and not has_point and "grid_code" not in fields and "address" not in fields:
         problem("fields", "", "map lon and lat, a grid_code, or set coordinates.from_geometry = true")
 
     time = raw.get("time", {})
@@ -266,6 +311,20 @@ def parse_mapping(
             )
 
     persons = _persons(raw.get("persons", []), problem)
+    role_map, role_default = _value_map(raw["role"], "role", ROSTER_ROLES, problem)
+    visit_type_map, visit_type_default = _value_map(raw["visit_type"], "visit_type", VISIT_TYPES, problem)
+    separator = raw["roster"].get("separator")
+    if separator is not None and (not isinstance(separator, str) or not separator):
+        problem("roster.separator", separator, 'give the text between grid codes, e.g. "、" or ","')
+        separator = None
+    event_dept = raw["visits"].get("event_dept")
+    if event_dept is not None and (not isinstance(event_dept, str) or not event_dept.isidentifier()):
+        problem("visits.event_dept", event_dept, "give the department code whose event numbers event_ref holds")
+        event_dept = None
+    off_beat_km = raw["visits"].get("off_beat_km", DEFAULT_OFF_BEAT_KM)
+    if isinstance(off_beat_km, bool) or not isinstance(off_beat_km, (int, float)) or not 0 <= off_beat_km <= 1000:
+        problem("visits.off_beat_km", off_beat_km, "give a distance in km between 0 and 1000, e.g. 1.0")
+        off_beat_km = DEFAULT_OFF_BEAT_KM
 
     if problems:
         raise ConfigError(problems)
@@ -292,6 +351,14 @@ def parse_mapping(
         due_rules=due_rules,
         link=link,
         persons=persons,
+        kind=kind,
+        roster_separator=separator,
+        role_map=role_map,
+        role_default=role_default,
+        visit_type_map=visit_type_map,
+        visit_type_default=visit_type_default,
+        event_dept=event_dept,
+        off_beat_km=float(off_beat_km),
     )
 
 
@@ -337,6 +404,19 @@ def _persons(value: Any, problem: Any) -> tuple[PersonSpec, ...]:
             continue
         out.append(PersonSpec(role=role, **columns))
     return tuple(out)
+
+
+def _value_map(table: dict[str, Any], name: str, allowed: tuple[str, ...], problem: Any) -> tuple[dict[str, str], str | None]:
+    """A [<name>] table's map of source texts to allowed codes, and its default; wrong codes are problems."""
+    mapped = {str(k): str(v) for k, v in table.get("map", {}).items()}
+    for text, code in mapped.items():
+        if code not in allowed:
+            problem(f"{name}.map.{text}", code, f"map to one of {', '.join(allowed)}")
+    default = table.get("default")
+    if default is not None and default not in allowed:
+        problem(f"{name}.default", default, f"use one of {', '.join(allowed)}")
+        default = None
+    return mapped, default
 
 
 def _due_rule(value: Any, key: str, problem: Any) -> DueRule | None:

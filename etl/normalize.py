@@ -39,7 +39,7 @@ class Normalised:
     persons: pd.DataFrame | None = None  # PERSON_COLUMNS + __row of the kept rows; None when the mapping has no [[persons]]
 
 
-class _Rejects:
+class Rejects:
     """Collects the first problem of each row; later checks skip rows already rejected."""
 
     def __init__(self, index: pd.Index) -> None:
@@ -64,27 +64,24 @@ class _Rejects:
 def normalise(raw: pd.DataFrame, table: RawTable, mapping: Mapping, *, path: Path,
               categories: dict[str, dict[str, str]], grids: GridIndex) -> Normalised:
     """Apply a mapping to raw rows (all or a chunk of `table`); raise UserError when the file cannot match it."""
-    raw = _check_columns(raw, mapping, path)
-    rejects = _Rejects(raw.index)
-    if ERROR_COLUMN in raw.columns:
-        rejects.add(raw[ERROR_COLUMN].notna(), "row", raw[ERROR_COLUMN], "the row cannot be parsed")
+    raw, rejects = checked_rows(raw, mapping, path)
 
     out = pd.DataFrame(index=raw.index)
     out["dept"] = mapping.department
     if mapping.column("source_id") == [ROW_NUMBER_ID]:
         out["source_id"] = raw[ROW_COLUMN].astype(str)
     else:
-        out["source_id"] = _joined_text(raw, mapping.column("source_id"))
+        out["source_id"] = joined_text(raw, mapping.column("source_id"))
     rejects.add(out["source_id"] == "", mapping.column("source_id")[0], out["source_id"], "missing source id")
 
-    category = _translate(raw, mapping, "category", mapping.category_map, mapping.category_default, rejects)
+    category = translate(raw, mapping, "category", mapping.category_map, mapping.category_default, rejects)
     out["category"] = category
     dispute_class = lookup(category, {c: spec["dispute_class"] for c, spec in categories.items() if spec.get("dispute_class")})
     out["dispute_class"] = dispute_class
     out["is_dispute"] = dispute_class.notna() | category.isin(mapping.extra_disputes)
 
     status_default = mapping.status_default if not mapping.column("status") else None
-    out["status"] = _translate(raw, mapping, "status", mapping.status_map, status_default, rejects)
+    out["status"] = translate(raw, mapping, "status", mapping.status_map, status_default, rejects)
 
     for name in TIME_FIELDS:
         columns = mapping.column(name)
@@ -111,9 +108,9 @@ def normalise(raw: pd.DataFrame, table: RawTable, mapping: Mapping, *, path: Pat
         computed = due_times(out["reported_at"], out["category"], mapping.due_rules, mapping.due_default)
         out.loc[missing_due, "due_at"] = computed[missing_due]
 
-    _locate(out, raw, table, mapping, grids, rejects)
-    out["address"] = _joined_text(raw, mapping.column("address")).replace("", None)
-    out["description"] = _joined_text(raw, mapping.column("description")).replace("", None)
+    locate(out, raw, table, mapping, grids, rejects)
+    out["address"] = joined_text(raw, mapping.column("address")).replace("", None)
+    out["description"] = joined_text(raw, mapping.column("description")).replace("", None)
     out["event_id"] = mapping.department + ":" + out["source_id"]
     out["incident_id"] = _incident_ids(raw, mapping, out["event_id"])
 
@@ -121,7 +118,25 @@ def normalise(raw: pd.DataFrame, table: RawTable, mapping: Mapping, *, path: Pat
     events = out.loc[~bad].copy()
     events["__row"] = raw.loc[~bad, ROW_COLUMN]
     personal = {c for spec in mapping.persons for c in (spec.name, spec.phone, spec.id_number) if c}
-    reject_frame = pd.DataFrame({
+    persons = _persons(raw.loc[~bad], mapping, out.loc[~bad, "event_id"]) if mapping.persons else None
+    return Normalised(events=events[[*EVENT_COLUMNS, "__row"]].reset_index(drop=True),
+                      rejects=reject_frame(raw, rejects, personal), persons=persons)
+
+
+def checked_rows(raw: pd.DataFrame, mapping: Mapping, path: Path) -> tuple[pd.DataFrame, Rejects]:
+    """The raw rows once the file is known to have the mapping's columns, and their rejects with the rows the
+    reader could not parse already quarantined."""
+    raw = check_columns(raw, mapping, path)
+    rejects = Rejects(raw.index)
+    if ERROR_COLUMN in raw.columns:
+        rejects.add(raw[ERROR_COLUMN].notna(), "row", raw[ERROR_COLUMN], "the row cannot be parsed")
+    return raw, rejects
+
+
+def reject_frame(raw: pd.DataFrame, rejects: Rejects, personal: set[str]) -> pd.DataFrame:
+    """The quarantined rows (row number, field, value, reason, raw JSON with the `personal` columns redacted)."""
+    bad = rejects.mask
+    return pd.DataFrame({
         "row_number": raw.loc[bad, ROW_COLUMN].astype(int),
         "field": rejects.field[bad],
         "value": rejects.value[bad],
@@ -131,18 +146,15 @@ def normalise(raw: pd.DataFrame, table: RawTable, mapping: Mapping, *, path: Pat
                                     ensure_ascii=False), axis=1)
         if bad.any() else pd.Series(dtype=object),
     })
-    persons = _persons(raw.loc[~bad], mapping, out.loc[~bad, "event_id"]) if mapping.persons else None
-    return Normalised(events=events[[*EVENT_COLUMNS, "__row"]].reset_index(drop=True), rejects=reject_frame,
-                      persons=persons)
 
 
 def _persons(raw: pd.DataFrame, mapping: Mapping, event_ids: pd.Series) -> pd.DataFrame:
     """One row per [[persons]] entry and kept row that names anyone; an invalid ID number is flagged, not rejected."""
     frames = []
     for seq, spec in enumerate(mapping.persons):
-        name = _joined_text(raw, [spec.name] if spec.name else [])
-        phone = _joined_text(raw, [spec.phone] if spec.phone else []).map(clean_phone)
-        id_number = _joined_text(raw, [spec.id_number] if spec.id_number else []).map(clean_id)
+        name = joined_text(raw, [spec.name] if spec.name else [])
+        phone = joined_text(raw, [spec.phone] if spec.phone else []).map(clean_phone)
+        id_number = joined_text(raw, [spec.id_number] if spec.id_number else []).map(clean_id)
         named = (name != "") | (phone != "") | (id_number != "")
         if not named.any():
             continue
@@ -166,10 +178,10 @@ def _persons(raw: pd.DataFrame, mapping: Mapping, event_ids: pd.Series) -> pd.Da
     return pd.concat(frames, ignore_index=True)
 
 
-def _translate(raw: pd.DataFrame, mapping: Mapping, name: str, table: dict[str, str], default: str | None,
-               rejects: _Rejects) -> pd.Series:
+def translate(raw: pd.DataFrame, mapping: Mapping, name: str, table: dict[str, str], default: str | None,
+               rejects: Rejects) -> pd.Series:
     """Source texts of a field through its value map; missing or unknown texts are quarantined."""
-    text = _joined_text(raw, mapping.column(name))
+    text = joined_text(raw, mapping.column(name))
     codes = lookup(text, table)
     if default is not None:
         codes = codes.astype(object).fillna(default)
@@ -179,8 +191,8 @@ def _translate(raw: pd.DataFrame, mapping: Mapping, name: str, table: dict[str, 
     return codes
 
 
-def _locate(out: pd.DataFrame, raw: pd.DataFrame, table: RawTable, mapping: Mapping, grids: GridIndex,
-            rejects: _Rejects) -> None:
+def locate(out: pd.DataFrame, raw: pd.DataFrame, table: RawTable, mapping: Mapping, grids: GridIndex,
+            rejects: Rejects) -> None:
     """Fill lon/lat (WGS84), the grid codes, location_from and outside_grid."""
     n = len(raw)
     x = np.full(n, np.nan)
@@ -227,7 +239,7 @@ def _locate(out: pd.DataFrame, raw: pd.DataFrame, table: RawTable, mapping: Mapp
 
     code_columns = mapping.column("grid_code")
     if code_columns:
-        codes = _joined_text(raw, code_columns)
+        codes = joined_text(raw, code_columns)
         if mapping.grid_code_map:
             codes = lookup(codes, mapping.grid_code_map).fillna(codes)
         use_code = ~pd.Series(has_point, index=raw.index) & (codes != "")
@@ -240,7 +252,7 @@ def _locate(out: pd.DataFrame, raw: pd.DataFrame, table: RawTable, mapping: Mapp
     medium, large = grids.hierarchy(small)
     address_columns = mapping.column("address")
     if address_columns:
-        addresses = _joined_text(raw, address_columns)
+        addresses = joined_text(raw, address_columns)
         by_address = (location_from == "none") & (addresses != "")
         found = addresses[by_address].map(grids.medium_from_address)
         hit = found.dropna().index
@@ -268,7 +280,7 @@ def _incident_ids(raw: pd.DataFrame, mapping: Mapping, event_ids: pd.Series) -> 
     return event_ids.where(~linked, dept + ":" + target)
 
 
-def _check_columns(raw: pd.DataFrame, mapping: Mapping, path: Path) -> pd.DataFrame:
+def check_columns(raw: pd.DataFrame, mapping: Mapping, path: Path) -> pd.DataFrame:
     """The raw rows, or a UserError when the file lacks columns the mapping names (a file without records lacks none)."""
     wanted = {c for columns in mapping.fields.values() for c in columns} - {ROW_NUMBER_ID}
     wanted |= {c for person in mapping.persons for c in person.columns()}
@@ -309,7 +321,7 @@ def lookup(values: pd.Series, table: dict[str, str]) -> pd.Series:
     return pd.Series(out, index=values.index, dtype=object)
 
 
-def _joined_text(raw: pd.DataFrame, columns: list[str]) -> pd.Series:
+def joined_text(raw: pd.DataFrame, columns: list[str]) -> pd.Series:
     if not columns:
         return pd.Series("", index=raw.index, dtype=object)
     parts = [text_of(raw[c]) for c in columns]

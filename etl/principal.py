@@ -37,5 +37,11 @@ class Principal:
         """Whether the role may reveal (one record at a time, audited) names, phones and ID numbers: administrators only."""
         return self.role == "admin"
 
+    @property
+    def may_see_contact_phones(self) -> bool:
+        """Whether the grid people's phone numbers are shown unmasked (audited): the roles allowed to see personal
+        data, administrators only. Names of grid people are public (网格公示牌) and shown to every role."""
+        return self.may_reveal_personal_data
+
 
 SYSTEM = Principal(username="system", role="admin")  # the command line run by the server's operator

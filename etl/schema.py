@@ -121,6 +121,61 @@ _DDL: tuple[str, ...] = (
     )
     """,
     """
+    CREATE TABLE IF NOT EXISTS roster (
+        worker_id     VARCHAR PRIMARY KEY,   -- the roster's person id, as the check-ins name it
+        source        VARCHAR NOT NULL,      -- the roster mapping's department code
+        role          VARCHAR NOT NULL CHECK (role IN ('grid_leader', 'grid_worker', 'household_head')),
+        name          VARCHAR,               -- personal data: shown masked except to roles allowed to see it
+        phone         VARCHAR,
+        households    INTEGER,               -- households a household head (联户长) is responsible for
+        start_date    DATE,
+        end_date      DATE,                  -- NULL while in post
+        grid_codes    VARCHAR NOT NULL,      -- the grid codes as listed, joined with ','
+        row_hash      VARCHAR NOT NULL,
+        batch_id      INTEGER NOT NULL,
+        updated_batch INTEGER
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS roster_grids (
+        worker_id   VARCHAR NOT NULL,        -- roster.worker_id
+        seq         INTEGER NOT NULL,        -- position of the grid in the person's list
+        grid_code   VARCHAR NOT NULL,        -- the grid the person looks after (any level: a leader's village)
+        level       VARCHAR NOT NULL,
+        grid_small  VARCHAR,                 -- the grid and its parents at each level (NULL below the grid's level)
+        grid_medium VARCHAR,
+        grid_large  VARCHAR,
+        batch_id    INTEGER NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS visits (
+        visit_id      VARCHAR PRIMARY KEY,   -- '<source>:<source_id>'
+        source        VARCHAR NOT NULL,
+        source_id     VARCHAR NOT NULL,
+        worker_id     VARCHAR NOT NULL,
+        visited_at    TIMESTAMP NOT NULL,    -- local China time
+        visit_type    VARCHAR NOT NULL CHECK (visit_type IN ('household', 'patrol', 'follow_up')),
+        event_id      VARCHAR,               -- the event followed up on site (events.event_id), if named
+        lon           DOUBLE,                -- WGS84
+        lat           DOUBLE,
+        location_from VARCHAR NOT NULL,
+        outside_grid  BOOLEAN NOT NULL DEFAULT FALSE,
+        grid_small    VARCHAR,               -- the grid the check-in lies in: the visit counts for it
+        grid_medium   VARCHAR,
+        grid_large    VARCHAR,
+        grid_version  INTEGER,
+        beat_km       DOUBLE,                -- distance to the nearest of the worker's own grids (0 inside one;
+                                             -- NULL: worker not on the roster, or no point)
+        off_beat      BOOLEAN,               -- beat_km beyond the mapping's off_beat_km: kept and flagged
+        address       VARCHAR,
+        description   VARCHAR,
+        row_hash      VARCHAR NOT NULL,
+        batch_id      INTEGER NOT NULL,
+        updated_batch INTEGER
+    )
+    """,
+    """
     CREATE TABLE IF NOT EXISTS rejects (
         batch_id   INTEGER NOT NULL,
         source     VARCHAR NOT NULL,

@@ -23,6 +23,9 @@
       (grid_profile, find_grid) comes back with level NULL: pages must not link to it. `allowed_grids` lists
       what a user may open.
   grid_history and any other table with a grid_code column: the principal's own grids.
+  roster_grids and visits carry grid_small/medium/large and are scoped like events (a check-in outside every
+      grid belongs to no jurisdiction); roster and any other table with a worker_id column: the people with a
+      grid in scope.
   persons and any other table with an event_id column: the rows of the events the principal sees.
   rejects: no rows (quarantined rows have no grid, and their raw text may hold personal data).
   meta: as stored, except that `rollup_signature` reads as the scoped events' signature when the store's
@@ -216,6 +219,8 @@ def _view_sql(table: str, columns: list[str], catalog: str, tables: dict[str, li
         return f"SELECT * FROM {source} WHERE {_in_scope(columns, root_levels)}"
     if "grid_code" in columns:
         return f"SELECT * FROM {source} WHERE grid_code IN {own_codes}"
+    if "worker_id" in columns and "roster_grids" in tables:  # the roster: people looking after a grid in scope
+        return f"SELECT * FROM {source} WHERE worker_id IN (SELECT worker_id FROM temp.main.roster_grids)"
     if "event_id" in columns and "events" in tables:
         return f"SELECT * FROM {source} WHERE event_id IN (SELECT event_id FROM temp.main.events)"
     if table == "meta" and signature is not None and {"key", "value"} <= set(columns):
@@ -230,8 +235,9 @@ def _views(catalog: str, tables: dict[str, list[str]], root_levels: set[str],
            signature: str | None) -> tuple[tuple[str, str], ...]:
     views = [(name, _view_sql(name, columns, catalog, tables, root_levels, signature))
              for name, columns in sorted(tables.items())]
-    # events first: the views of event_id tables read it
-    return tuple(sorted(((k, v) for k, v in views if v is not None), key=lambda kv: kv[0] != "events"))
+    # events and roster_grids first: the views of event_id and worker_id tables read them
+    first = {"events": 0, "roster_grids": 1}
+    return tuple(sorted(((k, v) for k, v in views if v is not None), key=lambda kv: first.get(kv[0], 2)))
 
 
 def _scoped_signature(cursor: duckdb.DuckDBPyConnection, catalog: str, tables: dict[str, list[str]],

@@ -52,14 +52,19 @@ def choropleth(
     method: BreakMethod = "quantile",
     k: int = N_CLASSES,
     value_format: Callable[[float], str] | None = None,
+    edges: Sequence[float] | None = None,
+    labels: Sequence[str] | None = None,
 ) -> folium.Map:
     """A map of the grids filled by `values` (a Series indexed by grid_code), fitted to the grids.
+
+    `edges` fixes the classes (else `method` computes them) and `labels` names them in the legend.
 
     `grids` is best a PreparedGrids from layers.geometry.prepare_level (cached per level); a
     GeoDataFrame (grid_code, name, geometry) is prepared here, cached on its content.
     """
     prepared = grids if isinstance(grids, PreparedGrids) else prepared_from_frame(grids)
-    layer = GridChoropleth(prepared, values, value_label=value_label, method=method, k=k, value_format=value_format)
+    layer = GridChoropleth(prepared, values, value_label=value_label, method=method, k=k, value_format=value_format,
+                           edges=edges, labels=labels)
     minx, miny, maxx, maxy = prepared.bounds
     m = offline_map(basemap, location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=12, control_scale=True)
     layer.add_to(m)
@@ -136,13 +141,18 @@ class GridChoropleth(MacroElement):
         method: BreakMethod = "quantile",
         k: int = N_CLASSES,
         value_format: Callable[[float], str] | None = None,
+        edges: Sequence[float] | None = None,
+        labels: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         self._name = "GridChoropleth"
         self.prepared = prepared
         self.value_label = value_label
         self.aligned = align_values(prepared.codes, values)
-        self.edges = class_breaks(self.aligned, method=method, k=k)
+        self.edges = list(edges) if edges is not None else class_breaks(self.aligned, method=method, k=k)
+        if labels is not None and len(labels) != len(self.edges) - 1:
+            raise ValueError(f"{len(labels)} labels for {len(self.edges) - 1} classes")
+        self.labels = list(labels) if labels is not None else None
         self.colours = class_colours(max(len(self.edges) - 1, 0))
         classes = classify(self.aligned, self.edges)
         self.classes = [-1 if pd.isna(c) else int(c) for c in classes]
@@ -187,7 +197,7 @@ class GridChoropleth(MacroElement):
 
     def legend_rows(self) -> list[tuple[str, str]]:
         """(colour, label) per class, plus 无数据 when some grid has no value."""
-        rows = list(zip(self.colours, legend_labels(self.edges, whole=self.whole)))
+        rows = list(zip(self.colours, self.labels or legend_labels(self.edges, whole=self.whole)))
         if self.aligned.isna().any():
             rows.append((NO_DATA_COLOUR, NO_DATA_LABEL))
         return rows

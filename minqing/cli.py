@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sys
 from pathlib import Path
 
@@ -32,15 +34,18 @@ def main() -> None:
 @click.option("--events", type=click.IntRange(min=1000), default=200_000, show_default=True,
               help="Number of events to generate.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed; the same seed gives the same city.")
+@click.option("--patrol-since", type=click.DateTime(formats=["%Y-%m-%d"]), default="2025-07-01", show_default=True,
+              help="Start the grid workers' patrol check-ins at this date: 2-3 per worker and working day, about "
+                   "1.8 million for the default half year; 2019-01-01 gives the whole period (about 25 million, "
+                   "a much longer build).")
 @click.option("--serve/--no-serve", default=True, show_default=True, help="Serve the dashboard after loading.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
-def demo(directory: Path, events: int, seed: int, serve: bool, port: int) -> None:
+def demo(directory: Path, events: int, seed: int, patrol_since: dt.datetime | None, serve: bool, port: int) -> None:
     """Build the demo city (if missing), load it into DuckDB and serve the dashboard."""
-    from minqing.demo.build import build_demo
+    from minqing.demo.build import build_demo, demo_users_path
 
-    from minqing.demo.build import demo_users_path
-
-    config_path = build_demo(directory, events=events, seed=seed, echo=click.echo)
+    since = patrol_since.date() if patrol_since is not None else None
+    config_path = build_demo(directory, events=events, seed=seed, patrol_since=since, echo=click.echo)
     report = _run_load(config_path)
     database = report_database(config_path)
     click.echo(f"数据库 / database: {database}")
@@ -90,12 +95,15 @@ def load(config_path: Path, inbox: Path | None, interval: float) -> None:
               help="none | xyz:http://tiles.local/{z}/{x}/{y}.png | tianditu:KEY[:img]")
 @click.option("--refresh", type=click.IntRange(min=5), default=30, show_default=True,
               help="Seconds between the live page's data refreshes.")
+@click.option("--neglect-days", type=click.IntRange(min=1, max=365), default=7, show_default=True,
+              help="A small grid with no patrol check-in for more days than this is an alert (失管网格).")
 @click.option("--users", "users_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               envvar="MINQING_USERS", help="Users file (`minqing users add`): sign-in required. Without it the "
               "dashboard runs open, everyone as administrator.")
 @click.option("--audit", "audit_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               envvar="MINQING_AUDIT", help="Audit log (SQLite). Default: DB.audit.sqlite next to the database.")
-def serve(database: Path, port: int, address: str, clock: str, basemap: str, refresh: int, users_file: Path | None,
+def serve(database: Path, port: int, address: str, clock: str, basemap: str, refresh: int, neglect_days: int,
+          users_file: Path | None,
           audit_file: Path | None) -> None:
     """Serve the dashboard for a database."""
     from etl.accounts import read_users
@@ -107,7 +115,8 @@ def serve(database: Path, port: int, address: str, clock: str, basemap: str, ref
         Basemap.from_setting(basemap)
     except ValueError as exc:
         raise UserError(f"--basemap {basemap!r}: {exc}") from None
-    settings = {"MINQING_CLOCK": clock, "MINQING_BASEMAP": basemap, "MINQING_REFRESH_SECONDS": str(refresh)}
+    settings = {"MINQING_CLOCK": clock, "MINQING_BASEMAP": basemap, "MINQING_REFRESH_SECONDS": str(refresh),
+                "MINQING_NEGLECT_DAYS": str(neglect_days)}
     if users_file is not None:
         users = read_users(users_file)
         if not users.accounts:

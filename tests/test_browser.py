@@ -255,6 +255,28 @@ def test_command_center_live_refresh_keeps_the_map(browser, demo_site: Served):
     assert_local_only(demo_site.urls)
 
 
+def test_command_center_switches_to_patrol_coverage(browser, demo_site: Served):
+    """The 巡查覆盖 switch redraws the map as the coverage choropleth, with the neglected class in its legend."""
+    page = open_page(browser, demo_site, "/", "指挥中心")
+    try:
+        settle(page)
+        wait_for_map(page, min_paths=868)
+        page.locator('[data-testid="stButtonGroup"] button', has_text="巡查覆盖").first.click()
+        page.wait_for_function(
+            f"() => document.querySelector('{MAP_IFRAME}').contentDocument.body.innerText.includes('失管')",
+            timeout=60_000)
+        frame = wait_for_map(page, min_paths=868)
+        legend = "\n".join(frame.locator(".minqing-legend").all_inner_texts())
+        assert "巡查覆盖（中网格）" in legend and "7 天及以上（失管）" in legend, legend
+        body = page.inner_text("body")
+        assert "近7日走访覆盖率" in body and "最新巡查走访" in body
+        assert_clean(page, "指挥中心")
+        screenshot(page, "command_center_coverage")
+    finally:
+        page.close()
+    assert_local_only(demo_site.urls)
+
+
 def test_command_center_big_screen(browser, demo_site: Served):
     page = open_page(browser, demo_site, "/?screen=big", "指挥中心")
     try:

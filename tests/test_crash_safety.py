@@ -40,8 +40,15 @@ Signature = tuple[int, int, int]
 
 
 def copy_project(demo_dir: Path, target: Path) -> Path:
-    """The demo city's files without its database (never write into the session's demo folder)."""
-    shutil.copytree(demo_dir, target, ignore=shutil.ignore_patterns(f"{DB_NAME}*"))
+    """The demo city's files without its database (never write into the session's demo folder), and without the
+    roster and patrol check-ins: they take the same publish path, and would add half a minute to each of the
+    many loads here."""
+    shutil.copytree(demo_dir, target, ignore=shutil.ignore_patterns(f"{DB_NAME}*", "patrol", "roster.xlsx"))
+    config = target / "minqing.toml"
+    head, *blocks = config.read_text(encoding="utf-8").split("[[departments]]")
+    kept = [b for b in blocks if "mappings/roster.toml" not in b and "mappings/patrol.toml" not in b]
+    assert len(kept) == len(blocks) - 2
+    config.write_text(head + "".join("[[departments]]" + b for b in kept), encoding="utf-8")
     return target
 
 

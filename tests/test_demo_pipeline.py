@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from conftest import DEMO_EVENTS
+from conftest import DEMO_EVENTS, PATROL_SINCE
 from minqing.cli import main
 
 PUBLISHED = {2019: 1965, 2020: 3021, 2021: 4352}
@@ -38,7 +38,7 @@ def test_demo_writes_config_and_raw_files(demo_dir: Path) -> None:
     assert 'database = "minqing.duckdb"' in config
     assert (demo_dir / "grids" / "small_grids.shp").exists()
     assert not (demo_dir / "grids" / "small_grids.cpg").exists()
-    assert config.count("[[departments]]") == 7
+    assert config.count("[[departments]]") == 9  # seven departments, the roster and the patrol check-ins
     for mapping in (demo_dir / "mappings").glob("*.toml"):
         assert f'mappings/{mapping.name}' in config
 
@@ -62,15 +62,23 @@ def test_row_accounting_matches_what_the_generator_wrote(demo_dir: Path, con: du
     batches = con.execute(
         "SELECT source, sum(rows_in), sum(rows_loaded), sum(rows_updated), sum(rows_duplicate), sum(rows_rejected), "
         "sum(rows_outside_grid) FROM load_batches GROUP BY source").fetchall()
-    assert len(batches) == 7
+    assert len(batches) == 9
     for dept, rows_in, loaded, updated, duplicate, rejected, outside in batches:
         assert rows_in == loaded + updated + duplicate + rejected
+        if dept in ("roster", "patrol"):  # their truth is kept in its own section
+            assert (rows_in, rejected, duplicate) == (truth[dept]["rows"], truth[dept]["bad_rows"],
+                                                      truth[dept]["repeated_rows"]), dept
+            assert outside == truth[dept].get("outside_city", 0), dept
+            continue
         assert rows_in == truth["rows_by_dept"][dept]
         assert rejected == truth["bad_rows_by_dept"][dept], dept
         assert duplicate == truth["repeated_rows_by_dept"][dept], dept
         assert outside == truth["outside_city_by_dept"][dept], dept
     rejects = con.execute("SELECT count(*) FROM rejects").fetchone()[0]
-    assert rejects == sum(truth["bad_rows_by_dept"].values())
+    assert rejects == sum(truth["bad_rows_by_dept"].values()) + truth["roster"]["bad_rows"] + truth["patrol"]["bad_rows"]
+    flagged = con.execute("SELECT count(*) FILTER (WHERE off_beat), count(*) FILTER (WHERE beat_km IS NULL AND "
+                          "lon IS NOT NULL) FROM visits").fetchone()
+    assert flagged == (truth["patrol"]["off_beat"], truth["patrol"]["unknown_worker"])
 
 
 def test_resolved_disputes_match_the_published_figures(con: duckdb.DuckDBPyConnection) -> None:
@@ -93,7 +101,8 @@ def test_demo_again_reuses_files_and_loads_nothing_new(demo_dir: Path, tmp_path:
     demo_dir = Path(shutil.copytree(demo_dir, tmp_path / "again"))
     with duckdb.connect(str(demo_dir / "minqing.duckdb"), read_only=True) as first:
         before = first.execute("SELECT count(*) FROM events").fetchone()[0]
-    result = CliRunner().invoke(main, ["demo", "--dir", str(demo_dir), "--events", str(DEMO_EVENTS), "--no-serve"])
+    result = CliRunner().invoke(main, ["demo", "--dir", str(demo_dir), "--events", str(DEMO_EVENTS),
+                                       "--patrol-since", PATROL_SINCE, "--no-serve"])
     assert result.exit_code == 0, result.output
     assert "already" in result.output
     again = duckdb.connect(str(demo_dir / "minqing.duckdb"), read_only=True)

@@ -103,7 +103,8 @@ def run_demo(monkeypatch, demo_db: Path, *, screen: str | None = None) -> AppTes
 
 
 def metrics(at: AppTest) -> dict[str, tuple[str, str]]:
-    return {m.label: (m.value, m.proto.delta) for m in at.metric}
+    """The five event tiles (the patrol tiles are tested in tests/test_patrol_figures.py)."""
+    return {m.label: (m.value, m.proto.delta) for m in at.metric if m.label in KPI_LABELS}
 
 
 def map_args(at: AppTest) -> tuple[dict, str]:
@@ -122,9 +123,9 @@ def test_switches_and_tiles_have_chinese_labels(monkeypatch, demo_db):
     assert [t.value for t in at.title] == ["指挥中心"]
     level, metric = at.segmented_control(key="cc_level"), at.segmented_control(key="cc_metric")
     assert level.label == "网格层级" and level.options == ["大网格", "中网格", "小网格"] and level.value == "中网格"
-    assert metric.label == "地图指标" and metric.options == ["事件数", "矛盾纠纷", "超期", "每万人事件数"]
+    assert metric.label == "地图指标" and metric.options == ["事件数", "矛盾纠纷", "超期", "每万人事件数", "巡查覆盖"]
     assert [t.label for t in at.toggle] == ["热力图", "最新事件"]
-    assert [m.label for m in at.metric] == KPI_LABELS
+    assert [m.label for m in at.metric] == KPI_LABELS + ["近7日走访", "近7日走访覆盖率", "失管网格（≥7天）"]
     assert "最新上报" in [h.value for h in at.subheader]
     assert any(c.value.startswith("时间范围：最近30天") for c in at.caption)
 

@@ -98,7 +98,7 @@ def options(command: str) -> dict[str, list[str]]:
 def test_widgets_have_chinese_labels(app: AppTest) -> None:
     at = app
     assert [t.value for t in at.title] == ["趋势与导出"]
-    assert [s.value for s in at.subheader] == ["同比", "矛盾纠纷趋势", "逐月地图", "导出"]
+    assert [s.value for s in at.subheader] == ["同比", "矛盾纠纷趋势", "逐月地图", "巡查走访与事件（按月）", "导出"]
     assert {w.label for w in at.selectbox} >= {"范围层级", "网格", "导出网格层级", "时间范围"}
     assert {w.label for w in at.select_slider} == {"年份范围", "月份"}
     assert {w.label for w in at.radio} == {"按类型统计", "地图指标"}

@@ -1,4 +1,5 @@
-"""指挥中心: what is happening now and what is overdue, for the command center's big screen (?screen=big).
+"""指挥中心: what is happening now and what is overdue (events, and grids without patrol visits), for the command
+center's big screen (?screen=big).
 
 Live: the KPI tiles and the feed are fragments that redraw every ctx.refresh_seconds with the latest data. The map
 is outside them, so a refresh never reloads it and its view stays where the operator left it; it redraws on a full
@@ -11,6 +12,7 @@ from dashboard.frame import apply_big_screen, context
 from dashboard.widgets.cc_feed import latest_feed
 from dashboard.widgets.cc_kpis import kpi_tiles
 from dashboard.widgets.cc_map import map_controls, show_map
+from dashboard.widgets.cc_patrol import patrol_feed, patrol_tiles
 from dashboard.widgets.live import live, stale_data_notice
 
 ctx = context()
@@ -20,9 +22,11 @@ st.title("指挥中心")
 st.caption(f"时间范围：{ctx.window_text()}")
 stale_data_notice(ctx)
 live(kpi_tiles, ctx)
+live(patrol_tiles, ctx)
 
 map_side, feed_side = st.columns([3, 2], gap="medium")
 with map_side:
     show_map(ctx, map_controls())
 with feed_side:
     live(latest_feed, ctx)
+    live(patrol_feed, ctx)

@@ -1,5 +1,5 @@
-"""网格详情: one grid's profile, figures, children, trend, category mix and event history; pick it on the map,
-with the cascading selectors, by searching, or from a shared link (?grid=CODE)."""
+"""网格详情: one grid's profile, figures, children, trend, category mix, people and patrols, and event history;
+pick it on the map, with the cascading selectors, by searching, or from a shared link (?grid=CODE)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard.frame import apply_big_screen, context
 from dashboard.widgets.drill_history import event_history_panel
+from dashboard.widgets.drill_patrol import patrol_panel
 from dashboard.widgets.drill_panels import category_panel, children_panel, figures_row, profile_card, timeline_panel
 from dashboard.widgets.drill_picker import breadcrumb, grid_map, search, selectors
 from dashboard.widgets.drill_state import current_grid, plain
@@ -36,6 +37,8 @@ with trend_tab:
     timeline_panel(ctx, grid)
 with category_tab:
     category_panel(ctx, grid)
+
+patrol_panel(ctx, grid)
 
 st.subheader("事件记录")
 event_history_panel(ctx, grid)

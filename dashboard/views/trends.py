@@ -9,6 +9,7 @@ from dashboard.frame import context
 from dashboard.widgets.trends_charts import pick_measure, show_trend
 from dashboard.widgets.trends_downloads import show_dispute_downloads, show_event_downloads
 from dashboard.widgets.trends_metrics import show_comparisons
+from dashboard.widgets.trends_patrol import show_patrol_months
 from dashboard.widgets.trends_playback import show_playback
 from dashboard.widgets.trends_scope import filter_caption, pick_scope, pick_years, plain
 
@@ -31,6 +32,9 @@ with month_tab:
 
 st.subheader("逐月地图")
 show_playback(ctx, choice.map_level, years)
+
+st.subheader("巡查走访与事件（按月）")
+show_patrol_months(ctx, choice.scope, years)
 
 st.subheader("导出")
 show_dispute_downloads(ctx, choice, years)

@@ -15,9 +15,11 @@ from streamlit_folium import st_folium
 
 from dashboard.frame import LEVEL_LABELS, PageContext
 from layers.choropleth import choropleth
+from layers.coverage import coverage_map
 from layers.geometry import prepare_level
 from layers.heatmap import heat_bins, heat_layer
 from layers.markers import event_markers, latest_events, marker_legend
+from layers.patrol import has_patrol_data, patrol_figures
 from layers.stats import grid_stats
 
 MAP_KEY = "cc_map"
@@ -29,6 +31,7 @@ METRICS: dict[str, str] = {  # switch label → grid_stats column
     "超期": "overdue_now",
     "每万人事件数": "events_per_10k",
 }
+COVERAGE = "巡查覆盖"  # the patrol-coverage layer: days since the least-recently visited small grid (失管 alert)
 VALUE_LABELS: dict[str, str] = {  # the tooltip's wording of each figure
     "事件数": "事件数",
     "矛盾纠纷": "受理矛盾纠纷",
@@ -60,7 +63,8 @@ def map_controls() -> MapView:
     """The switches above the map, in one wrapping row."""
     with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
         level = st.segmented_control("网格层级", list(LEVELS), default=DEFAULT_LEVEL, required=True, key="cc_level")
-        metric = st.segmented_control("地图指标", list(METRICS), default="事件数", required=True, key="cc_metric")
+        metric = st.segmented_control("地图指标", [*METRICS, COVERAGE], default="事件数", required=True,
+                                      key="cc_metric")
         heat = st.toggle("热力图", value=False, key="cc_heat")
         latest = st.toggle("最新事件", value=True, key="cc_latest")
     return MapView(level=level, metric=metric, heat=heat, latest=latest)
@@ -69,11 +73,16 @@ def map_controls() -> MapView:
 def command_map(ctx: PageContext, view: MapView) -> folium.Map:
     """The choropleth of the chosen figure and level, with the chosen overlays, for the context."""
     level = LEVELS[view.level]
-    stats = ctx.store.query(grid_stats, level, start=ctx.start, end=ctx.end, as_of=ctx.as_of, where=ctx.where)
     prepared = ctx.store.resource(prepare_level, level)
-    values = stats.set_index("grid_code")[METRICS[view.metric]]
-    m = choropleth(prepared, values, title=view.title, value_label=VALUE_LABELS[view.metric], method=BREAKS,
-                   basemap=ctx.basemap)
+    if view.metric == COVERAGE:
+        figures = ctx.store.query(patrol_figures, level, as_of=ctx.as_of, neglect_days=ctx.neglect_days)
+        m = coverage_map(prepared, figures, neglect_days=ctx.neglect_days, level_label=view.level,
+                         basemap=ctx.basemap)
+    else:
+        stats = ctx.store.query(grid_stats, level, start=ctx.start, end=ctx.end, as_of=ctx.as_of, where=ctx.where)
+        values = stats.set_index("grid_code")[METRICS[view.metric]]
+        m = choropleth(prepared, values, title=view.title, value_label=VALUE_LABELS[view.metric], method=BREAKS,
+                       basemap=ctx.basemap)
     m.options["zoom_snap"] = ZOOM_SNAP
     if view.heat:
         bins = ctx.store.query(heat_bins, start=ctx.start, end=ctx.end, where=ctx.where)
@@ -88,4 +97,7 @@ def command_map(ctx: PageContext, view: MapView) -> folium.Map:
 
 def show_map(ctx: PageContext, view: MapView) -> None:
     """Draw the map; panning and zooming return nothing to Python, so they never rerun the page."""
+    if view.metric == COVERAGE and not ctx.store.query(has_patrol_data):
+        st.info("未加载网格人员与巡查走访数据：在 minqing.toml 中加入花名册（kind = \"roster\"）和走访签到"
+                "（kind = \"visits\"）的映射后重新加载，见 docs/mappings.md。", icon="ℹ️")
     st_folium(command_map(ctx, view), key=MAP_KEY, returned_objects=[], height=MAP_HEIGHT, use_container_width=True)

@@ -1,8 +1,9 @@
-"""Build the demo city folder: grid files, seven departments' exports, their mappings, minqing.toml and one
-account per role in users.toml (passwords generated and printed once)."""
+"""Build the demo city folder: grid files, seven departments' exports, the grid workers' roster and check-ins, their
+mappings, minqing.toml and one account per role in users.toml (passwords generated and printed once)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import secrets
@@ -13,7 +14,7 @@ from typing import Callable
 
 REPO_DATA = Path(__file__).resolve().parents[2] / "data"
 MANIFEST = "demo.json"
-GENERATOR_VERSION = 2  # bump when the generated files change, so an existing demo folder is rebuilt
+GENERATOR_VERSION = 3  # bump when the generated files change, so an existing demo folder is rebuilt
 USERS_FILE = "users.toml"
 PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/l/I
 DEMO_ACCOUNTS = (  # username, role, display name
@@ -23,21 +24,28 @@ DEMO_ACCOUNTS = (  # username, role, display name
     ("analyst", "analyst", "统计分析员"),
 )
 
+PATROL_FILES = "*.jsonl"  # the check-ins, one file per month (minqing.demo.patrol)
 _GRID_FIELDS = {"code": "网格编码", "name": "网格名称", "parent": "上级编码", "population": "人口数"}
 
 
-def build_demo(directory: Path, *, events: int = 200_000, seed: int = 7,
+def build_demo(directory: Path, *, events: int = 200_000, seed: int = 7, patrol_since: dt.date | None = None,
                echo: Callable[[str], None] = print) -> Path:
-    """Generate the demo city into `directory` unless the same recipe is there already; return minqing.toml."""
+    """Generate the demo city into `directory` unless the same recipe is there already; return minqing.toml.
+
+    `patrol_since` starts the grid workers' check-ins at that date (None: the whole period, 20+ million lines).
+    """
     from minqing.demo.city import build_city, write_grid_files
     from minqing.demo.events import write_events
+    from minqing.demo.patrol import PATROL_DIR, write_grid_workers
 
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "minqing.toml"
-    wanted = {"events": events, "seed": seed, "generator": GENERATOR_VERSION}
+    since = patrol_since.isoformat() if patrol_since is not None else None
+    wanted = {"events": events, "seed": seed, "patrol_since": since, "generator": GENERATOR_VERSION}
     manifest = directory / MANIFEST
     if config_path.exists() and manifest.exists() and json.loads(manifest.read_text())["recipe"] == wanted:
-        echo(f"演示城市已存在 / demo city already in {directory} (seed {seed}, {events:,} events)")
+        echo(f"演示城市已存在 / demo city already in {directory} (seed {seed}, {events:,} events, check-ins from "
+             f"{since or 'the start'})")
         _ensure_users_setting(config_path)
         write_demo_accounts(directory, _large_grid_codes(directory), echo=echo)
         return config_path
@@ -45,12 +53,17 @@ def build_demo(directory: Path, *, events: int = 200_000, seed: int = 7,
     city = build_city(seed)
     grid_files = write_grid_files(city, directory / "grids")
     truth = write_events(city, directory / "raw", events=events, seed=seed)
+    echo(f"网格员花名册与巡查走访 / grid workers' roster and check-ins (from {since or 'the start'}) …")
+    workers = write_grid_workers(city, directory / "raw", seed=seed, events=truth.refs_by_dept["grid_app"],
+                                 since=patrol_since)
     mappings_dir = directory / "mappings"
     mappings_dir.mkdir(exist_ok=True)
     for mapping in sorted((REPO_DATA / "demo" / "mappings").glob("*.toml")):
         shutil.copyfile(mapping, mappings_dir / mapping.name)
     shutil.copyfile(REPO_DATA / "categories.toml", directory / "categories.toml")
-    config_path.write_text(_config_text(directory, grid_files, truth.files), encoding="utf-8")
+    departments = {"roster": workers.roster.path, **dict(sorted(truth.files.items())),
+                   "patrol": directory / "raw" / PATROL_DIR / PATROL_FILES}
+    config_path.write_text(_config_text(directory, grid_files, departments), encoding="utf-8")
     manifest.write_text(json.dumps({
         "recipe": wanted,
         "rows_by_dept": truth.rows_by_dept,
@@ -58,6 +71,8 @@ def build_demo(directory: Path, *, events: int = 200_000, seed: int = 7,
         "repeated_rows_by_dept": truth.repeated_rows_by_dept,
         "outside_city_by_dept": truth.outside_city_by_dept,
         "resolved_disputes_by_year": {str(k): v for k, v in truth.resolved_disputes_by_year.items()},
+        "roster": workers.roster.summary(),
+        "patrol": workers.patrol.summary(),
     }, ensure_ascii=False, indent=2), encoding="utf-8")
     write_demo_accounts(directory, _large_grid_codes(directory), echo=echo)
     return config_path
@@ -109,6 +124,7 @@ def _ensure_users_setting(config_path: Path) -> None:
 
 
 def _config_text(directory: Path, grid_files: dict[str, Path], dept_files: dict[str, Path]) -> str:
+    """The config; departments in the order given (a path may be a glob)."""
     def rel(path: Path) -> str:
         return path.resolve().relative_to(directory.resolve()).as_posix()
 
@@ -130,6 +146,6 @@ def _config_text(directory: Path, grid_files: dict[str, Path], dept_files: dict[
         lines.append(f'population = "{_GRID_FIELDS["population"]}"')
         if level == "small":
             lines.append('encoding = "gbk"  # the Shapefile has GBK attributes and no .cpg file')
-    for dept, path in sorted(dept_files.items()):
+    for dept, path in dept_files.items():
         lines += ["", "[[departments]]", f'path = "{rel(path)}"', f'mapping = "mappings/{dept}.toml"']
     return "\n".join(lines) + "\n"

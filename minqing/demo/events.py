@@ -34,7 +34,7 @@ from etl.persons import ID_CHECK_CHARS, ID_WEIGHTS
 if TYPE_CHECKING:
     from minqing.demo.city import City
 
-__all__ = ["EventsTruth", "write_events", "load_recipe", "DEPARTMENTS", "FILES", "RECIPE_PATH", "MAPPINGS_DIR"]
+__all__ = ["EventRefs", "EventsTruth", "write_events", "load_recipe", "DEPARTMENTS", "FILES", "RECIPE_PATH", "MAPPINGS_DIR"]
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE_PATH = REPO / "data" / "demo" / "recipe.toml"
@@ -92,6 +92,20 @@ _IMPOSSIBLE_MONTH_DAYS = ((2, 30), (2, 31), (4, 31), (6, 31), (9, 31), (13, 5), 
 _S = np.dtypes.StringDType()
 
 
+@dataclass(frozen=True, eq=False)
+class EventRefs:
+    """One department's valid reports inside the city, in file order: what later records can name."""
+
+    source_id: np.ndarray  # StringDType
+    grid: np.ndarray  # small-grid index (int32)
+    reported: np.ndarray  # int64 seconds, naive local time
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EventRefs) and all(
+            np.array_equal(a, b) for a, b in zip((self.source_id, self.grid, self.reported),
+                                                 (other.source_id, other.grid, other.reported)))
+
+
 @dataclass(frozen=True)
 class EventsTruth:
     """What write_events wrote, for checking a load against."""
@@ -102,6 +116,7 @@ class EventsTruth:
     repeated_rows_by_dept: dict[str, int]  # exact repeats of an earlier row in the same file
     outside_city_by_dept: dict[str, int]  # valid rows whose point lies outside the city outline
     resolved_disputes_by_year: dict[int, int]  # 2019..2025, see the module docstring
+    refs_by_dept: dict[str, EventRefs] = field(default_factory=dict)  # e.g. the grid_app events check-ins follow up
 
 
 def load_recipe(path: Path | None = None) -> dict[str, Any]:
@@ -810,6 +825,7 @@ def write_events(city: City, raw_dir: Path, *, events: int = 200_000, seed: int 
     bad_by: dict[str, int] = {}
     repeated_by: dict[str, int] = {}
     outside_by: dict[str, int] = {}
+    refs: dict[str, EventRefs] = {}
     grid_codes = np.array(ctx.geo.codes, dtype=_S)
     grid_county = np.array([int(c[:6]) if c[:6].isdigit() else 0 for c in ctx.geo.codes], dtype=np.int64)
     people_spec = recipe.get("persons", {})
@@ -912,6 +928,9 @@ def write_events(city: City, raw_dir: Path, *, events: int = 200_000, seed: int 
         bad_by[code] = int(np.sum(bad != 0))
         repeated_by[code] = n_rep
         outside_by[code] = int(np.sum(valid & (table["grid"][rows] < 0)))
+        named = valid & (table["grid"][rows] >= 0)
+        refs[code] = EventRefs(source_id=ids[rows][named], grid=table["grid"][rows][named],
+                               reported=table["t_rep"][rows][named])
     return EventsTruth(files=files, rows_by_dept=rows_by, bad_rows_by_dept=bad_by,
                        repeated_rows_by_dept=repeated_by, outside_city_by_dept=outside_by,
-                       resolved_disputes_by_year=resolved)
+                       resolved_disputes_by_year=resolved, refs_by_dept=refs)
