@@ -262,9 +262,9 @@ def test_command_center_switches_to_patrol_coverage(browser, demo_site: Served):
         settle(page)
         wait_for_map(page, min_paths=868)
         page.locator('[data-testid="stButtonGroup"] button', has_text="巡查覆盖").first.click()
-        page.wait_for_function(
-            f"() => document.querySelector('{MAP_IFRAME}').contentDocument.body.innerText.includes('失管')",
-            timeout=60_000)
+        page.wait_for_function(  # the map's iframe is replaced while Streamlit redraws it: null-safe
+            f"() => {{ const f = document.querySelector('{MAP_IFRAME}'); const d = f && f.contentDocument;"
+            " return !!(d && d.body && d.body.innerText.includes('失管')); }", timeout=60_000)
         frame = wait_for_map(page, min_paths=868)
         legend = "\n".join(frame.locator(".minqing-legend").all_inner_texts())
         assert "巡查覆盖（中网格）" in legend and "7 天及以上（失管）" in legend, legend
