@@ -68,11 +68,7 @@ def normalise(raw: pd.DataFrame, table: RawTable, mapping: Mapping, *, path: Pat
 
     out = pd.DataFrame(index=raw.index)
     out["dept"] = mapping.department
-    if mapping.column("source_id") == [ROW_NUMBER_ID]:
-        out["source_id"] = raw[ROW_COLUMN].astype(str)
-    else:
-        out["source_id"] = joined_text(raw, mapping.column("source_id"))
-    rejects.add(out["source_id"] == "", mapping.column("source_id")[0], out["source_id"], "missing source id")
+    out["source_id"] = source_ids(raw, mapping, rejects, "missing source id")
 
     category = translate(raw, mapping, "category", mapping.category_map, mapping.category_default, rejects)
     out["category"] = category
@@ -84,18 +80,8 @@ def normalise(raw: pd.DataFrame, table: RawTable, mapping: Mapping, *, path: Pat
     out["status"] = translate(raw, mapping, "status", mapping.status_map, status_default, rejects)
 
     for name in TIME_FIELDS:
-        columns = mapping.column(name)
-        if not columns:
-            out[name] = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
-            continue
-        values = raw[columns[0]]
-        parsed = parse_times(values, mapping.time_formats, mapping.timezone)
-        given = text_of(values) != ""
-        if name == "reported_at":
-            rejects.add(~given, columns[0], values, "missing report time")
-        rejects.add(given & parsed.isna(), columns[0], values,
-                    f"unreadable or impossible time; expected one of {mapping.time_formats} between 1990 and 2100")
-        out[name] = parsed
+        out[name] = time_field(raw, mapping, name, rejects,
+                               missing="missing report time" if name == "reported_at" else None)
     is_closed = out["status"] == "closed"
     rejects.add(is_closed & (out["closed_at"] < out["reported_at"]), mapping.column("closed_at")[0] if mapping.column("closed_at") else "closed_at",
                 out["closed_at"], "closed before it was reported")
@@ -121,6 +107,33 @@ def normalise(raw: pd.DataFrame, table: RawTable, mapping: Mapping, *, path: Pat
     persons = _persons(raw.loc[~bad], mapping, out.loc[~bad, "event_id"]) if mapping.persons else None
     return Normalised(events=events[[*EVENT_COLUMNS, "__row"]].reset_index(drop=True),
                       rejects=reject_frame(raw, rejects, personal), persons=persons)
+
+
+def source_ids(raw: pd.DataFrame, mapping: Mapping, rejects: Rejects, missing: str) -> pd.Series:
+    """The rows' source ids ("@row": the row number); rows without one are quarantined with reason `missing`."""
+    if mapping.column("source_id") == [ROW_NUMBER_ID]:
+        ids = raw[ROW_COLUMN].astype(str)
+    else:
+        ids = joined_text(raw, mapping.column("source_id"))
+    rejects.add(ids == "", mapping.column("source_id")[0], ids, missing)
+    return ids
+
+
+def time_field(raw: pd.DataFrame, mapping: Mapping, name: str, rejects: Rejects, *, missing: str | None = None,
+               unreadable: str = "unreadable or impossible time") -> pd.Series:
+    """A mapped time field as naive local times (NaT when unmapped or empty). Unreadable values are quarantined,
+    and empty ones too when `missing` gives the reason."""
+    columns = mapping.column(name)
+    if not columns:
+        return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
+    values = raw[columns[0]]
+    parsed = parse_times(values, mapping.time_formats, mapping.timezone)
+    given = text_of(values) != ""
+    if missing is not None:
+        rejects.add(~given, columns[0], values, missing)
+    rejects.add(given & parsed.isna(), columns[0], values,
+                f"{unreadable}; expected one of {mapping.time_formats} between 1990 and 2100")
+    return parsed
 
 
 def checked_rows(raw: pd.DataFrame, mapping: Mapping, path: Path) -> tuple[pd.DataFrame, Rejects]:

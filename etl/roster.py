@@ -11,10 +11,9 @@ import pandas as pd
 
 from etl.assign import GridIndex
 from etl.mapping import Mapping
-from etl.normalize import Rejects, checked_rows, joined_text, reject_frame, text_of, translate
+from etl.normalize import Rejects, checked_rows, joined_text, reject_frame, text_of, time_field, translate
 from etl.persons import clean_phone
 from etl.readers import ROW_COLUMN, RawTable
-from etl.timeparse import parse_times
 
 ROSTER_COLUMNS: tuple[str, ...] = ("worker_id", "source", "role", "name", "phone", "households", "start_date",
                                    "end_date", "grid_codes")
@@ -46,7 +45,7 @@ def normalise_roster(raw: pd.DataFrame, table: RawTable, mapping: Mapping, *, pa
     out["phone"] = joined_text(raw, mapping.column("phone")).map(clean_phone).replace("", None)
     out["households"] = _households(raw, mapping, rejects)
     for name in ("start_date", "end_date"):
-        out[name] = _dates(raw, mapping, name, rejects)
+        out[name] = time_field(raw, mapping, name, rejects, unreadable="unreadable date").dt.floor("D")
     column = (mapping.column("end_date") or ["end_date"])[0]
     rejects.add(out["end_date"] < out["start_date"], column, out["end_date"],
                 "left before starting; check the start and end dates")
@@ -77,17 +76,6 @@ def _households(raw: pd.DataFrame, mapping: Mapping, rejects: Rejects) -> pd.Ser
     rejects.add((text != "") & ~whole, columns[0], raw[columns[0]],
                 f"households is not a whole number between 0 and {_MAX_HOUSEHOLDS:,}")
     return numbers.where(whole).astype("Int64")
-
-
-def _dates(raw: pd.DataFrame, mapping: Mapping, name: str, rejects: Rejects) -> pd.Series:
-    columns = mapping.column(name)
-    if not columns:
-        return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
-    values = raw[columns[0]]
-    parsed = parse_times(values, mapping.time_formats, mapping.timezone)
-    rejects.add((text_of(values) != "") & parsed.isna(), columns[0], values,
-                f"unreadable date; expected one of {mapping.time_formats} between 1990 and 2100")
-    return parsed.dt.floor("D")
 
 
 def _grid_lists(raw: pd.DataFrame, mapping: Mapping) -> pd.Series:

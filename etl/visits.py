@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 
 from etl.assign import GridIndex
-from etl.mapping import ROW_NUMBER_ID, Mapping
-from etl.normalize import Normalised, checked_rows, joined_text, locate, reject_frame, text_of, translate
+from etl.mapping import Mapping
+from etl.normalize import (Normalised, checked_rows, joined_text, locate, reject_frame, source_ids, time_field,
+                            translate)
 from etl.readers import ROW_COLUMN, RawTable
-from etl.timeparse import parse_times
 
 VISIT_COLUMNS: tuple[str, ...] = (
     "visit_id", "source", "source_id", "worker_id", "visited_at", "visit_type", "event_id", "lon", "lat",
@@ -24,23 +24,13 @@ def normalise_visits(raw: pd.DataFrame, table: RawTable, mapping: Mapping, *, pa
     raw, rejects = checked_rows(raw, mapping, path)
     out = pd.DataFrame(index=raw.index)
     out["source"] = mapping.department
-    if mapping.column("source_id") == [ROW_NUMBER_ID]:
-        out["source_id"] = raw[ROW_COLUMN].astype(str)
-    else:
-        out["source_id"] = joined_text(raw, mapping.column("source_id"))
-    rejects.add(out["source_id"] == "", mapping.column("source_id")[0], out["source_id"], "missing check-in id")
+    out["source_id"] = source_ids(raw, mapping, rejects, "missing check-in id")
     out["worker_id"] = joined_text(raw, mapping.column("worker_id"))
     rejects.add(out["worker_id"] == "", mapping.column("worker_id")[0], out["worker_id"],
                 "missing worker id; a check-in must name the grid worker who made it")
     out["visit_type"] = translate(raw, mapping, "visit_type", mapping.visit_type_map, mapping.visit_type_default,
                                   rejects)
-    column = mapping.column("visited_at")[0]
-    values = raw[column]
-    out["visited_at"] = parse_times(values, mapping.time_formats, mapping.timezone)
-    given = text_of(values) != ""
-    rejects.add(~given, column, values, "missing check-in time")
-    rejects.add(given & out["visited_at"].isna(), column, values,
-                f"unreadable or impossible time; expected one of {mapping.time_formats} between 1990 and 2100")
+    out["visited_at"] = time_field(raw, mapping, "visited_at", rejects, missing="missing check-in time")
     reference = joined_text(raw, mapping.column("event_ref"))
     prefix = f"{mapping.event_dept}:" if mapping.event_dept else ""
     out["event_id"] = (prefix + reference).where(reference != "", None)

@@ -75,14 +75,6 @@ def has_patrol_data(con: duckdb.DuckDBPyConnection) -> bool:
     return con.execute(q.PATROL_TABLES).fetchone()[0] == 3 and bool(con.execute(q.PATROL_ROWS).fetchone()[0])
 
 
-def visit_clock(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
-    """The latest check-in in the store (None without any)."""
-    if not has_patrol_data(con):
-        return None
-    value = con.execute(q.VISIT_CLOCK).fetchone()[0]
-    return None if value is None else pd.Timestamp(value).to_pydatetime()
-
-
 def _check_level(level: str) -> None:
     if level not in LEVELS:
         raise QueryError(f"`level` was {level!r} but is expected to be one of {', '.join(LEVELS)}")

@@ -23,7 +23,6 @@ WHERE schema_name = 'main' AND table_name IN ('roster', 'roster_grids', 'visits'
 """
 PATROL_ROWS = "SELECT EXISTS (SELECT 1 FROM roster) OR EXISTS (SELECT 1 FROM visits)"
 FIRST_VISIT = "SELECT min(visited_at) FROM visits WHERE visited_at <= $as_of"
-VISIT_CLOCK = "SELECT max(visited_at) FROM visits"
 
 
 def patrol_by_unit_sql(level: str) -> str:

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import geopandas as gpd
-import shapely
 
-CATEGORIES = Path(__file__).resolve().parents[1] / "data" / "categories.toml"
+from projects import STREET_MAPPING, square, write_project_config
+
 AS_OF = dt.datetime(2023, 8, 31, 12, 0)
 ROSTER_MAPPING = """
 kind = "roster"
@@ -68,30 +68,7 @@ off_beat_km = 1.0
 [time]
 formats = ["iso"]
 """
-EVENTS_MAPPING = """
-department = "street"
-name = "街道办"
-[fields]
-source_id = "编号"
-category = "类别"
-status = "状态"
-reported_at = "上报时间"
-closed_at = "办结时间"
-lon = "经度"
-lat = "纬度"
-[time]
-formats = ["%Y/%m/%d %H:%M"]
-[coordinates]
-system = "wgs84"
-[category.map]
-"邻里纠纷" = "dispute_neighbour"
-"占道经营" = "urban_street_order"
-[status.map]
-"已办结" = "closed"
-"处理中" = "in_progress"
-[due]
-default = { working_days = 3 }
-"""
+EVENTS_MAPPING = STREET_MAPPING
 EVENTS_HEADER = "编号,类别,状态,上报时间,办结时间,经度,纬度\n"
 EVENTS = [
     "A1,邻里纠纷,已办结,2023/6/10 9:00,2023/6/11 9:00,115.05,22.95",   # S1
@@ -102,43 +79,40 @@ EVENTS = [
 ]
 
 
-def _visit(i: str, worker: str, time: str, kind: str, lng: float, lat: float, event: str | None = None,
+def visit(i: str, worker: str, time: str, kind: str, lng: object, lat: object, event: str | None = None,
            note: str = "") -> dict:
     return {"id": i, "worker": worker, "time": time, "type": kind, "event": event, "lng": lng, "lat": lat,
             "addr": f"地址{i}", "note": note}
 
 
+
 VISITS = [
-    _visit("V1", "W1", "2023-08-30T09:00:00+08:00", "入户走访", 115.05, 22.95),            # S1, within 7 days
-    _visit("V2", "W1", "2023-08-10T09:00:00+08:00", "事件跟进", 115.05, 22.95, "A1"),      # S1, within 30 days
-    _visit("V3", "W2", "2023-08-29T10:00:00+08:00", "日常巡查", 115.05, 23.05),            # S2
-    _visit("V4", "W2", "2023-07-01T10:00:00+08:00", "日常巡查", 115.15, 22.95),            # S3, 61 days before
-    _visit("V5", "W1", "2023-08-30T11:00:00+08:00", "日常巡查", 115.15, 23.05),            # S4: off-beat
-    _visit("V6", "W1", "2023-08-30T11:30:00+08:00", "日常巡查", 115.05, 23.003),           # S2, 0.33 km from S1
-    _visit("V7", "NOBODY", "2023-08-30T12:00:00+08:00", "日常巡查", 115.05, 22.95),        # not on the roster
-    _visit("V8", "Z1", "2023-08-25T12:00:00+08:00", "事件跟进", 115.05, 23.05, "A2"),      # leader, in M1
-    _visit("V9", "W1", "2023-08-31T13:00:00+08:00", "入户走访", 115.05, 22.95),            # after as_of
-    _visit("V10", "W8", "2023-08-28T08:00:00+08:00", "入户走访", 115.25, 22.95, note="<b>备注</b>"),  # S5
-    _visit("V11", "W8", "2023-06-15T08:00:00+08:00", "日常巡查", 115.25, 23.05),           # S6
-    _visit("V12", "Z2", "2023-08-20T15:00:00+08:00", "事件跟进", 115.25, 22.95, "A3"),     # S5
+    visit("V1", "W1", "2023-08-30T09:00:00+08:00", "入户走访", 115.05, 22.95),            # S1, within 7 days
+    visit("V2", "W1", "2023-08-10T09:00:00+08:00", "事件跟进", 115.05, 22.95, "A1"),      # S1, within 30 days
+    visit("V3", "W2", "2023-08-29T10:00:00+08:00", "日常巡查", 115.05, 23.05),            # S2
+    visit("V4", "W2", "2023-07-01T10:00:00+08:00", "日常巡查", 115.15, 22.95),            # S3, 61 days before
+    visit("V5", "W1", "2023-08-30T11:00:00+08:00", "日常巡查", 115.15, 23.05),            # S4: off-beat
+    visit("V6", "W1", "2023-08-30T11:30:00+08:00", "日常巡查", 115.05, 23.003),           # S2, 0.33 km from S1
+    visit("V7", "NOBODY", "2023-08-30T12:00:00+08:00", "日常巡查", 115.05, 22.95),        # not on the roster
+    visit("V8", "Z1", "2023-08-25T12:00:00+08:00", "事件跟进", 115.05, 23.05, "A2"),      # leader, in M1
+    visit("V9", "W1", "2023-08-31T13:00:00+08:00", "入户走访", 115.05, 22.95),            # after as_of
+    visit("V10", "W8", "2023-08-28T08:00:00+08:00", "入户走访", 115.25, 22.95, note="<b>备注</b>"),  # S5
+    visit("V11", "W8", "2023-06-15T08:00:00+08:00", "日常巡查", 115.25, 23.05),           # S6
+    visit("V12", "Z2", "2023-08-20T15:00:00+08:00", "事件跟进", 115.25, 22.95, "A3"),     # S5
 ] + [  # 55 more patrols in S1 over August: the check-ins of S1 in the last 30 days fill two pages
-    _visit(f"P{i:02d}", "W1", (dt.datetime(2023, 8, 2, 8, 0) + dt.timedelta(hours=11 * i)).isoformat() + "+08:00",
+    visit(f"P{i:02d}", "W1", (dt.datetime(2023, 8, 2, 8, 0) + dt.timedelta(hours=11 * i)).isoformat() + "+08:00",
            "日常巡查", 115.04, 22.94)
     for i in range(55)
 ]
 
 
-def _square(x0: float, y0: float, size: float) -> shapely.Polygon:
-    return shapely.box(x0, y0, x0 + size, y0 + size)
-
-
 def _grids(folder: Path) -> None:
     large = gpd.GeoDataFrame({"code": ["L1", "L2"], "name": ["甲镇", "乙镇"]},
-                             geometry=[_square(115.0, 22.9, 0.2), _square(115.2, 22.9, 0.2)], crs=4326)
-    columns = [_square(115.0 + 0.1 * i, 22.9, 0.1).union(_square(115.0 + 0.1 * i, 23.0, 0.1)) for i in range(4)]
+                             geometry=[square(115.0, 22.9, 0.2), square(115.2, 22.9, 0.2)], crs=4326)
+    columns = [square(115.0 + 0.1 * i, 22.9, 0.1).union(square(115.0 + 0.1 * i, 23.0, 0.1)) for i in range(4)]
     medium = gpd.GeoDataFrame({"code": ["M1", "M2", "M3", "M4"], "name": ["东村", "西村", "南村", "北村"],
                                "parent": ["L1", "L1", "L2", "L2"]}, geometry=columns, crs=4326)
-    small_boxes = [_square(115.0 + 0.1 * i, 22.9 + 0.1 * j, 0.1) for i in range(4) for j in range(2)]
+    small_boxes = [square(115.0 + 0.1 * i, 22.9 + 0.1 * j, 0.1) for i in range(4) for j in range(2)]
     small = gpd.GeoDataFrame({"code": [f"S{k + 1}" for k in range(8)],
                               "name": ["东一", "东二", "西一", "西二", "南一", "南二", "北一", "北二"],
                               "parent": ["M1", "M1", "M2", "M2", "M3", "M3", "M4", "M4"],
@@ -160,14 +134,5 @@ def write_patrol_project(folder: Path) -> Path:
     (folder / "patrol").mkdir(exist_ok=True)
     (folder / "patrol" / "2023-08.jsonl").write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in VISITS), encoding="utf-8")
-    lines = ['database = "store.duckdb"', f'categories = "{CATEGORIES.as_posix()}"']
-    for level in ("large", "medium", "small"):
-        lines += [f"[grids.{level}]", f'path = "{level}.geojson"', 'code = "code"', 'name = "name"']
-        lines += ['parent = "parent"'] if level != "large" else []
-        lines += ['population = "pop"'] if level == "small" else []
-    for path, mapping in (("street.csv", "street.toml"), ("roster.csv", "roster.toml"),
-                          ("patrol/*.jsonl", "patrol.toml")):
-        lines += ["[[departments]]", f'path = "{path}"', f'mapping = "{mapping}"']
-    config = folder / "minqing.toml"
-    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return config
+    return write_project_config(folder, [("street.csv", "street.toml"), ("roster.csv", "roster.toml"),
+                                         ("patrol/*.jsonl", "patrol.toml")])

@@ -8,10 +8,9 @@ from pathlib import Path
 import duckdb
 import geopandas as gpd
 import pytest
-import shapely
 from click.testing import CliRunner
 
-from projects import write_config
+from projects import STREET_MAPPING, square, write_config, write_town_grids
 from etl.config import load_config
 from etl.errors import ConfigError
 from etl.load import load_project
@@ -35,51 +34,16 @@ BAD = {
     "B7,邻里纠纷,已办结,,2023/8/22 9:00,115.05,22.95,": "missing report time",
     "B8,邻里纠纷,已办结,2023/8/21 14:05,,115.05,22.95,": "status is closed but there is no closed time",
 }
-MAPPING = """
-department = "street"
-name = "街道办"
-[fields]
-source_id = "编号"
-category = "类别"
-status = "状态"
-reported_at = "上报时间"
-closed_at = "办结时间"
-lon = "经度"
-lat = "纬度"
-[time]
-formats = ["%Y/%m/%d %H:%M"]
-[coordinates]
-system = "wgs84"
-[category.map]
-"邻里纠纷" = "dispute_neighbour"
-"占道经营" = "urban_street_order"
-[status.map]
-"已办结" = "closed"
-"处理中" = "in_progress"
-[due]
-default = { working_days = 3 }
+MAPPING = STREET_MAPPING + """
 [link]
 id_field = "来源编号"
 dept = "street"
 """
 
 
-def _square(x0: float, y0: float, size: float) -> shapely.Polygon:
-    return shapely.box(x0, y0, x0 + size, y0 + size)
-
-
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
-    large = gpd.GeoDataFrame({"code": ["L1"], "name": ["甲镇"]}, geometry=[_square(115.0, 22.9, 0.2)], crs=4326)
-    medium = gpd.GeoDataFrame({"code": ["M1", "M2"], "name": ["东村", "西村"], "parent": ["L1", "L1"]},
-                              geometry=[_square(115.0, 22.9, 0.1).union(_square(115.0, 23.0, 0.1)),
-                                        _square(115.1, 22.9, 0.1).union(_square(115.1, 23.0, 0.1))], crs=4326)
-    small = gpd.GeoDataFrame({"code": ["S1", "S2", "S3", "S4"], "name": ["第1网格", "第2网格", "第1网格", "第2网格"],
-                              "parent": ["M1", "M1", "M2", "M2"], "pop": [100, 200, 300, 400]},
-                             geometry=[_square(115.0, 22.9, 0.1), _square(115.0, 23.0, 0.1),
-                                       _square(115.1, 22.9, 0.1), _square(115.1, 23.0, 0.1)], crs=4326)
-    for name, frame in (("large", large), ("medium", medium), ("small", small)):
-        frame.to_file(tmp_path / f"{name}.geojson", driver="GeoJSON")
+    write_town_grids(tmp_path, ["第1网格", "第2网格", "第1网格", "第2网格"], [100, 200, 300, 400])
     (tmp_path / "street.toml").write_text(MAPPING, encoding="utf-8")
     (tmp_path / "street.csv").write_text(HEADER + "\n".join(GOOD + list(BAD) + [GOOD[1]]) + "\n", encoding="gbk")
     write_config(tmp_path, "street")
@@ -175,7 +139,7 @@ def test_changed_boundaries_make_a_new_version_and_keep_history(project: Path) -
     first = load_project(config)
     assert first.grids.changed and first.grids.version == 1 and first.grids.notes == []
     small = gpd.read_file(project / "small.geojson")
-    small.loc[0, "geometry"] = _square(115.0, 22.9, 0.12)  # now overlaps S2/S3 and sticks out of M1
+    small.loc[0, "geometry"] = square(115.0, 22.9, 0.12)  # now overlaps S2/S3 and sticks out of M1
     small.to_file(project / "small.geojson", driver="GeoJSON")
     second = load_project(config)
     assert second.grids.changed and second.grids.version == 2

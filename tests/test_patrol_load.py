@@ -8,14 +8,13 @@ import json
 from pathlib import Path
 
 import duckdb
-import geopandas as gpd
 import pytest
-import shapely
 
 from etl.config import load_config
 from etl.load import load_project
 from layers.patrol import grid_people, monthly_activity, patrol_figures, visit_history
-from patrol_project import AS_OF, ROSTER, ROSTER_HEADER, ROSTER_MAPPING
+from patrol_project import AS_OF, ROSTER, ROSTER_HEADER, ROSTER_MAPPING, VISITS, VISITS_MAPPING, visit
+from projects import write_project_config, write_town_grids
 
 ROSTER_GOOD = ROSTER[:5]  # one town: W1, W2 (two grids), Z1 (a village leader), H1, W9 (left in June)
 ROSTER_BAD = {
@@ -26,56 +25,14 @@ ROSTER_BAD = {
     "W6,冯二,13300001234,网格员,S1,,2018-13-01,": "unreadable date",
     "W7,陈三,13300004321,网格员,S1,,2020-01-01,2019-01-01": "left before starting",
 }
-VISITS_MAPPING = """
-kind = "visits"
-department = "patrol"
-name = "巡查走访"
-[fields]
-source_id = "id"
-worker_id = "worker"
-visited_at = "time"
-visit_type = "type"
-event_ref = "event"
-lon = "lng"
-lat = "lat"
-[visits]
-event_dept = "street"
-off_beat_km = 1.0
-[visit_type.map]
-"入户走访" = "household"
-"日常巡查" = "patrol"
-"事件跟进" = "follow_up"
-[time]
-formats = ["iso"]
-"""
-
-
-def _visit(i: str, worker: str, time: str, kind: str, lng: object, lat: object, event: str | None = None) -> dict:
-    return {"id": i, "worker": worker, "time": time, "type": kind, "event": event, "lng": lng, "lat": lat}
-
-
-VISITS_GOOD = [
-    _visit("V1", "W1", "2023-08-30T09:00:00+08:00", "入户走访", 115.05, 22.95),            # S1, within 7 days
-    _visit("V2", "W1", "2023-08-10T09:00:00+08:00", "事件跟进", 115.05, 22.95, "A1"),      # S1, within 30 days
-    _visit("V3", "W2", "2023-08-29T10:00:00+08:00", "日常巡查", 115.05, 23.05),            # S2
-    _visit("V4", "W2", "2023-07-01T10:00:00+08:00", "日常巡查", 115.15, 22.95),            # S3, 61 days before
-    _visit("V5", "W1", "2023-08-30T11:00:00+08:00", "日常巡查", 115.15, 23.05),            # S4: 7 km from S1: off-beat
-    _visit("V6", "W1", "2023-08-30T11:30:00+08:00", "日常巡查", 115.05, 23.003),           # S2, 0.33 km from S1
-    _visit("V7", "NOBODY", "2023-08-30T12:00:00+08:00", "日常巡查", 115.05, 22.95),        # not on the roster
-    _visit("V8", "Z1", "2023-08-25T12:00:00+08:00", "事件跟进", 115.05, 23.05, "A2"),      # leader, in M1
-    _visit("V9", "W1", "2023-08-31T13:00:00+08:00", "入户走访", 115.05, 22.95),            # after as_of
-]
+VISITS_GOOD = VISITS[:9]  # V1-V9: the first town's check-ins (see tests/patrol_project.py)
 VISITS_BAD = [
-    (_visit("B1", "W1", "2023-08-30T09:00:00+08:00", "吃饭", 115.05, 22.95), "unknown visit_type"),
-    (_visit("B2", "", "2023-08-30T09:00:00+08:00", "入户走访", 115.05, 22.95), "missing worker id"),
-    (_visit("B3", "W1", "昨天", "入户走访", 115.05, 22.95), "unreadable or impossible time"),
-    (_visit("B4", "W1", "2023-08-30T09:00:00+08:00", "入户走访", "待定位", 22.95), "coordinate is not a number"),
-    (_visit("", "W1", "2023-08-30T09:00:00+08:00", "入户走访", 115.05, 22.95), "missing check-in id"),
+    (visit("B1", "W1", "2023-08-30T09:00:00+08:00", "吃饭", 115.05, 22.95), "unknown visit_type"),
+    (visit("B2", "", "2023-08-30T09:00:00+08:00", "入户走访", 115.05, 22.95), "missing worker id"),
+    (visit("B3", "W1", "昨天", "入户走访", 115.05, 22.95), "unreadable or impossible time"),
+    (visit("B4", "W1", "2023-08-30T09:00:00+08:00", "入户走访", "待定位", 22.95), "coordinate is not a number"),
+    (visit("", "W1", "2023-08-30T09:00:00+08:00", "入户走访", 115.05, 22.95), "missing check-in id"),
 ]
-
-
-def _square(x0: float, y0: float, size: float) -> shapely.Polygon:
-    return shapely.box(x0, y0, x0 + size, y0 + size)
 
 
 def _write_visits(path: Path, rows: list[dict]) -> None:
@@ -84,16 +41,7 @@ def _write_visits(path: Path, rows: list[dict]) -> None:
 
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
-    large = gpd.GeoDataFrame({"code": ["L1"], "name": ["甲镇"]}, geometry=[_square(115.0, 22.9, 0.2)], crs=4326)
-    medium = gpd.GeoDataFrame({"code": ["M1", "M2"], "name": ["东村", "西村"], "parent": ["L1", "L1"]},
-                              geometry=[_square(115.0, 22.9, 0.1).union(_square(115.0, 23.0, 0.1)),
-                                        _square(115.1, 22.9, 0.1).union(_square(115.1, 23.0, 0.1))], crs=4326)
-    small = gpd.GeoDataFrame({"code": ["S1", "S2", "S3", "S4"], "name": ["东一", "东二", "西一", "西二"],
-                              "parent": ["M1", "M1", "M2", "M2"], "pop": [1000, 2000, 3000, 4000]},
-                             geometry=[_square(115.0, 22.9, 0.1), _square(115.0, 23.0, 0.1),
-                                       _square(115.1, 22.9, 0.1), _square(115.1, 23.0, 0.1)], crs=4326)
-    for name, frame in (("large", large), ("medium", medium), ("small", small)):
-        frame.to_file(tmp_path / f"{name}.geojson", driver="GeoJSON")
+    write_town_grids(tmp_path, ["东一", "东二", "西一", "西二"], [1000, 2000, 3000, 4000])
     (tmp_path / "roster.toml").write_text(ROSTER_MAPPING, encoding="utf-8")
     (tmp_path / "patrol.toml").write_text(VISITS_MAPPING, encoding="utf-8")
     (tmp_path / "roster.csv").write_text(ROSTER_HEADER + "\n".join(ROSTER_GOOD + list(ROSTER_BAD) + [ROSTER_GOOD[0]])
@@ -101,15 +49,7 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "patrol").mkdir()
     _write_visits(tmp_path / "patrol" / "2023-08.jsonl",
                   VISITS_GOOD + [row for row, _ in VISITS_BAD] + [VISITS_GOOD[0]])
-    lines = ['database = "store.duckdb"',
-             f'categories = "{(Path(__file__).resolve().parents[1] / "data" / "categories.toml").as_posix()}"']
-    for level in ("large", "medium", "small"):
-        lines += [f"[grids.{level}]", f'path = "{level}.geojson"', 'code = "code"', 'name = "name"']
-        lines += ['parent = "parent"'] if level != "large" else []
-        lines += ['population = "pop"'] if level == "small" else []
-    lines += ["[[departments]]", 'path = "roster.csv"', 'mapping = "roster.toml"',
-              "[[departments]]", 'path = "patrol/*.jsonl"', 'mapping = "patrol.toml"']
-    (tmp_path / "minqing.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_project_config(tmp_path, [("roster.csv", "roster.toml"), ("patrol/*.jsonl", "patrol.toml")])
     return tmp_path
 
 

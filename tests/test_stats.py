@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from test_load_pipeline import MAPPING, _square  # the same small street department
-from projects import write_config
+from projects import square, write_config
+from test_load_pipeline import MAPPING  # the same small street department
 from etl.config import load_config
 from etl.load import load_project
 from etl.rollups import refresh_rollups, rollup_state
@@ -519,14 +519,14 @@ SECOND = [
 ]
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
-    large = gpd.GeoDataFrame({"code": ["L1"], "name": ["甲镇"], "pop": [1000]}, geometry=[_square(115.0, 22.9, 0.2)], crs=4326)
+    large = gpd.GeoDataFrame({"code": ["L1"], "name": ["甲镇"], "pop": [1000]}, geometry=[square(115.0, 22.9, 0.2)], crs=4326)
     medium = gpd.GeoDataFrame({"code": ["M1", "M2"], "name": ["东村", "西村"], "parent": ["L1", "L1"]},
-                              geometry=[_square(115.0, 22.9, 0.1).union(_square(115.0, 23.0, 0.1)),
-                                        _square(115.1, 22.9, 0.1).union(_square(115.1, 23.0, 0.1))], crs=4326)
+                              geometry=[square(115.0, 22.9, 0.1).union(square(115.0, 23.0, 0.1)),
+                                        square(115.1, 22.9, 0.1).union(square(115.1, 23.0, 0.1))], crs=4326)
     small = gpd.GeoDataFrame({"code": ["S1", "S2", "S3", "S4"], "name": ["第1网格", "第2网格", "第1网格", "第2网格"],
                               "parent": ["M1", "M1", "M2", "M2"], "pop": [100, 0, 300, 400]},
-                             geometry=[_square(115.0, 22.9, 0.1), _square(115.0, 23.0, 0.1),
-                                       _square(115.1, 22.9, 0.1), _square(115.1, 23.0, 0.1)], crs=4326)
+                             geometry=[square(115.0, 22.9, 0.1), square(115.0, 23.0, 0.1),
+                                       square(115.1, 22.9, 0.1), square(115.1, 23.0, 0.1)], crs=4326)
     for name, frame in (("large", large), ("medium", medium), ("small", small)):
         frame.to_file(tmp_path / f"{name}.geojson", driver="GeoJSON")
     (tmp_path / "street.toml").write_text(MAPPING, encoding="utf-8")

@@ -63,8 +63,8 @@ def feed_rows(events: pd.DataFrame, new_ids: set[str] | frozenset[str] = frozens
         FeedRow(
             event_id=str(e.event_id),
             time=pd.Timestamp(e.reported_at).strftime(TIME_FORMAT),
-            dept=_text(e.dept_name) or str(e.dept),
-            category=_text(e.category_name) or str(e.category),
+            dept=cell_text(e.dept_name) or str(e.dept),
+            category=cell_text(e.category_name) or str(e.category),
             grid=grid_label(e.grid_large_name, e.grid_medium_name, e.grid_small_name),
             status=STATUS_LABELS.get(str(e.status), str(e.status)),
             overdue=bool(e.overdue),
@@ -76,7 +76,7 @@ def feed_rows(events: pd.DataFrame, new_ids: set[str] | frozenset[str] = frozens
 
 def grid_label(large: object, medium: object, small: object) -> str:
     """The finest grid with its community: "马墩社区·第1网格"; the medium or large name without a small grid."""
-    large_name, medium_name, small_name = _text(large), _text(medium), _text(small)
+    large_name, medium_name, small_name = cell_text(large), cell_text(medium), cell_text(small)
     if small_name:
         if not medium_name or small_name.startswith(medium_name):
             return small_name
@@ -128,7 +128,7 @@ def _row_html(r: FeedRow) -> str:
     return f'<tr class="cc-new">{"".join(cells)}</tr>' if r.new else f"<tr>{''.join(cells)}</tr>"
 
 
-def _text(value: object) -> str:
+def cell_text(value: object) -> str:
     """The value as text, "" when missing."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""

@@ -59,7 +59,7 @@ def tiles(kpis: CommandKpis) -> list[Tile]:
         out.append(Tile(
             label=spec.label,
             value=_rate(figure.value) if spec.rate else _count(figure.value),
-            delta=_rate_change(figure.change) if spec.rate else _count_change(figure.change),
+            delta=rate_change(figure.change) if spec.rate else count_change(figure.change),
             delta_color=spec.delta_color,
             delta_description=spec.compared_with,
             help=spec.help,
@@ -81,7 +81,8 @@ def _count(value: float | None) -> str:
     return MISSING if value is None else f"{int(value):,}"
 
 
-def _count_change(change: float | None) -> str | int | None:
+def count_change(change: float | None) -> str | int | None:
+    """A count's change for st.metric: +3 / -2, 0 for none (shown grey), None when unknown."""
     if change is None:
         return None
     return 0 if change == 0 else f"{int(change):+,}"
@@ -91,7 +92,8 @@ def _rate(value: float | None) -> str:
     return MISSING if value is None else f"{value * 100:.1f}%"
 
 
-def _rate_change(change: float | None) -> str | int | None:
+def rate_change(change: float | None) -> str | int | None:
+    """A rate's change in percentage points for st.metric, 0 for none, None when unknown."""
     if change is None:
         return None
     points = round(change * 100, 1)

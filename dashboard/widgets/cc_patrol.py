@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.frame import PageContext
-from dashboard.widgets.cc_feed import FEED_CSS, MISSING, TIME_FORMAT, grid_label
+from dashboard.widgets.cc_feed import FEED_CSS, MISSING, TIME_FORMAT, cell_text, grid_label
+from dashboard.widgets.cc_kpis import count_change, rate_change
 from layers.patrol import has_patrol_data, latest_visits, patrol_figures
 
 FEED_ROWS = 10
@@ -27,15 +28,15 @@ def patrol_tiles(ctx: PageContext) -> None:
     before = ctx.store.query(patrol_figures, "city", as_of=ctx.as_of - WEEK, neglect_days=ctx.neglect_days).iloc[0]
     share, share_before = now["share_visited_7d"], before["share_visited_7d"]
     columns = st.columns(3)
-    columns[0].metric("近7日走访", f"{int(now['visits_7d']):,}", _change(now["visits_7d"], before["visits_7d"]),
+    columns[0].metric("近7日走访", f"{int(now['visits_7d']):,}", count_change(now["visits_7d"] - before["visits_7d"]),
                       "off", delta_description="较上周", border=True,
                       help="统计时点前 7 天内网格员的巡查走访签到次数（按签到位置计入网格）。")
     columns[1].metric("近7日走访覆盖率", MISSING if pd.isna(share) else f"{share * 100:.1f}%",
-                      None if pd.isna(share) or pd.isna(share_before) else _points(share - share_before),
+                      None if pd.isna(share) or pd.isna(share_before) else rate_change(share - share_before),
                       "normal", delta_description="较上周", border=True,
                       help="近 7 天内至少有一次走访签到的小网格占全部小网格的比例。")
     columns[2].metric(f"失管网格（≥{ctx.neglect_days}天）", f"{int(now['neglected_small']):,}",
-                      _change(now["neglected_small"], before["neglected_small"]), "inverse",
+                      count_change(now["neglected_small"] - before["neglected_small"]), "inverse",
                       delta_description="较上周", border=True,
                       help=f"连续 {ctx.neglect_days} 天及以上没有走访签到（或从未走访）的小网格；增加为坏。"
                            "天数由 `minqing serve --neglect-days N` 设置。")
@@ -58,8 +59,8 @@ def visits_html(visits: pd.DataFrame, *, big: bool = False) -> str:
     rows = []
     for v in visits.itertuples(index=False):
         flag = f'<span class="cc-badge cc-overdue">{html.escape(OFF_BEAT_LABEL)}</span>' if v.off_beat is True else ""
-        who = " ".join(t for t in (_text(v.worker_role_name), _text(v.worker_name) or _text(v.worker_id)) if t)
-        cells = (pd.Timestamp(v.visited_at).strftime(TIME_FORMAT), _text(v.visit_type_name), who,
+        who = " ".join(t for t in (cell_text(v.worker_role_name), cell_text(v.worker_name) or cell_text(v.worker_id)) if t)
+        cells = (pd.Timestamp(v.visited_at).strftime(TIME_FORMAT), cell_text(v.visit_type_name), who,
                  grid_label(v.grid_large_name, v.grid_medium_name, v.grid_small_name))
         body = "".join(f"<td>{html.escape(c)}</td>" for c in cells[:3])
         rows.append(f'<tr>{body}<td class="cc-grid">{html.escape(cells[3])}{flag}</td></tr>')
@@ -67,19 +68,3 @@ def visits_html(visits: pd.DataFrame, *, big: bool = False) -> str:
         rows = [f'<tr><td colspan="{len(COLUMNS)}">暂无走访签到</td></tr>']
     css_class = "cc-visits cc-feed cc-big" if big else "cc-visits cc-feed"
     return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-
-
-def _change(now: float, before: float) -> str | int:
-    change = int(now) - int(before)
-    return 0 if change == 0 else f"{change:+,}"
-
-
-def _points(change: float) -> str | int:
-    points = round(change * 100, 1)
-    return 0 if points == 0 else f"{points:+.1f} 个百分点"
-
-
-def _text(value: object) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return ""
-    return str(value)

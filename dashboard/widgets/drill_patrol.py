@@ -8,7 +8,8 @@ import streamlit as st
 from dashboard.frame import NEGLECT_ENV, PageContext
 from dashboard.widgets.drill_patrol_people import grid_people_panel
 from layers.drilldown import GridProfile
-from layers.patrol import DEFAULT_NEGLECT_DAYS, PAGE_SIZE, VisitPage, patrol_figures, visit_clock, visit_history
+from layers.patrol import (DEFAULT_NEGLECT_DAYS, PAGE_SIZE, VisitPage, has_patrol_data, patrol_figures,
+                           visit_history)
 
 MISSING = "—"
 NEVER = "从未走访"
@@ -19,12 +20,6 @@ COLUMNS = {  # visit_history row column -> Chinese header, in the order shown
     "visited_at": "时间", "visit_type_name": "类型", "worker_label": "人员", "worker_role_name": "身份",
     "event_id": "跟进事件", "off_beat_mark": "偏离网格", "address": "地址", "description": "备注",
 }
-
-
-def patrol_loaded(ctx: PageContext) -> bool:
-    """Whether the store holds check-ins the user may see: the patrol tables exist (has_patrol_data) and are not
-    empty (a store made by the current schema has the tables even when no roster or check-ins were loaded)."""
-    return ctx.store.query(visit_clock) is not None
 
 
 def _missing(value: object) -> bool:
@@ -67,7 +62,7 @@ def figure_row(ctx: PageContext, profile: GridProfile) -> None:
         ("近30日走访", _count(row["visits_30d"]), "统计时点前30天内网格内的签到次数"),
         ("近7日走访覆盖率", _share(row["share_visited_7d"]), "近7天内有签到的小网格占小网格总数的比例"),
         ("失管小网格", _count(row["neglected_small"]),
-         f"超过 {ctx.neglect_days} 天没有巡查签到（或从未签到）的小网格数；"
+         f"连续 {ctx.neglect_days} 天及以上没有巡查签到（或从未签到）的小网格数；"
          f"天数由环境变量 `{NEGLECT_ENV}` 设置（默认 {DEFAULT_NEGLECT_DAYS}）"),
         ("网格员", _count(row["workers"]), "统计时点在岗、负责本网格或其下级网格的网格长与网格员（联户长另计）"),
         ("每千人网格员", _per_1000(row["workers_per_1000"]), "网格员 ÷ 人口 × 1,000"),
@@ -118,7 +113,7 @@ def visit_history_panel(ctx: PageContext, profile: GridProfile) -> VisitPage:
 def patrol_panel(ctx: PageContext, profile: GridProfile) -> None:
     """网格人员与巡查: figures, people and check-ins of the chosen grid (a caption for the city or no data)."""
     st.subheader("网格人员与巡查")
-    if not patrol_loaded(ctx):
+    if not ctx.store.query(has_patrol_data):
         st.caption(NO_DATA)
         return
     if profile.level == "city":

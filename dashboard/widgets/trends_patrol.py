@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.frame import PageContext
-from dashboard.widgets.drill_patrol import NO_DATA, patrol_loaded
-from layers.patrol import monthly_activity
+from dashboard.widgets.drill_patrol import NO_DATA
+from layers.patrol import has_patrol_data, monthly_activity
 from layers.trends import Scope, trend_window
 
 HEADERS = {"month": "月份", "events": "事件数", "visits": "走访次数", "household_visits": "入户走访",
@@ -22,7 +22,7 @@ def patrol_months_table(months: pd.DataFrame) -> pd.DataFrame:
 
 def show_patrol_months(ctx: PageContext, scope: Scope, years: tuple[int, int]) -> None:
     """A line chart of 事件数 and 走访次数 per month, the table under it; a caption without patrol data."""
-    if not patrol_loaded(ctx):
+    if not ctx.store.query(has_patrol_data):
         st.caption(NO_DATA)
         return
     start, end = trend_window(*years, as_of=ctx.as_of)
