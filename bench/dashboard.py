@@ -25,7 +25,7 @@ PAGES = {"指挥中心": None, "网格详情": "views/grid_detail.py", "趋势�
 
 def map_payload_bytes(at: AppTest) -> int:
     """UTF-8 bytes of the map component's arguments: what streamlit-folium sends to the browser (as the page
-    tests measure it, tests/test_page_command_center.py). Every page draws one map."""
+    tests measure it, tests/dashboard/test_page_command_center.py). Every page draws one map."""
     components = at.get("component_instance")
     if len(components) != 1:
         raise SystemExit(f"expected one map component, found {len(components)}")

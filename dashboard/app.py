@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard.auth import audit_log, current_principal, scope_names, show_open_banner, show_user, sign_in_screen
 from dashboard.frame import CONTEXT_KEY, build_context, read_summary
 from dashboard.store import db_path, open_store
-from etl.principal import Principal
+from access.principal import Principal
 
 VIEWS = Path(__file__).resolve().parent / "views"  # not "pages/": that name switches Streamlit to its old multipage mode
 

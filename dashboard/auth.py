@@ -16,11 +16,11 @@ from typing import Any, NoReturn
 
 import streamlit as st
 
-from etl.accounts import (Account, UsersFile, authenticate, normalize_username, read_users, stamp,
+from access.accounts import (Account, UsersFile, authenticate, normalize_username, read_users, stamp,
                           users_path_from_env)
-from etl.audit import AuditError, AuditLog, audit_path
-from etl.errors import UserError
-from etl.principal import ROLES, SYSTEM, Principal
+from access.audit import AuditError, AuditLog, audit_path
+from store.errors import UserError
+from access.principal import ROLES, SYSTEM, Principal
 
 AUTH_KEY = "auth_principal"  # the signed-in Principal
 STAMP_KEY = "auth_stamp"  # accounts.stamp() of the account at sign-in

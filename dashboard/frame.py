@@ -10,14 +10,14 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.store import Store
-from etl.audit import AuditLog
-from etl.principal import SYSTEM, Principal
+from access.audit import AuditLog
+from access.principal import SYSTEM, Principal
 from layers.grids import StoreSummary, store_summary
 from layers.offline import Basemap, basemap_from_env
 from layers.patrol import DEFAULT_NEGLECT_DAYS, MAX_NEGLECT_DAYS
 from layers.queries import EventFilter
 from layers.stats import data_clock
-from layers.timewindow import QueryError
+from store.timewindow import QueryError
 from layers.lookups import category_names, department_names
 
 CLOCK_ENV = "MINQING_CLOCK"  # "now": the wall clock; "data": the latest report (demos, replays of old data)

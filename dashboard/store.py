@@ -1,6 +1,6 @@
 """Cached read access to the published store: one read-only connection per file version, TTL-cached query results.
 
-Every query runs on a cursor scoped to the Store's principal (etl.scope.scoped_cursor): a user with a
+Every query runs on a cursor scoped to the Store's principal (access.scope.scoped_cursor): a user with a
 jurisdiction sees only their grids' rows in every table, whatever layers/ function a page calls. Cached results
 and resources are keyed on the principal's (role, scope), so two users never share an entry they should not.
 """
@@ -17,9 +17,9 @@ from typing import Any, Callable, TypeVar
 import duckdb
 import streamlit as st
 
-from etl.principal import SYSTEM, Principal
-from etl.schema import connect
-from etl.scope import scoped_cursor
+from access.principal import SYSTEM, Principal
+from store.schema import connect
+from access.scope import scoped_cursor
 
 DB_ENV = "MINQING_DB"
 DEFAULT_DB = "demo/minqing.duckdb"  # relative to the working directory
@@ -88,7 +88,7 @@ class Store:
     `query(fn, ...)` runs `fn(cursor, ...)` and caches the (picklable) result for QUERY_TTL_S seconds;
     `resource(fn, ...)` caches an object that must not be copied (prepared geometry). Both are keyed on
     the file's signature, so a newly published load is picked up on the next rerun, and on the principal's
-    (role, scope): `fn` runs on `etl.scope.scoped_cursor(connection, principal)`, so a user with a
+    (role, scope): `fn` runs on `access.scope.scoped_cursor(connection, principal)`, so a user with a
     jurisdiction gets only their grids' rows from any function. The default principal is SYSTEM (whole city);
     `as_principal(user)` gives the same store seen by a signed-in user.
     """
@@ -100,7 +100,7 @@ class Store:
     def as_principal(self, principal: Principal) -> Store:
         """This version of the store as `principal` sees it (their jurisdiction, their cache entries)."""
         if not isinstance(principal, Principal):
-            raise TypeError(f"expected an etl.principal.Principal, got a {type(principal).__name__}")
+            raise TypeError(f"expected an access.principal.Principal, got a {type(principal).__name__}")
         return replace(self, principal=principal)
 
     @property

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etl.errors import ConfigError, Problem, read_toml
+from store.errors import ConfigError, Problem, read_toml
 from etl.mapping import COORDINATE_SYSTEMS, ENCODINGS, Mapping, load_mapping
-from etl.schema import LEVELS
+from store.schema import LEVELS
 
 
 @dataclass(frozen=True)

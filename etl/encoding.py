@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 from pathlib import Path
 
-from etl.errors import UserError
+from store.errors import UserError
 
 _SAMPLE_BYTES = 4 * 1024 * 1024
 

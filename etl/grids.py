@@ -15,7 +15,7 @@ import shapely
 from etl.config import GridSource
 from etl.coords import to_wgs84
 from etl.readers import read_geo_frame
-from etl.errors import UserError
+from store.errors import UserError
 from etl.topology import LevelCheck, check_level
 
 EQUAL_AREA_CRS = "+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +ellps=WGS84 +units=m +no_defs"

@@ -14,16 +14,16 @@ import pandas as pd
 from etl.assign import GridIndex
 from etl.beats import BeatCounts, assign_beats
 from etl.config import DepartmentSource, ProjectConfig
-from etl.errors import UserError
+from store.errors import UserError
 from etl.grids import GridReport, load_grids
 from etl.mapping import Mapping
 from etl.merge import MergeCounts, Target, merge_rows
 from etl.normalize import EVENT_COLUMNS, PERSON_COLUMNS, normalise
-from etl.publish import publishing
+from store.publish import publishing
 from etl.readers import RawTable, format_of, read_raw
-from etl.rollups import refresh_rollups
+from store.rollups import refresh_rollups
 from etl.roster import ROSTER_COLUMNS, ROSTER_GRID_COLUMNS, normalise_roster
-from etl.schema import connect
+from store.schema import connect
 from etl.visits import VISIT_COLUMNS, normalise_visits
 
 # Where each kind of source is merged (etl/merge.py); the names are constants, never input.

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from etl.errors import ConfigError, Problem, read_toml
-from etl.schema import STATUSES
+from store.errors import ConfigError, Problem, read_toml
+from store.schema import STATUSES
 
 FORMATS: tuple[str, ...] = ("csv", "tsv", "xlsx", "json", "jsonl", "geojson", "gpkg", "shp")
 ENCODINGS: tuple[str, ...] = ("auto", "utf-8", "utf-8-sig", "gbk", "gb18030")

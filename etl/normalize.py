@@ -12,7 +12,7 @@ import pandas as pd
 from etl.assign import GridIndex
 from etl.coords import to_wgs84
 from etl.duetime import due_times
-from etl.errors import UserError
+from store.errors import UserError
 from etl.mapping import ROW_NUMBER_ID, TIME_FIELDS, Mapping
 from etl.persons import clean_id, clean_phone, is_valid_id
 from etl.readers import ERROR_COLUMN, ROW_COLUMN, X_COLUMN, Y_COLUMN, RawTable

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from etl.config import DepartmentSource, ProjectConfig
-from etl.errors import UserError
+from store.errors import UserError
 from etl.load import LoadReport, load_project
 
 Signature = tuple[int, int]  # size, mtime in ns

@@ -1,6 +1,6 @@
 """Yearly dispute statistics (矛盾纠纷化解统计) per grid and for the whole city.
 
-Incident rule (docs/schema.md, etl/rollups.py): reports of one incident (same `incident_id`) count once;
+Incident rule (docs/schema.md, store/rollups.py): reports of one incident (same `incident_id`) count once;
 only dispute reports located in a grid count; an incident is *received* in the year of its earliest
 `reported_at` and *resolved* in the year of its earliest `closed_at` among its closed reports; it belongs
 to the grid (and has the class) of its home report: the report that closed first, or while nothing is
@@ -14,7 +14,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from etl.schema import LEVELS
+from store.schema import LEVELS
 from layers import queries
 from layers.stats import CITY_CODE, CITY_NAME, QueryError, choose_source, find_grid, grid_table
 

@@ -26,7 +26,7 @@ import shapely
 from branca.element import MacroElement
 from folium.template import Template
 
-from etl.schema import LEVELS, STATUSES
+from store.schema import LEVELS, STATUSES
 from layers import queries
 from layers.choropleth import GridChoropleth, choropleth
 from layers.lookups import STATUS_NAMES
@@ -36,7 +36,7 @@ from layers.queries import NO_FILTER, EventFilter, compile_filter
 from layers.stats import (
     CITY_CODE, CITY_NAME, EARLIEST, LATEST, choose_source, find_grid, grid_stats, grid_table, period_start,
 )
-from layers.timewindow import QueryError, TimeLike, checked_window, local_time
+from store.timewindow import QueryError, TimeLike, checked_window, local_time
 
 __all__ = [
     "CITY_CODE", "CITY_NAME", "LEVEL_NAMES", "CHILD_LEVEL", "HISTORY_SORTS", "PAGE_SIZE", "TIMELINE_PERIODS",

@@ -22,7 +22,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
-from etl.errors import UserError
+from store.errors import UserError
 from layers.lookups import STATUS_NAMES
 
 __all__ = [

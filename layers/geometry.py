@@ -21,7 +21,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from etl.schema import LEVELS
+from store.schema import LEVELS
 from layers import queries
 from layers.grids import grid_frame
 from layers.offline import script_json

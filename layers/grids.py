@@ -10,9 +10,9 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from etl.schema import LEVELS
+from store.schema import LEVELS
 from layers import queries
-from layers.timewindow import TimeLike, local_time
+from store.timewindow import TimeLike, local_time
 
 GRID_COLUMNS: tuple[str, ...] = ("grid_code", "name", "parent_code", "population", "area_km2")
 

@@ -18,7 +18,7 @@ from folium.plugins import HeatMap
 
 from layers import queries
 from layers.queries import filter_params
-from layers.timewindow import TimeLike
+from store.timewindow import TimeLike
 from layers.offline import LEAFLET_HEAT_JS_URL, Basemap, offline_map
 
 DEFAULT_RESOLUTION = 8  # H3 cells of about 0.74 km² (edge ≈ 530 m): a street-block scale heat

@@ -24,7 +24,7 @@ import pandas as pd
 from layers import queries
 from layers.queries import EventFilter, filter_params
 from layers.stats import open_now, window_totals
-from layers.timewindow import QueryError, TimeLike, local_time
+from store.timewindow import QueryError, TimeLike, local_time
 
 __all__ = ["Figure", "KpiPeriods", "CommandKpis", "kpi_periods", "command_kpis", "latest_reports"]
 

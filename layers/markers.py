@@ -22,7 +22,7 @@ from layers import queries
 from layers.choropleth import Legend
 from layers.lookups import STATUS_NAMES
 from layers.queries import filter_params
-from layers.timewindow import TimeLike, local_time
+from store.timewindow import TimeLike, local_time
 from layers.offline import Basemap, offline_map, script_json
 
 DEFAULT_LIMIT = 200

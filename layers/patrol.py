@@ -1,7 +1,7 @@
 """Patrol coverage of the grids: visits in the last 7 / 30 days, share of small grids visited, days since the last
 visit, events followed up on site, workers per 1,000 residents, neglected grids; the people of a grid and its visits.
 
-Definitions (tested against an independent computation in tests/test_patrol_figures.py):
+Definitions (tested against an independent computation in tests/layers/test_patrol_figures.py):
 - A check-in counts for the grid its position lies in, whoever made it (off-beat ones too: they are flagged, not
   dropped). Check-ins outside every grid count for no grid.
 - Windows end at `as_of`: the last 7 days are (as_of - 7 d, as_of], the last 30 days (as_of - 30 d, as_of].
@@ -26,7 +26,7 @@ import pandas as pd
 
 from layers import patrol_queries as q
 from layers.personal import mask_phone
-from layers.timewindow import QueryError, TimeLike, local_time
+from store.timewindow import QueryError, TimeLike, local_time
 
 DEFAULT_NEGLECT_DAYS = 7
 MAX_NEGLECT_DAYS = 365

@@ -6,7 +6,7 @@ becomes "*". Every mask is total: None, empty and short strings are handled, and
 more than it allows (a string too short to keep its head and tail shows less, never the whole of it).
 
 `persons_for_event` returns masked rows unless `reveal=True`. Whether a user may reveal
-(etl.principal.Principal.may_reveal_personal_data) and the audit record of a reveal are the caller's
+(access.principal.Principal.may_reveal_personal_data) and the audit record of a reveal are the caller's
 business: this module neither checks roles nor logs.
 """
 

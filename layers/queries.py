@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from etl.rollups import DISPUTE_REPORTS, EVENT_FACTS, INCIDENTS
-from etl.schema import STATUSES
-from layers.timewindow import QueryError, TimeLike, checked_window
+from store.rollups import DISPUTE_REPORTS, EVENT_FACTS, INCIDENTS
+from store.schema import STATUSES
+from store.timewindow import QueryError, TimeLike, checked_window
 
 # Grids of one level with their WKB geometry.
 # Parameters: $level ('large' | 'medium' | 'small').
@@ -57,7 +57,7 @@ LAST_LOAD_FINISHED = "SELECT max(finished_at) FROM load_batches"
 
 # --------------------------------------------------------------------------- analytics (layers/stats.py, disputes.py)
 # Filters compile to SQL plus a positional parameter list; column names come only from the whitelists below and
-# from fixed texts in etl/rollups.py (the shared definitions of facts and dispute incidents).
+# from fixed texts in store/rollups.py (the shared definitions of facts and dispute incidents).
 
 FILTER_FIELDS: dict[str, str] = {  # EventFilter field -> column (same name in events and the rollups)
     "depts": "dept",

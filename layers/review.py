@@ -11,7 +11,7 @@ import pandas as pd
 from layers import queries
 from layers.queries import EventFilter
 from layers.stats import counts_by, grid_stats
-from layers.timewindow import QueryError, TimeLike, local_time
+from store.timewindow import QueryError, TimeLike, local_time
 
 __all__ = ["REVIEW_PERIODS", "review_window", "review_report", "TOP_CATEGORIES"]
 

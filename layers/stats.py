@@ -5,7 +5,7 @@ level, zero rows included, English column names (documented in docs/analytics.md
 wall clock: "now" figures take an explicit `as_of`; `data_clock(con)` gives the latest report time for
 stores, like the demo, whose data stop in the past.
 
-Sources: window and dispute figures read the rollups (etl/rollups.py) when they are fresh and give the same
+Sources: window and dispute figures read the rollups (store/rollups.py) when they are fresh and give the same
 answer (window bounds on midnights; dispute incidents only without a filter), else the raw events.
 `median_handling_hours`, `open_now` and `overdue_now` always read the raw events.
 """
@@ -18,11 +18,11 @@ import difflib
 import duckdb
 import pandas as pd
 
-from etl.rollups import rollup_state
-from etl.schema import LEVELS, STATUSES
+from store.rollups import rollup_state
+from store.schema import LEVELS, STATUSES
 from layers import queries
 from layers.queries import NO_FILTER, EventFilter, compile_filter
-from layers.timewindow import QueryError, TimeLike, checked_window, local_time
+from store.timewindow import QueryError, TimeLike, checked_window, local_time
 
 __all__ = [
     "EventFilter", "compile_filter", "QueryError", "LEVELS_AND_CITY", "BREAKDOWNS", "CITY_CODE", "CITY_NAME",
@@ -140,7 +140,7 @@ def choose_source(con: duckdb.DuckDBPyConnection, source: str, *, start: dt.date
     aligned = all(t is None or t == dt.datetime.combine(t.date(), dt.time()) for t in (start, end))
     if source == "rollup":
         if state != "fresh":
-            raise QueryError(f"the rollups are {state}; refresh them with etl.rollups.refresh_rollups or `minqing load`")
+            raise QueryError(f"the rollups are {state}; refresh them with store.rollups.refresh_rollups or `minqing load`")
         if not aligned:
             raise QueryError(f"the daily rollup answers windows that start and end at midnight, not [{start}, {end}); "
                              "use source='auto' or 'raw'")

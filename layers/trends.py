@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from etl.schema import LEVELS
+from store.schema import LEVELS
 from layers import queries
 from layers.disputes import city_dispute_totals, dispute_classes, dispute_statistics
 from layers.export import write_disputes_csv, write_disputes_xlsx, write_events_csv, write_events_xlsx
@@ -40,7 +40,7 @@ from layers.stats import (
     window_totals,
     year_to_date,
 )
-from layers.timewindow import TimeLike, checked_window, local_time
+from store.timewindow import TimeLike, checked_window, local_time
 
 __all__ = [
     "Scope", "CITY", "PERIODS", "FIGURES", "MAP_FIGURES", "EXPORT_FORMATS", "EXPORT_LEVELS",

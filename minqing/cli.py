@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from etl.errors import UserError
+from store.errors import UserError
 
 
 class _Group(click.Group):
@@ -106,7 +106,7 @@ def serve(database: Path, port: int, address: str, clock: str, basemap: str, ref
           users_file: Path | None,
           audit_file: Path | None) -> None:
     """Serve the dashboard for a database."""
-    from etl.accounts import read_users
+    from access.accounts import read_users
     from layers.offline import Basemap
 
     if not database.exists():
@@ -212,7 +212,7 @@ def _export_principal(username: str | None, users_file: Path | None, scopes: tup
     """The signed-in user (--user), an unnamed official limited to --scope, or the operator (whole city)."""
     import os
 
-    from etl.principal import SYSTEM, Principal
+    from access.principal import SYSTEM, Principal
 
     if username is not None and scopes:
         raise UserError("--user and --scope exclude each other: a user's jurisdiction comes from the users file")
@@ -222,7 +222,7 @@ def _export_principal(username: str | None, users_file: Path | None, scopes: tup
         if scopes:
             return Principal(username="--scope", role="official", scope=tuple(dict.fromkeys(scopes)))
         return SYSTEM
-    from etl.accounts import authenticate, read_users, users_path_from_env
+    from access.accounts import authenticate, read_users, users_path_from_env
 
     path = users_file or users_path_from_env()
     if path is None:
@@ -238,8 +238,8 @@ def _export_principal(username: str | None, users_file: Path | None, scopes: tup
 
 
 def _scoped(con, principal):  # -> duckdb.DuckDBPyConnection
-    """A cursor of `con` that sees only the principal's jurisdiction (etl.scope); closes `con` on a bad scope."""
-    from etl.scope import scoped_cursor
+    """A cursor of `con` that sees only the principal's jurisdiction (access.scope); closes `con` on a bad scope."""
+    from access.scope import scoped_cursor
 
     try:
         return scoped_cursor(con, principal)
@@ -250,7 +250,7 @@ def _scoped(con, principal):  # -> duckdb.DuckDBPyConnection
 
 def _check_jurisdiction(con, principal, grid: str | None) -> None:
     """A --grid outside a scoped user's jurisdiction is refused (an unknown code is left to the usual message)."""
-    from etl.scope import allowed_grids
+    from access.scope import allowed_grids
 
     if grid is None or principal.whole_city or grid in allowed_grids(con, principal):
         return
@@ -269,7 +269,7 @@ def _record_export(database: Path, principal, command: str, options: dict, rows:
     an export that cannot be recorded is refused (AuditError is a UserError)."""
     import getpass
 
-    from etl.audit import AuditLog, audit_path
+    from access.audit import AuditLog, audit_path
 
     detail = {"via": "cli", "command": f"minqing export {command}", "os_user": getpass.getuser(),
               "options": {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
@@ -384,7 +384,7 @@ def export_events(database: Path, date_from: str | None, date_to: str | None, de
                   level: str | None, grid: str | None, fmt: str | None, output: Path, username: str | None,
                   users_file: Path | None, scopes: tuple[str, ...]) -> None:
     """Event rows that pass the filters, ordered by report time."""
-    from etl.schema import LEVELS, STATUSES
+    from store.schema import LEVELS, STATUSES
     from layers.export import write_events_csv, write_events_xlsx
     from layers.stats import EventFilter, event_rows
 
@@ -522,7 +522,7 @@ def _check_scope(database: Path, scope: tuple[str, ...]) -> None:
 def users_add(username: str, role: str, scope: tuple[str, ...], name: str, email: str, users_file: Path,
               password_stdin: bool, no_password: bool, database: Path | None) -> None:
     """Add an account; the password is asked for (twice) unless --password-stdin or --no-password."""
-    from etl.accounts import add_user, check_account
+    from access.accounts import add_user, check_account
 
     username, role, codes = check_account(username, role, scope)  # before asking for a password
     if database is not None and codes:
@@ -536,7 +536,7 @@ def users_add(username: str, role: str, scope: tuple[str, ...], name: str, email
 
 
 def _role_text(role: str) -> str:
-    from etl.principal import ROLES
+    from access.principal import ROLES
 
     return f"{role} ({ROLES[role]})"
 
@@ -549,7 +549,7 @@ def _scope_text(scope: tuple[str, ...]) -> str:
 @USERS_OPTION
 def users_list(users_file: Path) -> None:
     """List the accounts (never the hashes)."""
-    from etl.accounts import read_users, toml_value
+    from access.accounts import read_users, toml_value
 
     users = read_users(users_file)
     if users.auth:
@@ -569,7 +569,7 @@ def users_list(users_file: Path) -> None:
 @USERS_OPTION
 def users_remove(username: str, users_file: Path) -> None:
     """Remove an account; its open sessions end on their next rerun."""
-    from etl.accounts import remove_user
+    from access.accounts import remove_user
 
     account = remove_user(users_file, username)
     click.echo(f"已删除 / removed {account.username} from {users_file}")
@@ -581,7 +581,7 @@ def users_remove(username: str, users_file: Path) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 def users_passwd(username: str, users_file: Path, password_stdin: bool) -> None:
     """Set a new password; the user's open sessions end on their next rerun."""
-    from etl.accounts import get_account, read_users, set_password
+    from access.accounts import get_account, read_users, set_password
 
     get_account(read_users(users_file), username)  # an unknown user is reported before the password is asked for
     account = set_password(users_file, username, _read_password(password_stdin))
@@ -596,7 +596,7 @@ def users_passwd(username: str, users_file: Path, password_stdin: bool) -> None:
               help="Hours a sign-in lasts (0: until the browser tab closes).")
 def users_settings(users_file: Path, oidc: bool | None, provider: str | None, session_hours: float | None) -> None:
     """Show or change the [auth] settings of the users file."""
-    from etl.accounts import DEFAULT_SESSION_HOURS, read_users, set_auth
+    from access.accounts import DEFAULT_SESSION_HOURS, read_users, set_auth
 
     changes = {k: v for k, v in {"oidc": oidc, "provider": provider, "session_hours": session_hours}.items()
                if v is not None}
@@ -627,7 +627,7 @@ def _audit_filters(func):
 
 def _open_audit(audit_file: Path, date_from: str | None, date_to: str | None, usernames: tuple[str, ...],
                 actions: tuple[str, ...], outcomes: tuple[str, ...], text: str):
-    from etl.audit import ACTIONS, OUTCOMES, AuditFilter, AuditLog
+    from access.audit import ACTIONS, OUTCOMES, AuditFilter, AuditLog
 
     if not audit_file.is_file():
         raise UserError(f"{audit_file}: no audit log there; the dashboard creates DB.audit.sqlite next to the "
@@ -644,7 +644,7 @@ def _open_audit(audit_file: Path, date_from: str | None, date_to: str | None, us
 
 
 def _cli_principal():  # -> Principal: the operator at the server's shell
-    from etl.principal import SYSTEM
+    from access.principal import SYSTEM
 
     return SYSTEM
 
@@ -669,7 +669,7 @@ def audit_list(audit_file: Path, date_from, date_to, usernames, actions, outcome
     """Show the newest entries (this reading is itself logged as audit_view)."""
     import pandas as pd
 
-    from etl.audit import entries_csv
+    from access.audit import entries_csv
 
     log, filters = _open_audit(audit_file, date_from, date_to, usernames, actions, outcomes, text)
     frame = log.entries(filters, limit=limit)
@@ -695,7 +695,7 @@ def audit_list(audit_file: Path, date_from, date_to, usernames, actions, outcome
 def audit_export(audit_file: Path, date_from, date_to, usernames, actions, outcomes, text, fmt: str,
                  output: Path) -> None:
     """Write every entry that passes the filters as CSV (logged as audit_export)."""
-    from etl.audit import entries_csv
+    from access.audit import entries_csv
 
     log, filters = _open_audit(audit_file, date_from, date_to, usernames, actions, outcomes, text)
     frame = log.entries(filters)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from etl.schema import connect
+from store.schema import connect
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
 ORIGIN = (115.50, 22.90)  # lon, lat of the south-west corner of the first large grid

@@ -75,3 +75,28 @@ def write_town_grids(folder: Path, small_names: list[str], populations: list[int
                                        square(115.1, 22.9, 0.1), square(115.1, 23.0, 0.1)], crs=4326)
     for name, frame in (("large", large), ("medium", medium), ("small", small)):
         frame.to_file(folder / f"{name}.geojson", driver="GeoJSON")
+
+
+# 街道办's export: good rows (one linked to another, one with lon/lat swapped, one outside every grid)
+HEADER = "编号,类别,状态,上报时间,办结时间,经度,纬度,来源编号\n"
+GOOD = [
+    "A1,邻里纠纷,已办结,2023/8/21 14:05,2023/8/22 9:00,115.05,22.95,",
+    "A2,占道经营,处理中,2023/8/21 15:00,,115.15,22.95,",
+    "A3,邻里纠纷,已办结,2023/8/23 10:00,2023/8/24 10:00,115.15,22.95,A1",
+    "A4,占道经营,已办结,2023/8/21 15:00,2023/8/21 18:00,22.95,115.05,",  # lat/lon swapped
+    "A5,占道经营,处理中,2023/8/21 15:00,,116.90,22.95,",  # outside every grid: kept, flagged
+]
+LINKED_STREET_MAPPING = STREET_MAPPING + """
+[link]
+id_field = "来源编号"
+dept = "street"
+"""
+
+
+def write_street_project(tmp_path: Path, bad: list[str]) -> Path:
+    """The street office's CSV (GBK): the GOOD rows, `bad` rows and one repeat of GOOD[1]."""
+    write_town_grids(tmp_path, ["第1网格", "第2网格", "第1网格", "第2网格"], [100, 200, 300, 400])
+    (tmp_path / "street.toml").write_text(LINKED_STREET_MAPPING, encoding="utf-8")
+    (tmp_path / "street.csv").write_text(HEADER + "\n".join(GOOD + list(bad) + [GOOD[1]]) + "\n", encoding="gbk")
+    write_config(tmp_path, "street")
+    return tmp_path

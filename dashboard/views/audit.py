@@ -10,8 +10,8 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.frame import context
-from etl.audit import ACTIONS, OUTCOMES, AuditError, AuditFilter, AuditLog, entries_csv
-from etl.principal import ROLES, Principal
+from access.audit import ACTIONS, OUTCOMES, AuditError, AuditFilter, AuditLog, entries_csv
+from access.principal import ROLES, Principal
 
 SHOWN = 2000  # newest entries shown in the table; the CSV has every entry that passes the filters
 VIEW_KEY = "audit_last_view"  # the filters of the last audited view in this session

@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard.frame import PageContext
 from dashboard.widgets.drill_people import event_people_panel
 from dashboard.widgets.drill_state import PAGE_KEY
-from etl.schema import STATUSES
+from store.schema import STATUSES
 from layers.drilldown import PAGE_SIZE, EventPage, GridProfile, event_history
 from layers.lookups import STATUS_NAMES
 from layers.queries import EventFilter

@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.frame import PageContext
-from etl.schema import LEVELS
+from store.schema import LEVELS
 from layers.drilldown import CITY_CODE, GridProfile, grid_profile
 
 GRID_KEY = "drill_grid_code"

@@ -15,7 +15,7 @@ import streamlit as st
 
 from dashboard.frame import LEVEL_LABELS, PageContext
 from dashboard.widgets.trends_scope import ScopeChoice, filter_caption, plain
-from etl.schema import LEVELS
+from store.schema import LEVELS
 from layers.disputes import dispute_statistics
 from layers.stats import event_rows
 from layers.trends import EXPORT_FORMATS, Scope, dispute_export, disputes_command, event_export, events_command, export_name

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard.frame import LEVEL_LABELS, PageContext
-from etl.schema import LEVELS
+from store.schema import LEVELS
 from layers.drilldown import grid_profile
 from layers.trends import CITY, Scope, data_years, grid_options
 

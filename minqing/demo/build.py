@@ -81,8 +81,8 @@ def build_demo(directory: Path, *, events: int = 200_000, seed: int = 7, patrol_
 def write_demo_accounts(directory: Path, large_codes: list[str], *, echo: Callable[[str], None] = print) -> Path:
     """DIR/users.toml with one account per role (the official scoped to the first large grid), unless it exists.
     The generated passwords are printed now and never again (only their argon2id hashes are stored)."""
-    from etl.accounts import add_user
-    from etl.principal import ROLES
+    from access.accounts import add_user
+    from access.principal import ROLES
 
     path = directory / USERS_FILE
     if path.exists():

@@ -1,7 +1,7 @@
 """Builders of hostile inputs: each writes a project (or a single file) into `root` and returns a Case.
 
 A Case says how to run the real path on it (`run`) and which file name a UserError must mention. The
-expectations live with the table in tests/test_hostile_input.py.
+expectations live with the table in tests/etl/test_hostile_input.py.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def read_isolated(path: Path, fmt: str, *, timeout: float) -> dict[str, Any]:
 
 def _main(path: Path, fmt: str) -> None:
     sys.path.insert(0, str(REPO))
-    from etl.errors import UserError
+    from store.errors import UserError
     from etl.readers import read_raw
 
     baseline = _peak_mb()

@@ -1,0 +1,1 @@
+"""Who may see what: principals, accounts, jurisdiction-scoped cursors and the append-only audit log."""

@@ -1,0 +1,357 @@
+"""Hostile input (issue 6 item 7): damaged, truncated, mis-encoded, oversized and malicious files and rows.
+
+Every kind in KINDS is generated in tmp_path by a builder in tests/hostile/corpus.py and loaded through
+the real path (`load_project(load_config(...))`, or `read_raw` in a child process for the bombs). Each must
+end in one of:
+- Fails: a UserError naming the file and saying what to do (never a traceback of another type);
+- Quarantines: the good rows load, each bad row is rejected with its reason, and the accounting holds;
+- Loads: every row loads (the value kept as text, the point put right, the grid flagged...);
+- Bounded: read in a child process under a timeout, within a time and a peak-memory bound.
+tests/etl/test_bad_rows.py covers 25 kinds of bad rows in a well-formed CSV; this file is about bad files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import duckdb
+import openpyxl
+import pandas as pd
+import pytest
+import shapely
+
+from store.errors import UserError
+from etl.load import LoadReport
+from hostile import corpus as c
+from hostile.corpus import FORMULAS, Case
+from hostile.isolated import read_isolated
+from hostile.project import COLUMNS, stored
+from layers.export import FORMULA_STARTS, write_events_csv, write_events_xlsx
+from layers.stats import event_rows
+
+PEAK_MB = 1024  # a bomb must never take the reader past 1 GB
+
+
+# --------------------------------------------------------------------------- expectations
+
+
+@dataclass(frozen=True)
+class Fails:
+    """One UserError whose message matches `match` and names the file (`file`: another file than the case's,
+    e.g. the mapping for a mapping's own problems)."""
+
+    match: str
+    file: str | None = None
+
+    def check(self, case: Case) -> None:
+        with pytest.raises(UserError, match=self.match) as info:
+            case.run()
+        named = self.file or case.file
+        assert named in str(info.value), f"the message does not name {named}: {info.value}"
+        assert "Traceback" not in str(info.value)
+
+
+@dataclass(frozen=True)
+class Quarantines:
+    """These source ids load; these rows (by id, or '#<row>' when the row has none) are rejected for these reasons."""
+
+    loaded: frozenset[str]
+    reasons: dict[str, str]
+    then: Callable[[Case, LoadReport], None] | None = None
+
+    def check(self, case: Case) -> None:
+        report = case.run()
+        (result,) = report.files
+        result.check()  # rows in = loaded + updated + duplicate + rejected
+        assert (result.rows_in, result.loaded, result.rejected) == (
+            len(self.loaded) + len(self.reasons), len(self.loaded), len(self.reasons))
+        events, rejects = stored(case.config)
+        assert set(events) == set(self.loaded)
+        assert set(rejects) == set(self.reasons), rejects
+        for key, reason in self.reasons.items():
+            assert reason in rejects[key], (key, rejects[key])
+        if self.then:
+            self.then(case, report)
+
+
+@dataclass(frozen=True)
+class Loads:
+    """Every one of `rows` rows loads; `then` checks what was stored."""
+
+    rows: int
+    then: Callable[[Case, LoadReport], None] | None = None
+
+    def check(self, case: Case) -> None:
+        report = case.run()
+        (result,) = report.files
+        result.check()
+        assert (result.rows_in, result.loaded, result.rejected) == (self.rows, self.rows, 0), result
+        if self.then:
+            self.then(case, report)
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """Read in a child process: done within `seconds` and PEAK_MB, with `rows` rows or an error matching `match`."""
+
+    seconds: float
+    rows: int | None = None
+    match: str | None = None
+
+    def check(self, case: Case) -> None:
+        assert case.path is not None and case.fmt is not None
+        outcome = read_isolated(case.path, case.fmt, timeout=self.seconds * 3 + 30)
+        assert outcome["peak_mb"] < PEAK_MB, outcome
+        assert outcome["seconds"] < self.seconds, outcome
+        if self.match:
+            assert outcome["error"] and re.search(self.match, outcome["error"]), outcome
+            assert case.file in outcome["error"]
+        else:
+            assert outcome["error"] is None and outcome["rows"] == self.rows, outcome
+
+
+# --------------------------------------------------------------------------- checks after a load
+
+
+def _events(case: Case) -> dict[str, dict[str, Any]]:
+    return stored(case.config)[0]
+
+
+def _cut_row_kept_raw(case: Case, report: LoadReport) -> None:
+    """The quarantined row keeps its text; the cells it lacks are null (not the text "nan")."""
+    with duckdb.connect(str(case.config.parent / "store.duckdb"), read_only=True) as con:
+        value, raw = con.execute("SELECT value, raw FROM rejects").fetchone()
+    assert value == "the row has 3 fields but the header has 8"
+    assert json.loads(raw) | {"__error": None} == {c: None for c in COLUMNS} | {"__error": None, "__line": "R3,市容,"}
+
+
+def _ten_mb_description(case: Case, report: LoadReport) -> None:
+    assert len(_events(case)["A1"]["description"]) == c.TEN_MB // 3
+
+
+def _five_mb_description(case: Case, report: LoadReport) -> None:
+    assert len(_events(case)["L1"]["description"]) == c.FIVE_MB
+
+
+def _nul_kept(case: Case, report: LoadReport) -> None:
+    assert _events(case)["N1"]["description"] == "前\x00后"
+
+
+def _literal_quote(case: Case, report: LoadReport) -> None:
+    assert _events(case)["Q1"]["description"] == '5号楼"A座'
+
+
+def _placed_in_s1_and_s2(case: Case, report: LoadReport) -> None:
+    events = _events(case)
+    assert (events["W1"]["grid_small"], events["W2"]["grid_small"]) == ("S1", "S2")
+    assert (events["W1"]["lon"], events["W1"]["lat"]) == (115.05, 22.95)
+
+
+def _kept_and_flagged_outside(case: Case, report: LoadReport) -> None:
+    events = _events(case)
+    assert report.files[0].outside_grid == 2
+    assert [events[k]["outside_grid"] for k in ("S1", "S2", "S3")] == [False, True, True]
+    assert pd.isna(events["S2"]["grid_small"]) and events["S2"]["location_from"] == "point"
+
+
+def _repaired_with_a_note(case: Case, report: LoadReport) -> None:
+    assert any(re.search(r"small\.geojson: repaired 1 invalid geometries with make_valid \(S1\)", n)
+               for n in report.grids.notes), report.grids.notes
+    with duckdb.connect(str(case.config.parent / "store.duckdb"), read_only=True) as con:
+        (wkb,) = con.execute("SELECT geometry FROM grids WHERE grid_code = 'S1'").fetchone()
+    repaired = shapely.from_wkb(bytes(wkb))
+    assert repaired.geom_type == "MultiPolygon" and repaired.is_valid
+    assert repaired.area == pytest.approx(0.1 * 0.1 / 2)  # the bowtie's two triangles
+
+
+def _outside_parent_in_m2(case: Case, report: LoadReport) -> None:
+    found = [re.search(r"small: 1 grid\(s\) stick out of their parent, ([\d,]+) m²", n) for n in report.grids.notes]
+    area = next(float(m.group(1).replace(",", "")) for m in found if m)
+    assert area == pytest.approx(0.01 * 0.1 * 111_319.49**2 * 0.92083, rel=0.01)  # 0.01° x 0.1° at 22.95°N
+
+
+def _codes_kept_as_text(case: Case, report: LoadReport) -> None:
+    events = _events(case)
+    assert (events["A1"]["grid_small"], events["A2"]["grid_small"]) == ("4415021010010", "4415021010011")
+    with duckdb.connect(str(case.config.parent / "store.duckdb"), read_only=True) as con:
+        codes = [r[0] for r in con.execute("SELECT grid_code FROM grids WHERE level = 'small' ORDER BY 1").fetchall()]
+    assert codes == ["4415021010010", "4415021010011"]
+
+
+def _formulas_neutralised_on_export(case: Case, report: LoadReport) -> None:
+    """Stored exactly as given (text, not evaluated); exported to CSV and XLSX with a leading apostrophe."""
+    events = _events(case)
+    assert [events[f"F{i}"]["description"] for i in range(len(FORMULAS))] == list(FORMULAS)
+    assert events["=1+2"]["event_id"] == "hostile:=1+2"
+    with duckdb.connect(str(case.config.parent / "store.duckdb"), read_only=True) as con:
+        rows = event_rows(con)
+    assert len(rows) == len(FORMULAS) + 1
+    buffer = io.BytesIO()
+    write_events_csv(rows, buffer)
+    cells = [v for line in csv.reader(io.StringIO(buffer.getvalue().decode("utf-8-sig"))) for v in line]
+    for payload in [*FORMULAS, "=1+2", "@SUM(A1:A9)"]:
+        assert "'" + payload in cells and payload not in cells, payload
+    buffer = io.BytesIO()
+    write_events_xlsx(rows, buffer)
+    sheet = openpyxl.load_workbook(buffer).active
+    texts = [cell for line in sheet.iter_rows() for cell in line if isinstance(cell.value, str)]
+    assert all(cell.data_type == "s" for cell in texts)
+    assert not [cell.value for cell in texts if cell.value.startswith(FORMULA_STARTS)]
+    assert {"'" + p for p in FORMULAS} <= {cell.value for cell in texts}
+
+
+# --------------------------------------------------------------------------- the corpus
+
+FINITE = "coordinate is not finite"
+TIME = "unreadable or impossible time"
+UNPARSED = "the row cannot be parsed"
+
+Builder = Callable[[Path], Case]
+Expectation = Fails | Quarantines | Loads | Bounded
+# name -> builder -> expectation
+KINDS: list[tuple[str, Builder, Expectation]] = [
+    # encodings
+    ("gbk bytes declared utf-8", c.gbk_declared_utf8,
+     Fails(r"gbk\.csv: line 2: byte .* is not valid utf-8(-sig)?; set read\.encoding")),
+    ("utf-16 file with BOM", c.utf16_with_bom, Fails(r"in the UTF-16 encoding .*export it as CSV UTF-8")),
+    ("utf-16 file without BOM (Excel unicode text)", c.utf16_without_bom,
+     Fails(r"in the UTF-16 encoding .*export it as CSV UTF-8")),
+    ("utf-8 cut in the middle of a character", c.utf8_cut_mid_character,
+     Fails(r"line 3: the file ends in the middle of a character, so it is truncated; copy or export it again")),
+    ("gbk cut in the middle of a character", c.gbk_cut_mid_character,
+     Fails(r"line 3: the file ends in the middle of a character, so it is truncated")),
+    ("utf-8 BOM and nothing else", c.utf8_bom_only, Fails(r"empty or starts with a blank line; export it again")),
+    # truncated and empty files
+    ("csv cut mid-row", c.csv_cut_mid_row, Quarantines(frozenset({"R1", "R2"}), {"#3": UNPARSED}, _cut_row_kept_raw)),
+    ("csv cut inside a quoted field", c.csv_cut_inside_quoted_field,
+     Fails(r"line 3: a quoted field opens with \" and never closes.*fix the quoting")),
+    ("xlsx cut in half", c.xlsx_cut_in_half, Fails(r"not a readable XLSX workbook .*re-save it from Excel")),
+    ("gzip truncated", c.gzip_truncated, Fails(r"not a readable gzip file .*re-export or re-compress")),
+    ("geopackage truncated", c.geopackage_truncated, Fails(r"GDAL cannot read it .*complete")),
+    ("empty file (0 bytes)", c.empty_file, Fails(r"the file is empty or starts with a blank line")),
+    ("empty JSON Lines file", c.empty_json_lines, Loads(0)),
+    ("JSON empty array", c.json_empty_array, Loads(0)),
+    ("csv header only", c.header_only_csv, Loads(0)),
+    ("xlsx header only", c.header_only_xlsx, Loads(0)),
+    ("blank first line", c.blank_first_line, Fails(r"starts with a blank line; export it again with a header row")),
+    ("xlsx with a blank first row", c.blank_first_row_xlsx, Fails(r"first row of the sheet is empty; put the header")),
+    ("csv renamed to .xlsx", c.xlsx_not_a_workbook, Fails(r"not a readable XLSX workbook")),
+    # headers and columns
+    ("xlsx duplicated headers", c.duplicated_headers_xlsx, Fails(r"header repeats column\(s\) id; rename them")),
+    ("tsv duplicated headers", c.duplicated_headers_tsv, Fails(r"header repeats column\(s\) kind; rename them")),
+    ("blank header names (trailing delimiters)", c.blank_header_names, Loads(2)),
+    ("missing required column", c.missing_required_column,
+     Fails(r"column\(s\) reported named in dept\.toml are not in the file\. The file has: id, kind.*Fix \[fields\]")),
+    ("semicolons in a file declared csv", c.semicolon_file_declared_csv, Fails(r"split by ';'.*set read\.format")),
+    ("commas in a file declared tsv", c.comma_file_declared_tsv, Fails(r"split by ','.*set read\.format")),
+    ("carriage-return line ends", c.carriage_return_line_ends, Loads(2)),
+    # huge or strange values
+    ("a 10 MB field", c.ten_mb_field, Loads(2, _ten_mb_description)),
+    ("NUL bytes inside fields", c.nul_bytes_in_fields,
+     Quarantines(frozenset({"N1"}), {"N2": "unknown category text"}, _nul_kept)),
+    ("formula injection in text fields", c.formula_injection, Loads(len(FORMULAS) + 1, _formulas_neutralised_on_export)),
+    ("dates in the years 9999 and 0001", c.dates_year_9999_and_0001,
+     Quarantines(frozenset({"D1"}), {"D2": TIME, "D3": TIME, "D4": TIME, "D5": TIME, "D6": TIME})),
+    ("xlsx date cells in the years 9999 and 0001", c.xlsx_dates_year_9999_and_0001,
+     Quarantines(frozenset({"D1"}), {"D2": TIME, "D3": TIME})),
+    ("NaN, inf and -inf coordinates", c.nan_and_infinite_coordinates,
+     Quarantines(frozenset({"C1"}), {"C2": "no usable location", "C3": FINITE, "C4": FINITE, "C5": FINITE,
+                                     "C6": FINITE, "C7": "coordinate is not a number"})),
+    ("coordinates with thousands of digits", c.coordinates_with_thousands_of_digits,
+     Quarantines(frozenset({"K1"}), {"K2": "coordinate is not a number", "K3": FINITE})),
+    ("lat/lon swapped", c.lat_lon_swapped, Loads(2, _placed_in_s1_and_s2)),
+    ("points in the sea", c.points_in_the_sea, Loads(3, _kept_and_flagged_outside)),
+    # quoting
+    ("a quote that never closes", c.unbalanced_quote_mid_file, Fails(r"line 3: a quoted field opens with \" and never closes")),
+    ("a quote inside an unquoted field", c.quote_inside_unquoted_field, Loads(2, _literal_quote)),
+    # JSON
+    ("JSON file that is a bare string", c.json_bare_string, Fails(r"expected a JSON array of objects")),
+    ("JSON file that is a bare number", c.json_bare_number, Fails(r"expected a JSON array of objects")),
+    ("JSON array with scalars among the objects", c.json_array_with_scalars,
+     Quarantines(frozenset({"J1"}), {"#2": UNPARSED, "#3": UNPARSED, "#4": UNPARSED, "#5": UNPARSED})),
+    ("JSON nested 200,000 deep", c.json_nested_too_deep, Fails(r"unreadable JSON \(arrays or objects nested too deeply\)")),
+    ("JSON integer of 5,000 digits", c.json_huge_integer, Fails(r"unreadable JSON \(Exceeds the limit")),
+    ("JSON Lines with a 5 MB line", c.jsonl_five_mb_line, Loads(2, _five_mb_description)),
+    ("JSON Lines with deep, huge and scalar lines", c.jsonl_hostile_lines,
+     Quarantines(frozenset({"L1"}), {"#2": UNPARSED, "#3": UNPARSED, "#4": UNPARSED, "#5": UNPARSED})),
+    # geodata: events
+    ("shapefile without its .dbf", c.shapefile_missing_dbf, Fails(r"Shapefile's \.dbf part is missing.*copy all its files")),
+    ("shapefile without its .shx", c.shapefile_missing_shx, Fails(r"Shapefile's \.shx part is missing.*copy all its files")),
+    ("GeoJSON with null geometries", c.geojson_null_geometries,
+     Quarantines(frozenset({"P1"}), {"P2": "no usable location"})),
+    # geodata: grids
+    ("self-intersecting grid polygon", c.grid_self_intersecting, Loads(1, _repaired_with_a_note)),
+    ("empty grid polygon", c.grid_empty_polygon, Fails(r"1 grid\(s\) without geometry \(S1\); fix them")),
+    ("grid polygon without area", c.grid_not_an_area, Fails(r"1 grid\(s\) are not areas \(S1 .*must be a polygon")),
+    ("duplicate grid codes", c.grid_duplicate_codes, Fails(r"grid codes repeat \(S1\); each small grid needs its own code")),
+    ("blank grid codes", c.grid_blank_codes, Fails(r"2 grid\(s\) have no code in column 'code'; fill them in")),
+    ("child grid outside its parent", c.grid_child_outside_parent, Loads(1, _outside_parent_in_m2)),
+    ("parent code that does not exist", c.grid_unknown_parent,
+     Fails(r"1 small grid\(s\) name a parent that is not a medium grid \(S2→M9\); fix their parent codes")),
+    ("grid codes as floats in the DBF", c.grid_codes_as_floats_in_dbf, Loads(2, _codes_kept_as_text)),
+    ("projected grid coordinates read as lon/lat", c.grid_projected_declared_wgs84,
+     Fails(r"not longitude/latitude.*grids\.small\.coordinates to its EPSG code")),
+    # mapping and config
+    ("mapping with unknown keys", c.mapping_unknown_keys, Fails(r"encodng.*feilds|feilds.*encodng", file="dept.toml")),
+    ("mapping with wrong types", c.mapping_wrong_types, Fails(r"read.*time\.formats|time\.formats.*read", file="dept.toml")),
+    ("config path climbing out of the project", c.config_path_traversal,
+     Fails(r"passwd: column\(s\) .* are not in the file")),
+    ("mapping path to a file that is no mapping", c.mapping_path_traversal, Fails(r"not valid UTF-8 TOML")),
+    ("config glob matching nothing", c.config_glob_matching_nothing, Fails(r"no file matches; check the path or glob")),
+    # bombs and hangs, read in a child process
+    ("xlsx declaring 1,048,576 rows x 16,384 columns", c.xlsx_declaring_a_million_empty_rows, Bounded(20, rows=2)),
+    ("xlsx 1,000 columns wide with a row at 1,048,576", c.xlsx_thousand_columns_and_a_million_rows, Bounded(10, rows=2)),
+    ("xlsx header reaching column XFD", c.xlsx_header_reaching_column_xfd,
+     Fails(r"header row reaches column 16,384; .*Delete the stray cells")),
+    ("xlsx shared-strings zip bomb", c.xlsx_shared_strings_zip_bomb, Bounded(20, match=r"inflates .* over 100 times")),
+    ("gzip bomb (2 GB from 4 MB)", c.gzip_zip_bomb, Bounded(20, match=r"inflates over 100 times .*hostile archive")),
+    ("200,000 ragged rows", c.every_row_ragged, Bounded(20, rows=200_000)),
+]
+# Kinds whose clear message needs a fix outside the files this suite may change (etl/mapping.py).
+KNOWN_BUGS: dict[str, str] = {}
+
+
+def _params() -> list[Any]:
+    out = []
+    for name, build, expect in KINDS:
+        marks = [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name])] if name in KNOWN_BUGS else []
+        out.append(pytest.param(build, expect, id=name, marks=marks))
+    return out
+
+
+def test_the_corpus_has_at_least_thirty_kinds() -> None:
+    names = [name for name, _, _ in KINDS]
+    assert len(names) >= 30 and len(set(names)) == len(names)
+    assert len({build for _, build, _ in KINDS}) == len(KINDS)
+    assert set(KNOWN_BUGS) <= set(names)
+    required = ["utf-16", "truncated", "cut", "empty", "header only", "blank first", "duplicated headers",
+                "missing required", "10 MB", "NUL", "formula", "9999", "inf", "swapped", "sea", "declared csv",
+                "never closes", "bare string", "bare number", "5 MB line", ".dbf", ".shx", "null geometries",
+                "self-intersecting", "empty grid", "duplicate grid", "outside its parent", "does not exist",
+                "floats in the DBF", "zip bomb", "unknown keys", "wrong types", "climbing out", "matching nothing"]
+    for word in required:
+        assert any(word in name for name in names), word
+
+
+@pytest.mark.parametrize(("build", "expect"), _params())
+def test_hostile_input(build: Builder, expect: Expectation, tmp_path: Path) -> None:
+    expect.check(build(tmp_path / "project"))
+
+
+def test_rows_split_by_carriage_returns_keep_their_own_numbers(tmp_path: Path) -> None:
+    """Ragged rows in a file with CR or CRLF line ends are numbered by data row, like the rows around them."""
+    from etl.readers import ERROR_COLUMN, ROW_COLUMN, read_raw
+
+    for ending in ("\r", "\r\n"):
+        path = tmp_path / "ends.csv"
+        path.write_bytes(ending.join(["a,b", "1,2", "3", "4,5", "6,7,8", "9,10", ""]).encode())
+        frame = read_raw(path, fmt="csv").frame.set_index(ROW_COLUMN)
+        assert list(frame.index) == [1, 2, 3, 4, 5]
+        assert frame[ERROR_COLUMN].notna().tolist() == [False, True, False, True, False]
+        assert list(frame.loc[[1, 3, 5], "a"]) == ["1", "4", "9"]
