@@ -29,13 +29,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+import tomli_w
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from store.errors import ConfigError, Problem, UserError
 from access.principal import ROLES, Principal
 
-USERS_ENV = "MINQING_USERS"  # path of the users file; set by `minqing serve --users FILE`
+USERS_ENV = "MINQING_USERS"  # the USERS setting (declared in dashboard/settings.py); read here for `minqing export`
 MIN_PASSWORD_LENGTH = 8
 USERNAME_PATTERN = re.compile(r"^[\w.@-]{1,64}$")  # letters (Chinese too), digits, . _ @ -
 DEFAULT_SESSION_HOURS = 12.0
@@ -154,7 +155,8 @@ def authenticate(users: UsersFile, username: str, password: str) -> Account | No
 # --------------------------------------------------------------------------- reading
 
 def users_path_from_env() -> Path | None:
-    """$MINQING_USERS as an absolute path, or None when sign-in is not configured."""
+    """$MINQING_USERS as an absolute path, or None when sign-in is not configured: for `minqing export --user`.
+    The dashboard gets the path from its settings (dashboard/settings.py) and passes it explicitly."""
     value = os.environ.get(USERS_ENV, "").strip()
     return Path(value).expanduser().resolve() if value else None
 
@@ -169,6 +171,9 @@ def read_users(path: Path) -> UsersFile:
                         f"--users {path}`") from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read the users file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a users file (not UTF-8 text); pass the TOML file written by "
+                        "`minqing users add`") from None
     try:
         raw = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -238,40 +243,34 @@ def parse_users(raw: dict[str, Any], *, path: Path) -> UsersFile:
 
 # --------------------------------------------------------------------------- writing
 
-def _string(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+USERS_HEADER = ("# 民情地图 accounts, written by `minqing users`. Passwords are argon2id hashes: change them with\n"
+                "# `minqing users passwd NAME --users FILE`, never by editing this file. Keep it private (mode 0600).\n")
 
 
-def toml_value(value: Any) -> str:
-    """A scalar as TOML text."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return _string(str(value))
+def users_document(users: UsersFile) -> dict[str, Any]:
+    """The users file as the TOML document it is written as: [auth] (when set), then [users.<name>] by name."""
+    document: dict[str, Any] = {}
+    if users.auth:
+        document["auth"] = dict(users.auth)
+    entries: dict[str, dict[str, Any]] = {}
+    for account in sorted(users.accounts.values(), key=lambda a: a.username):
+        entry: dict[str, Any] = {"role": account.role, "scope": list(account.scope), "name": account.name}
+        if account.email:
+            entry["email"] = account.email
+        entry["password_hash"] = account.password_hash
+        entries[account.username] = entry
+    if entries:
+        document["users"] = entries
+    return document
 
 
 def users_text(users: UsersFile) -> str:
-    """The users file as TOML text."""
-    lines = ["# 民情地图 accounts, written by `minqing users`. Passwords are argon2id hashes: change them with",
-             "# `minqing users passwd NAME --users FILE`, never by editing this file. Keep it private (mode 0600)."]
-    if users.auth:
-        lines += ["", "[auth]"] + [f"{key} = {toml_value(value)}" for key, value in users.auth.items()]
-    for account in sorted(users.accounts.values(), key=lambda a: a.username):
-        lines += [
-            "", f"[users.{_string(account.username)}]",
-            f"role = {_string(account.role)}",
-            f"scope = [{', '.join(_string(c) for c in account.scope)}]",
-            f"name = {_string(account.name)}",
-        ]
-        if account.email:
-            lines.append(f"email = {_string(account.email)}")
-        lines.append(f"password_hash = {_string(account.password_hash)}")
-    return "\n".join(lines) + "\n"
+    """The users file as TOML text (tomli-w), under a comment for whoever opens it."""
+    return USERS_HEADER + "\n" + tomli_w.dumps(users_document(users))
 
 
 def write_users(users: UsersFile) -> None:
-    """Write the users file atomically with mode 0600."""
+    """Write the users file atomically with mode 0600 (a rewrite tightens a looser mode back to 0600)."""
     path = Path(users.path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # mode 0600

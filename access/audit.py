@@ -13,9 +13,7 @@ UPDATE and DELETE); archive it by moving the file away, a new one is created on 
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
-import io
 import json
 import os
 import sqlite3
@@ -28,7 +26,7 @@ import pandas as pd
 from store.errors import UserError
 from access.principal import Principal
 
-AUDIT_ENV = "MINQING_AUDIT"  # path of the audit log; default <db>.audit.sqlite
+AUDIT_ENV = "MINQING_AUDIT"  # the AUDIT setting (declared in dashboard/settings.py); read here for `minqing export`
 ACTIONS: dict[str, str] = {
     "signin": "登录",
     "signout": "退出登录",
@@ -70,13 +68,18 @@ class AuditError(UserError):
     """The audit log cannot be opened or written; actions that must be audited are refused."""
 
 
+def default_audit_path(db: Path | str) -> Path:
+    """`<db>.audit.sqlite` next to the store: the log when none is configured (the dashboard passes its setting)."""
+    db = Path(db).expanduser().resolve()
+    return db.with_name(db.name + ".audit.sqlite")
+
+
 def audit_path(db: Path | str) -> Path:
-    """$MINQING_AUDIT, else `<db>.audit.sqlite` next to the store."""
+    """$MINQING_AUDIT, else `<db>.audit.sqlite` next to the store: for `minqing export`, which has no --audit."""
     value = os.environ.get(AUDIT_ENV, "").strip()
     if value:
         return Path(value).expanduser().resolve()
-    db = Path(db).expanduser().resolve()
-    return db.with_name(db.name + ".audit.sqlite")
+    return default_audit_path(db)
 
 
 def _stamp(moment: dt.datetime) -> str:
@@ -256,27 +259,3 @@ def _flat_keys(value: Any) -> Iterator[str]:
     elif isinstance(value, (list, tuple)):
         for inner in value:
             yield from _flat_keys(inner)
-
-
-def _neutralise(value: object) -> object:
-    """Text a spreadsheet would read as a formula gets a leading apostrophe (typed usernames are hostile input)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def entries_csv(frame: pd.DataFrame) -> bytes:
-    """Audit entries as CSV (UTF-8 with BOM, the schema's column names), safe to open in a spreadsheet."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for record in frame.loc[:, list(COLUMNS)].itertuples(index=False):
-        cells = []
-        for value in record:
-            if isinstance(value, pd.Timestamp):
-                value = value.isoformat(sep=" ", timespec="seconds")
-            elif value is None or value is pd.NA:
-                value = ""
-            cells.append(_neutralise(value))
-        writer.writerow(cells)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -54,12 +54,17 @@ import re
 import threading
 import weakref
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 import duckdb
 
-from store.errors import UserError
 from access.principal import Principal
+from store.errors import UserError
 from store.rollups import SIGNATURE_KEY
+from store.schema import open_published
+
+T = TypeVar("T")
 
 SCOPE_TABLE = "scope_grids"
 GRID_LEVEL_COLUMNS: dict[str, str] = {"large": "grid_large", "medium": "grid_medium", "small": "grid_small"}
@@ -344,3 +349,43 @@ def scoped_cursor(con: duckdb.DuckDBPyConnection, principal: Principal) -> duckd
         cursor.close()
         raise
     return cursor
+
+
+class ScopedStore:
+    """The published store opened read-only for one principal: `query(fn, ...)` runs `fn` on a scoped cursor.
+
+    The command line's counterpart of the dashboard's cached Store: `with ScopedStore(path, principal) as store:
+    store.query(layers_function, ...)`. `grid_exists` looks past the scope, to tell "not yours" from "no such grid".
+    """
+
+    def __init__(self, path: Path, principal: Principal) -> None:
+        self.principal = principal
+        self._con = open_published(path)
+        try:
+            scoped_cursor(self._con, principal).close()  # a malformed or unknown scope fails here, once
+        except BaseException:
+            self._con.close()
+            raise
+
+    def query(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        cursor = scoped_cursor(self._con, self.principal)
+        try:
+            return fn(cursor, *args, **kwargs)
+        finally:
+            cursor.close()
+
+    def in_jurisdiction(self, grid: str) -> bool:
+        """Whether `grid` lies in the principal's jurisdiction (always, for the whole city)."""
+        return self.principal.whole_city or grid in allowed_grids(self._con, self.principal)
+
+    def grid_exists(self, grid: str) -> bool:
+        return bool(self._con.execute("SELECT count(*) FROM grids WHERE grid_code = ?", [grid]).fetchone()[0])
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> ScopedStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,5 +1,6 @@
-"""Layers benchmark at 5M events: aggregations cold and warm (rollup vs raw events), the export, and the HTML size
-of each map layer per level next to the naive version (raw-geometry choropleth, raw-point HeatMap).
+"""Layers benchmark at 5M events: aggregations cold and warm (rollup vs raw events), the export, the HTML size
+of each map layer per level next to the naive version (raw-geometry choropleth, raw-point HeatMap), and the
+set-up of a cursor scoped to one jurisdiction next to a plain cursor.
 
 Run: .venv/bin/python bench/layers.py [--db bench/out/full.duckdb]
 The store is the one bench/etl.py loads (5M events in the demo city's 4,555 small grids); it is built first
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,6 +25,8 @@ if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
 import duckdb  # noqa: E402
 import folium  # noqa: E402
 
+from access.principal import Principal  # noqa: E402
+from access.scope import scoped_cursor  # noqa: E402
 from layers.choropleth import choropleth  # noqa: E402
 from layers.disputes import city_dispute_totals, dispute_statistics  # noqa: E402
 from layers.export import write_disputes_csv, write_disputes_xlsx  # noqa: E402
@@ -118,6 +122,32 @@ def layer_sizes(db: Path) -> None:
         print(f"{'latest 200 events':<34} {len(html.encode()) / 1e6:>8.2f} {'':>9} {'':>8} {ms:>7.0f}")
 
 
+def scoped_cursor_setup(db: Path, repeats: int = 20) -> None:
+    """Milliseconds to set up a cursor scoped to the large grid with most events (access/scope.py), next to a plain
+    cursor of the same connection in the same run: the first on a new connection (the scope checked and its grids
+    listed), then the median of `repeats` more (the plan cached: one temp table and the views per cursor)."""
+
+    def median_ms(make: Callable[[], duckdb.DuckDBPyConnection]) -> float:
+        times = []
+        for _ in range(repeats):
+            ms, cursor = timed(make)
+            cursor.close()
+            times.append(ms)
+        return statistics.median(times)
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        (town,) = con.execute("SELECT grid_large FROM events WHERE grid_large IS NOT NULL "
+                              "GROUP BY grid_large ORDER BY count(*) DESC, grid_large LIMIT 1").fetchone()
+        official = Principal(username="bench", role="official", scope=(town,))
+        plain = median_ms(con.cursor)
+        first, cursor = timed(lambda: scoped_cursor(con, official))
+        cursor.close()
+        warm = median_ms(lambda: scoped_cursor(con, official))
+    print(f"\n{'cursor set-up (ms)':<42} {'first':>11} {'median':>11}")
+    print(f"{'plain cursor (baseline)':<42} {'':>11} {plain:>11.3f}")
+    print(f"{'scoped to one large grid (' + town + ')':<42} {first:>11.1f} {warm:>11.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", type=Path, default=ROOT / "bench" / "out" / "full.duckdb")
@@ -133,6 +163,7 @@ def main() -> None:
     aggregations(args.db)
     export(args.db)
     layer_sizes(args.db)
+    scoped_cursor_setup(args.db)
 
 
 if __name__ == "__main__":

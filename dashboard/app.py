@@ -9,7 +9,8 @@ import streamlit as st
 
 from dashboard.auth import audit_log, current_principal, scope_names, show_open_banner, show_user, sign_in_screen
 from dashboard.frame import CONTEXT_KEY, build_context, read_summary
-from dashboard.store import db_path, open_store
+from dashboard.settings import SettingsError, read as read_settings
+from dashboard.store import open_store
 from access.principal import Principal
 
 VIEWS = Path(__file__).resolve().parent / "views"  # not "pages/": that name switches Streamlit to its old multipage mode
@@ -30,22 +31,30 @@ def pages_for(principal: Principal | None) -> list[st.Page]:
 def main() -> None:
     st.set_page_config(layout="wide", page_title="民情地图", page_icon="🗺️",
                        initial_sidebar_state="collapsed" if st.query_params.get("screen") == "big" else "auto")
-    path = db_path()
-    audit = audit_log(path)
-    principal = current_principal(audit)
+    try:
+        settings = read_settings()  # once per run; the values are passed down from here
+    except SettingsError as exc:  # a bad setting stops the app before sign-in: nothing runs on a guessed value
+        st.title("民情地图")
+        st.error(exc.zh(), icon="⚙️")
+        st.stop()
+    path = settings.db
+    audit = audit_log(path, settings.audit)
+    principal = current_principal(audit, settings.users)
     if principal is None:
         st.navigation(pages_for(None), position="hidden")  # keeps a deep link's page through the sign-in screen
-        sign_in_screen(audit)  # stops the run; a successful sign-in reruns
+        sign_in_screen(audit, settings.users)  # stops the run; a successful sign-in reruns
     page = st.navigation(pages_for(principal))
-    show_open_banner()
+    show_open_banner(settings.users)
     store = open_store(path, principal)  # every query runs on a cursor scoped to the principal
     summary, problem = read_summary(store, path)
-    show_user(principal, audit, names=scope_names(store, principal) if problem is None else None)
+    show_user(principal, audit, users=settings.users,
+              names=scope_names(store, principal) if problem is None else None)
     if problem is not None:
         st.title("民情地图")
         st.warning(problem, icon="⚠️")
         st.stop()
-    st.session_state[CONTEXT_KEY] = build_context(store, summary, principal=principal, audit=audit)
+    st.session_state[CONTEXT_KEY] = build_context(store, summary, principal=principal, audit=audit,
+                                                  settings=settings)
     page.run()
 
 

@@ -1,5 +1,6 @@
-"""Sign-in before any page: the password form checked against the users file ($MINQING_USERS), or the intranet SSO
-(Streamlit's st.login, when the users file says `[auth] oidc = true`); the sidebar's 当前用户 block and 退出登录.
+"""Sign-in before any page: the password form checked against the users file (the USERS setting, --users /
+$MINQING_USERS, passed in by app.py), or the intranet SSO (Streamlit's st.login, when the users file says
+`[auth] oidc = true`); the sidebar's 当前用户 block and 退出登录.
 
 The signed-in Principal is kept in st.session_state["auth_principal"] and checked against the users file on every
 rerun: a removed account, a changed role, scope or password, or an expired session signs the user out.
@@ -16,9 +17,8 @@ from typing import Any, NoReturn
 
 import streamlit as st
 
-from access.accounts import (Account, UsersFile, authenticate, normalize_username, read_users, stamp,
-                          users_path_from_env)
-from access.audit import AuditError, AuditLog, audit_path
+from access.accounts import Account, UsersFile, authenticate, normalize_username, read_users, stamp
+from access.audit import AuditError, AuditLog, default_audit_path
 from store.errors import UserError
 from access.principal import ROLES, SYSTEM, Principal
 
@@ -37,9 +37,9 @@ def plain(text: str) -> str:
     return "".join(f"\\{ch}" if ch in _MARKDOWN_SPECIALS else ch for ch in text)
 
 
-def audit_log(db: Path) -> AuditLog:
-    """The audit log of the store at `db` ($MINQING_AUDIT or `<db>.audit.sqlite`)."""
-    return AuditLog(audit_path(db))
+def audit_log(db: Path, configured: Path | None = None) -> AuditLog:
+    """The audit log of the store at `db`: `configured` (the AUDIT setting) or `<db>.audit.sqlite`."""
+    return AuditLog(configured or default_audit_path(db))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -56,27 +56,26 @@ def load_users(path: Path) -> UsersFile:
     return _users_version(str(path), (info.st_ino, info.st_size, info.st_mtime_ns))
 
 
-def login_enabled() -> bool:
-    """Whether a users file is configured ($MINQING_USERS)."""
-    return users_path_from_env() is not None
+def login_enabled(users: Path | None) -> bool:
+    """Whether a users file is configured (the USERS setting)."""
+    return users is not None
 
 
 # --------------------------------------------------------------------------- the gate
 
-def current_principal(audit: AuditLog) -> Principal | None:
-    """Who is using this session: SYSTEM when no users file is configured (open mode), the signed-in principal
-    while it is still valid, None when someone must sign in (then call `sign_in_screen`). A users file that
-    cannot be read stops the run with a message: sign-in fails closed."""
-    path = users_path_from_env()
+def current_principal(audit: AuditLog, path: Path | None) -> Principal | None:
+    """Who is using this session: SYSTEM when no users file is configured (`path` None: open mode), the signed-in
+    principal while it is still valid, None when someone must sign in (then call `sign_in_screen`). A users file
+    that cannot be read stops the run with a message: sign-in fails closed."""
     if path is None:
         return SYSTEM
     users = _users_or_stop(path)
     return _session_principal(users, audit)
 
 
-def sign_in_screen(audit: AuditLog) -> NoReturn:
-    """Draw the sign-in screen (password form or SSO button) and stop the run; a successful sign-in reruns."""
-    path = users_path_from_env()
+def sign_in_screen(audit: AuditLog, path: Path | None) -> NoReturn:
+    """Draw the sign-in screen (password form or SSO button) for the users file at `path` and stop the run; a
+    successful sign-in reruns."""
     if path is None:  # open mode has nobody to sign in
         st.rerun()
     users = _users_or_stop(path)
@@ -240,10 +239,12 @@ def scope_text(scope: tuple[str, ...], names: dict[str, str] | None = None) -> s
     return "、".join(f"{names[c]}（{c}）" if c in names else c for c in scope)
 
 
-def show_user(principal: Principal, audit: AuditLog, *, names: dict[str, str] | None = None) -> None:
-    """The sidebar's 当前用户 block with 退出登录, or the open-mode notice; signs out when the button is clicked."""
+def show_user(principal: Principal, audit: AuditLog, *, users: Path | None,
+              names: dict[str, str] | None = None) -> None:
+    """The sidebar's 当前用户 block with 退出登录, or the open-mode notice (`users` None); signs out when the button
+    is clicked."""
     with st.sidebar:
-        if not login_enabled():
+        if not login_enabled(users):
             st.markdown(f"**当前用户**：{ROLES[principal.role]}（未启用登录）")
             return
         who = principal.display_name or principal.username
@@ -269,9 +270,9 @@ def sign_out(principal: Principal, audit: AuditLog) -> NoReturn:
     st.rerun()
 
 
-def show_open_banner() -> None:
-    """The open-mode banner above every page (Markdown, so it does not count as a page's notice)."""
-    if not login_enabled():
+def show_open_banner(users: Path | None) -> None:
+    """The open-mode banner above every page (`users` None; Markdown, so it does not count as a page's notice)."""
+    if not login_enabled(users):
         st.markdown(f":orange-background[:material/lock_open: {OPEN_BANNER}]")
 
 

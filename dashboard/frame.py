@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import streamlit as st
 
+from dashboard.settings import CLOCK, DB, NEGLECT_DAYS, Settings, read as read_settings
 from dashboard.store import Store
 from access.audit import AuditLog
 from access.principal import SYSTEM, Principal
 from layers.grids import StoreSummary, store_summary
-from layers.offline import Basemap, basemap_from_env
-from layers.patrol import DEFAULT_NEGLECT_DAYS, MAX_NEGLECT_DAYS
+from layers.offline import Basemap
+from layers.patrol import DEFAULT_NEGLECT_DAYS
 from layers.queries import EventFilter
 from layers.stats import data_clock
 from store.timewindow import QueryError
 from layers.lookups import category_names, department_names
 
-CLOCK_ENV = "MINQING_CLOCK"  # "now": the wall clock; "data": the latest report (demos, replays of old data)
-REFRESH_ENV = "MINQING_REFRESH_SECONDS"  # how often the live page refreshes its data
-NEGLECT_ENV = "MINQING_NEGLECT_DAYS"  # a small grid with no patrol check-in for more days is an alert (失管)
+NEGLECT_ENV = NEGLECT_DAYS.env  # named in the patrol tiles' help; every setting is declared in dashboard/settings.py
 CONTEXT_KEY = "frame_context"
 LEVEL_LABELS = {"large": "大网格", "medium": "中网格", "small": "小网格"}
 WINDOWS: dict[str, dt.timedelta | None] = {
@@ -40,8 +38,8 @@ FIX_COMMANDS = "`make demo`（生成演示数据）或 `minqing load --config DI
 
 @dataclass(frozen=True)
 class PageContext:
-    """What every page receives: the store, the moment called "now", the global filters, the settings, who is
-    asking and the audit log.
+    """What every page receives: the store, the moment called "now", the global filters, the settings
+    (dashboard/settings.py, read once per run by app.py), who is asking and the audit log.
 
     `principal` is the signed-in user (dashboard/auth.py); queries and exports are scoped by it, and exports and
     reveals are written to `audit` (`ctx.audit.record(ctx.principal, "export", ...)`). build_context always
@@ -63,6 +61,7 @@ class PageContext:
     principal: Principal = SYSTEM
     audit: AuditLog | None = None
     neglect_days: int = DEFAULT_NEGLECT_DAYS
+    clock: str | None = None  # "now" | "data" (settings.CLOCK); None: read $MINQING_CLOCK when needed
 
     def window_text(self) -> str:
         """The time window as Chinese text for captions."""
@@ -72,25 +71,10 @@ class PageContext:
         return f"{self.window_label}（{start} 至 {end}）"
 
 
-def refresh_seconds() -> int:
-    """The live page's refresh interval from $MINQING_REFRESH_SECONDS (at least 5 s)."""
-    try:
-        return max(5, int(os.environ.get(REFRESH_ENV, "30")))
-    except ValueError:
-        return 30
-
-
-def neglect_days() -> int:
-    """Days without a patrol check-in after which a small grid is an alert, from $MINQING_NEGLECT_DAYS (1-365)."""
-    try:
-        return min(MAX_NEGLECT_DAYS, max(1, int(os.environ.get(NEGLECT_ENV, str(DEFAULT_NEGLECT_DAYS)))))
-    except ValueError:
-        return DEFAULT_NEGLECT_DAYS
-
-
-def now_for(store: Store) -> dt.datetime:
-    """The moment the figures are "now" for: the wall clock, or the latest report when $MINQING_CLOCK=data."""
-    if os.environ.get(CLOCK_ENV, "now").strip().lower() == "data":
+def now_for(store: Store, clock: str | None = None) -> dt.datetime:
+    """The moment the figures are "now" for: the wall clock, or the latest report when `clock` is "data"
+    (None: the CLOCK setting read from the environment; a bad value raises settings.SettingError)."""
+    if (CLOCK.read() if clock is None else clock) == "data":
         try:
             return store.query(data_clock) + dt.timedelta(minutes=1)
         except QueryError:  # a store with grids but no events yet: the wall clock will do
@@ -111,9 +95,12 @@ def window_bounds(label: str, as_of: dt.datetime, custom: tuple[dt.date, dt.date
     return as_of - span, as_of
 
 
-def build_context(store: Store, summary: StoreSummary, *, principal: Principal, audit: AuditLog) -> PageContext:
-    """Draw the sidebar's global filters and return the context every page reads, for `principal`."""
-    as_of = now_for(store)
+def build_context(store: Store, summary: StoreSummary, *, principal: Principal, audit: AuditLog,
+                  settings: Settings | None = None) -> PageContext:
+    """Draw the sidebar's global filters and return the context every page reads, for `principal`, with the
+    run's `settings` (default: read from the environment now)."""
+    settings = read_settings() if settings is None else settings
+    as_of = now_for(store, settings.clock)
     depts = store.query(department_names)
     categories = store.query(category_names)
     big_screen = st.query_params.get("screen") == "big"
@@ -135,8 +122,9 @@ def build_context(store: Store, summary: StoreSummary, *, principal: Principal, 
     return PageContext(
         store=store, summary=summary, as_of=as_of, start=start, end=end, window_label=label,
         where=EventFilter(depts=tuple(chosen_depts), categories=tuple(chosen_categories)),
-        dept_names=depts, category_names=categories, basemap=basemap_from_env(), big_screen=big_screen,
-        refresh_seconds=refresh_seconds(), principal=principal, audit=audit, neglect_days=neglect_days(),
+        dept_names=depts, category_names=categories, basemap=settings.basemap, big_screen=big_screen,
+        refresh_seconds=settings.refresh_seconds, principal=principal, audit=audit,
+        neglect_days=settings.neglect_days, clock=settings.clock,
     )
 
 
@@ -155,7 +143,7 @@ def read_summary(store: Store | None, path: Path) -> tuple[StoreSummary | None, 
     """The store's summary, or a friendly Chinese message saying what is wrong and how to fix it."""
     if store is None:
         return None, (f"未找到数据库文件 `{path}`。\n\n请先运行 {FIX_COMMANDS}，"
-                      "或用环境变量 `MINQING_DB` 指向已有的数据库文件。")
+                      f"或用环境变量 `{DB.env}` 指向已有的数据库文件。")
     try:
         summary = store.query(store_summary)
     except Exception as exc:  # duckdb raises several types for a damaged or foreign file

@@ -1,15 +1,18 @@
-"""Run the dashboard with `streamlit run`, passing every setting as a flag (no .streamlit/config.toml is read)."""
+"""Run the dashboard with `streamlit run`, passing every Streamlit option as a flag (no .streamlit/config.toml is
+read) and the app's settings (dashboard/settings.py) as environment variables."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
+from dashboard.settings import ADDRESS, BY_ENV, DB, PORT, check_environment
+
 APP = Path(__file__).resolve().parent / "app.py"
-DB_ENV = "MINQING_DB"  # read by dashboard/app.py
-LOCAL_ADDRESS = "127.0.0.1"  # "0.0.0.0" serves the LAN, but then streamlit asks checkip.amazonaws.com for its IP
+LOCAL_ADDRESS = ADDRESS.default  # "127.0.0.1"; "0.0.0.0" serves the LAN, but then streamlit asks checkip.amazonaws.com for its IP
 
 
 def command(db_path: Path | str, port: int, *, headless: bool = True, address: str = LOCAL_ADDRESS) -> list[str]:
@@ -27,17 +30,24 @@ def command(db_path: Path | str, port: int, *, headless: bool = True, address: s
     ]  # fmt: skip
 
 
-def environment(db_path: Path | str, settings: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment plus MINQING_DB (absolute path) and any MINQING_* settings given."""
-    return {**os.environ, **(settings or {}), DB_ENV: str(Path(db_path).expanduser().resolve())}
+def environment(db_path: Path | str, settings: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment plus $MINQING_DB (absolute path) and the `settings` given (declared environment
+    variable -> text, e.g. settings.child_environment(...)). Every app setting in the result is checked: an
+    undeclared name is a ValueError, a bad value a settings.SettingsError (a UserError) before anything starts."""
+    given = dict(settings or {})
+    undeclared = sorted(set(given) - set(BY_ENV))
+    if undeclared:
+        raise ValueError(f"{', '.join(undeclared)}: not declared in dashboard/settings.py")
+    env = {**os.environ, **given, DB.env: str(Path(db_path).expanduser().resolve())}
+    check_environment(env)
+    return env
 
 
-def serve(db_path: Path, *, port: int = 8501, headless: bool = True, address: str = LOCAL_ADDRESS,
-          settings: dict[str, str] | None = None) -> int:
+def serve(db_path: Path, *, port: int = int(PORT.default), headless: bool = True, address: str = LOCAL_ADDRESS,
+          settings: Mapping[str, str] | None = None) -> int:
     """Serve the dashboard for `db_path` until it stops (Ctrl-C); return streamlit's exit code.
 
-    `settings` are environment variables the app reads: MINQING_CLOCK (now | data), MINQING_BASEMAP
-    (none | xyz:URL | tianditu:KEY), MINQING_REFRESH_SECONDS.
+    `settings` are the environment variables of the app's settings (dashboard/settings.py), see `environment`.
     """
     proc = subprocess.Popen(command(db_path, port, headless=headless, address=address),
                             env=environment(db_path, settings))

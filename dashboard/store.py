@@ -8,7 +8,6 @@ and resources are keyed on the principal's (role, scope), so two users never sha
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,8 +20,6 @@ from access.principal import SYSTEM, Principal
 from store.schema import connect
 from access.scope import scoped_cursor
 
-DB_ENV = "MINQING_DB"
-DEFAULT_DB = "demo/minqing.duckdb"  # relative to the working directory
 QUERY_TTL_S = 300
 FileSignature = tuple[int, int, int]  # inode, size, mtime_ns: a newly published store gets a new connection
 Jurisdiction = tuple[str, tuple[str, ...]]  # a principal's (role, scope): what a cached entry was computed for
@@ -123,11 +120,6 @@ class Store:
     def loaded_at(self) -> dt.datetime:
         """When this version of the file was published."""
         return dt.datetime.fromtimestamp(self.signature[2] / 1e9)
-
-
-def db_path() -> Path:
-    """The store file: $MINQING_DB, else demo/minqing.duckdb under the working directory."""
-    return Path(os.environ.get(DB_ENV) or DEFAULT_DB).expanduser().resolve()
 
 
 def open_store(path: Path, principal: Principal = SYSTEM) -> Store | None:

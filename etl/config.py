@@ -10,6 +10,7 @@ from typing import Any
 
 from store.errors import ConfigError, Problem, read_toml
 from etl.mapping import COORDINATE_SYSTEMS, ENCODINGS, Mapping, load_mapping
+from store.publish import DEFAULT_FILE_MODE
 from store.schema import LEVELS
 
 
@@ -49,6 +50,7 @@ class ProjectConfig:
     categories: dict[str, dict[str, str]]
     grids: dict[str, GridSource]
     departments: list[DepartmentSource]
+    file_mode: int = DEFAULT_FILE_MODE  # permission bits of a new store (an existing store keeps its own)
 
 
 def load_config(path: str | Path) -> ProjectConfig:
@@ -72,6 +74,7 @@ def parse_config(raw: dict[str, Any], *, path: Path) -> ProjectConfig:
         database = "minqing.duckdb"
 
     categories = _load_categories(base / raw.get("categories", "categories.toml"), problem)
+    file_mode = _file_mode(raw.get("file_mode", f"{DEFAULT_FILE_MODE:04o}"), problem)
 
     grids: dict[str, GridSource] = {}
     grid_section = raw.get("grids", {})
@@ -112,7 +115,21 @@ def parse_config(raw: dict[str, Any], *, path: Path) -> ProjectConfig:
     if problems:
         raise ConfigError(problems)
     return ProjectConfig(path=path, database=(base / database), categories=categories,
-                         grids=grids, departments=departments)
+                         grids=grids, departments=departments, file_mode=file_mode)
+
+
+def _file_mode(value: object, problem: Any) -> int:
+    """`file_mode = "0640"`: octal permission bits, owner read and write always included, nothing for others to write."""
+    text = str(value).strip()
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        mode = -1
+    if not isinstance(value, str) or not 0 <= mode <= 0o777 or mode & 0o600 != 0o600 or mode & 0o002:
+        problem("file_mode", value, 'give octal permission bits as text, e.g. file_mode = "0600" (owner only, the '
+                'default) or "0640" (a group that reads the store); the owner must read and write, others never write')
+        return DEFAULT_FILE_MODE
+    return mode
 
 
 def _grid_source(level: str, spec: dict[str, Any], base: Path, default_system: str, problem: Any) -> GridSource:

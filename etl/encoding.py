@@ -47,12 +47,39 @@ def decode_text(data: bytes, encoding: str, path: Path) -> str:
         ) from None
 
 
+MAGIC_NUMBERS: tuple[tuple[bytes, str], ...] = (
+    (b"\x7fELF", "an ELF program"), (b"MZ", "a Windows program"), (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (an XLSX or DOCX file is one: name it .xlsx)"),
+    (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"SQLite format 3\x00", "an SQLite database"),
+    (b"\xd0\xcf\x11\xe0", "an old Office file (.xls/.doc: save it as .xlsx or CSV)"),
+)
+
+
 def _refuse_utf16(data: bytes, path: Path) -> None:
-    """UTF-16 (Excel's "Unicode text"): a BOM, or NUL bytes in every other position of the first line."""
-    head = data[:200]
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (len(head) >= 4 and head.count(0) * 3 >= len(head)):
+    """Refuse UTF-16 (Excel's "Unicode text": a BOM, or NUL in every other byte) and binary files that start with a
+    known magic number, naming what the file looks like (a NUL inside a text field is data, not a refusal)."""
+    head = data[:512]
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _alternate_nuls(head):
         raise UserError(f"{path}: the file is in the UTF-16 encoding (Excel's \"Unicode text\"); "
                         "save or export it as CSV UTF-8 instead")
+    kind = next((what for magic, what in MAGIC_NUMBERS if head.startswith(magic)), None)
+    if kind is None and len(head) > 8 and head[8:12] == b"DUCK":
+        kind = "a DuckDB database"
+    if kind is not None:
+        raise UserError(f"{path}: this is {kind}, not a text export; point the mapping's path at the department's "
+                        "CSV, TSV or JSON file")
+
+
+def _alternate_nuls(head: bytes) -> bool:
+    """UTF-16 text has NUL in many odd (LE) or even (BE) bytes (every ASCII character: digits, tabs, commas) and
+    almost none in the others; binary files have NULs in both."""
+    if len(head) < 4:
+        return False
+    even, odd = head[0::2], head[1::2]
+    for nuls, others in ((odd, even), (even, odd)):
+        if nuls.count(0) >= 0.3 * len(nuls) and others.count(0) <= 0.05 * len(others):
+            return True
+    return False
 
 
 def looks_garbled(texts: list[str]) -> bool:

@@ -16,6 +16,7 @@ from etl.config import GridSource
 from etl.coords import to_wgs84
 from etl.readers import read_geo_frame
 from store.errors import UserError
+from store.transaction import transaction
 from etl.topology import LevelCheck, check_level
 
 EQUAL_AREA_CRS = "+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +ellps=WGS84 +units=m +no_defs"
@@ -103,8 +104,7 @@ def load_grids(con: duckdb.DuckDBPyConnection, sources: dict[str, GridSource]) -
         "parent_code": frame["parent_code"], "geometry": frame["wkb"], "area_km2": frame["area_km2"],
         "population": frame["population"], "version": report.version, "valid_from": datetime.now().replace(microsecond=0),
     })
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         # The previous version goes to grid_history: events keep the codes they were assigned under it.
         con.execute("INSERT INTO grid_history SELECT *, ? FROM grids", [rows["valid_from"].iloc[0]])
         con.execute("DELETE FROM grids")
@@ -112,10 +112,6 @@ def load_grids(con: duckdb.DuckDBPyConnection, sources: dict[str, GridSource]) -
         con.execute("INSERT INTO grids SELECT * FROM incoming_grids")
         con.unregister("incoming_grids")
         con.execute("INSERT OR REPLACE INTO meta VALUES ('grid_digest', ?)", [digest])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return report
 
 

@@ -24,6 +24,7 @@ from etl.readers import RawTable, format_of, read_raw
 from store.rollups import refresh_rollups
 from etl.roster import ROSTER_COLUMNS, ROSTER_GRID_COLUMNS, normalise_roster
 from store.schema import connect
+from store.transaction import transaction
 from etl.visits import VISIT_COLUMNS, normalise_visits
 
 # Where each kind of source is merged (etl/merge.py); the names are constants, never input.
@@ -81,7 +82,7 @@ def load_project(config: ProjectConfig, *, files: list[tuple[DepartmentSource, P
     """Load the grids, then the given department files (default: every file the config names)."""
     report = LoadReport()
     todo = planned_files(config) if files is None else files
-    with publishing(config.database) as working:
+    with publishing(config.database, mode=config.file_mode) as working:
         _load_into(working, config, todo, report, progress)
     return report
 
@@ -133,11 +134,10 @@ def _finish(con: duckdb.DuckDBPyConnection) -> None:
 def store_categories(con: duckdb.DuckDBPyConnection, categories: dict[str, dict[str, str]]) -> None:
     """Replace the categories table with the config's canonical list."""
     rows = [(code, spec["name"], spec["domain"], spec.get("dispute_class")) for code, spec in categories.items()]
-    con.execute("BEGIN TRANSACTION")
-    con.execute("DELETE FROM categories")
-    if rows:
-        con.executemany("INSERT INTO categories VALUES (?, ?, ?, ?)", rows)
-    con.execute("COMMIT")
+    with transaction(con):
+        con.execute("DELETE FROM categories")
+        if rows:
+            con.executemany("INSERT INTO categories VALUES (?, ?, ?, ?)", rows)
 
 
 def store_departments(con: duckdb.DuckDBPyConnection, names: dict[str, str]) -> None:
@@ -167,8 +167,8 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
     result.notes = list(table.notes)
     reasons: dict[str, int] = {}
 
-    con.execute("BEGIN TRANSACTION")
-    try:
+    # Any exception, Ctrl-C too, rolls back: the rollups refresh after it must not run inside this transaction.
+    with transaction(con):
         batch_id = con.execute("SELECT nextval('batch_ids')").fetchone()[0]
         con.execute(
             "INSERT INTO load_batches (batch_id, source, file_path, file_sha256, mapping_path, started_at, status) "
@@ -192,10 +192,6 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
             [datetime.now(), result.rows_in, result.loaded, result.updated, result.duplicate, result.rejected,
              result.outside_grid, batch_id],
         )
-        con.execute("COMMIT")
-    except BaseException:  # also Ctrl-C: the rollups refresh after it must not run inside this transaction
-        con.execute("ROLLBACK")
-        raise
     return result
 
 
@@ -250,11 +246,9 @@ def _store_rejects(con: duckdb.DuckDBPyConnection, rejects: pd.DataFrame, batch_
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+    """The file's SHA-256 (hex), or a UserError when it cannot be read."""
     try:
         with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+            return hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError as exc:
         raise UserError(f"{path}: cannot read the file ({exc.strerror}); check it exists and is readable") from None
-    return digest.hexdigest()

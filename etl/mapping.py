@@ -422,9 +422,11 @@ def _value_map(table: dict[str, Any], name: str, allowed: tuple[str, ...], probl
 def _due_rule(value: Any, key: str, problem: Any) -> DueRule | None:
     if value is None:
         return None
-    if isinstance(value, dict) and set(value) == {"hours"} and isinstance(value["hours"], (int, float)):
+    if isinstance(value, dict) and set(value) == {"hours"} and isinstance(value["hours"], (int, float)) \
+            and not isinstance(value["hours"], bool) and value["hours"] > 0:
         return DueRule(hours=float(value["hours"]))
-    if isinstance(value, dict) and set(value) == {"working_days"} and isinstance(value["working_days"], int):
+    if isinstance(value, dict) and set(value) == {"working_days"} and isinstance(value["working_days"], int) \
+            and not isinstance(value["working_days"], bool) and value["working_days"] > 0:
         return DueRule(working_days=value["working_days"])
-    problem(key, value, "write { hours = 24 } or { working_days = 7 }")
+    problem(key, value, "write a time limit greater than zero: { hours = 24 } or { working_days = 7 }")
     return None

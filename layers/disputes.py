@@ -1,4 +1,4 @@
-"""Yearly dispute statistics (矛盾纠纷化解统计) per grid and for the whole city.
+"""Yearly dispute statistics (矛盾纠纷化解统计) per grid and for the whole city (SQL: layers/disputes_queries.py).
 
 Incident rule (docs/schema.md, store/rollups.py): reports of one incident (same `incident_id`) count once;
 only dispute reports located in a grid count; an incident is *received* in the year of its earliest
@@ -14,30 +14,18 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from store.schema import LEVELS
-from layers import queries
+from layers import disputes_queries as q
+from layers.event_query import EventQuery
+from layers.lookups import DISPUTE_CLASS_ORDER, UNCLASSIFIED, dispute_classes
 from layers.stats import CITY_CODE, CITY_NAME, QueryError, choose_source, find_grid, grid_table
+from store.schema import LEVELS
 
 __all__ = ["dispute_statistics", "city_dispute_totals", "dispute_classes", "class_columns", "COUNT_COLUMNS",
            "DISPUTE_CLASS_ORDER", "UNCLASSIFIED", "CLASS_PREFIX"]
 
-# The usual order of the mediation classes (domain notes); classes found beyond these follow, sorted.
-DISPUTE_CLASS_ORDER: tuple[str, ...] = (
-    "婚姻家庭", "邻里", "房屋宅基地", "合同", "生产经营", "损害赔偿", "山林土地", "征地拆迁", "环境污染",
-    "劳动争议", "医疗", "道路交通事故", "物业", "其他",
-)
-UNCLASSIFIED = "未分类"  # a dispute report without a class
 CLASS_PREFIX = "resolved_class_"  # class columns: resolved incidents of that class, e.g. resolved_class_邻里
 COUNT_COLUMNS: tuple[str, ...] = ("received", "resolved", "received_change", "resolved_change")
 FIRST_YEAR, LAST_YEAR = 1990, 2100
-
-
-def dispute_classes(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every dispute class of the categories table and of the events, in the usual order."""
-    known = {r[2] for r in con.execute(queries.CATEGORY_NAMES).fetchall() if r[2]}
-    known |= {r[0] for r in con.execute(queries.DISPUTE_CLASSES_SEEN).fetchall()}
-    ordered = [c for c in DISPUTE_CLASS_ORDER if c in known]
-    return ordered + sorted(known - set(ordered))
 
 
 def class_columns(df: pd.DataFrame) -> list[str]:
@@ -57,7 +45,8 @@ def _yearly(con: duckdb.DuckDBPyConnection, level: str, year_from: int, year_to:
     """grid_code, year, dispute_class, received, resolved for years [year_from - 1, year_to] (the year before for
     the change)."""
     used = choose_source(con, source, incidents=True)
-    return con.execute(queries.disputes_yearly_sql(level, used), [year_from - 1, year_to]).df()
+    sql = q.disputes_yearly_sql(level, used)
+    return con.execute(sql, EventQuery().bind(sql, year_from=year_from - 1, year_to=year_to)).df()
 
 
 def _per_grid_year(yearly: pd.DataFrame, codes: list[str], classes: list[str], year_from: int,

@@ -3,8 +3,8 @@
 Every function takes the connection first (for `Store.query` / `Store.resource`) and a grid code of any
 level; `CITY_CODE` ("city") stands for the whole city (全市), whose children are the large grids. Windows are
 [start, end) on `reported_at` (None = open), filters are `EventFilter`s, and every input reaches SQL as a
-bound parameter (the queries live in layers/queries.py under "drill-down"). Figures per grid come from
-layers/stats.py, so this page and the others agree.
+named parameter of one EventQuery (the queries live in layers/drilldown_queries.py). Figures per grid come from
+layers/stats.py and "overdue" is the one OVERDUE_AT of layers/event_query.py, so this page and the others agree.
 
 The map part draws the grids one level below a grid (a small grid: its siblings, the grid outlined) with
 tooltips whose text names the grid's code, which is how a click comes back from streamlit-folium:
@@ -26,17 +26,15 @@ import shapely
 from branca.element import MacroElement
 from folium.template import Template
 
-from store.schema import LEVELS, STATUSES
-from layers import queries
+from layers import drilldown_queries as q
 from layers.choropleth import GridChoropleth, choropleth
-from layers.lookups import STATUS_NAMES
+from layers.event_query import EventFilter, EventQuery, check_statuses, checked_filter
 from layers.geometry import PreparedGrids, prepare_grids, prepare_level
+from layers.lookups import STATUS_NAMES
 from layers.offline import Basemap, script_json
-from layers.queries import NO_FILTER, EventFilter, compile_filter
-from layers.stats import (
-    CITY_CODE, CITY_NAME, EARLIEST, LATEST, choose_source, find_grid, grid_stats, grid_table, period_start,
-)
-from store.timewindow import QueryError, TimeLike, checked_window, local_time
+from layers.stats import CITY_CODE, CITY_NAME, choose_source, find_grid, grid_stats, grid_table, period_start
+from store.schema import LEVELS
+from store.timewindow import QueryError, TimeLike, checked_window
 
 __all__ = [
     "CITY_CODE", "CITY_NAME", "LEVEL_NAMES", "CHILD_LEVEL", "HISTORY_SORTS", "PAGE_SIZE", "TIMELINE_PERIODS",
@@ -46,7 +44,7 @@ __all__ = [
 
 LEVEL_NAMES: dict[str, str] = {"city": "全市", "large": "大网格", "medium": "中网格", "small": "小网格"}
 CHILD_LEVEL: dict[str, str | None] = {"city": "large", "large": "medium", "medium": "small", "small": None}
-HISTORY_SORTS: tuple[str, ...] = tuple(queries.DRILL_HISTORY_SORT)
+HISTORY_SORTS: tuple[str, ...] = tuple(q.DRILL_HISTORY_SORT)
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 TIMELINE_PERIODS: tuple[str, ...] = ("day", "week", "month")
@@ -119,7 +117,7 @@ def grid_profile(con: duckdb.DuckDBPyConnection, code: str) -> GridProfile | Non
         children = len(child_grids(con, CITY_CODE))
         return GridProfile(CITY_CODE, CITY_NAME, "city", _value(city["population"]), _value(city["area_km2"]),
                            ancestors=(), child_count=children)
-    row = con.execute(queries.DRILL_GRID, {"code": code}).fetchone()
+    row = con.execute(q.DRILL_GRID, {"code": code}).fetchone()
     if row is None:
         return None
     grid_code, name, level, population, area, parent, parent_name, grandparent, grandparent_name, children = row
@@ -141,7 +139,7 @@ def _value(v: object) -> Any:
 
 def child_grids(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
     """grid_code, name of the grids one level below `code` (CITY_CODE: the large grids), in code order."""
-    return con.execute(queries.DRILL_CHILDREN, {"code": str(code)}).df().astype({"grid_code": "str", "name": "str"})
+    return con.execute(q.DRILL_CHILDREN, {"code": str(code)}).df().astype({"grid_code": "str", "name": "str"})
 
 
 def search_grids(con: duckdb.DuckDBPyConnection, text: str, *, limit: int = SEARCH_LIMIT) -> pd.DataFrame:
@@ -156,7 +154,7 @@ def search_grids(con: duckdb.DuckDBPyConnection, text: str, *, limit: int = SEAR
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "matches" else "str") for c in columns})
     if not 1 <= int(limit) <= 1000:
         raise QueryError(f"`limit` was {limit} but is expected to be between 1 and 1000")
-    df = con.execute(queries.DRILL_GRID_SEARCH, {"text": needle, "limit": int(limit)}).df()
+    df = con.execute(q.DRILL_GRID_SEARCH, {"text": needle, "limit": int(limit)}).df()
     parts = df[["grandparent_name", "parent_name", "name"]].astype(object)
     df["path"] = [" › ".join(p for p in row if isinstance(p, str)) for row in parts.itertuples(index=False)]
     return df[columns].astype({"grid_code": "str", "name": "str", "level": "str", "matches": "int64"})
@@ -201,25 +199,6 @@ def children_ranked(con: duckdb.DuckDBPyConnection, code: str, *, start: TimeLik
     return stats[list(CHILD_COLUMNS)].reset_index(drop=True)
 
 
-def _bounds(start: TimeLike | None, end: TimeLike | None) -> tuple[dt.datetime, dt.datetime]:
-    s, e = checked_window(start, end)
-    return s or EARLIEST, e or LATEST
-
-
-def _checked(where: EventFilter | None) -> EventFilter:
-    if where is None:
-        return NO_FILTER
-    if not isinstance(where, EventFilter):
-        raise QueryError(f"a filter was a {type(where).__name__}; pass an EventFilter(depts=..., categories=..., ...)")
-    return where
-
-
-def _conditions(where: EventFilter | None, also: EventFilter | None) -> tuple[str, list[str]]:
-    """Both filters ANDed: the sidebar's and the page's own (so a value must pass both)."""
-    (first, first_params), (second, second_params) = compile_filter(_checked(where)), compile_filter(_checked(also))
-    return f"({first}) AND ({second})", [*first_params, *second_params]
-
-
 def auto_period(start: TimeLike | None, end: TimeLike | None) -> str:
     """The timeline's natural period for a window: day up to 31 days, week up to 92 days, else month."""
     s, e = checked_window(start, end)
@@ -239,16 +218,14 @@ def timeline(con: duckdb.DuckDBPyConnection, code: str, *, start: TimeLike | Non
     if period not in TIMELINE_PERIODS:
         raise QueryError(f"`period` was {period!r} but is expected to be one of {list(TIMELINE_PERIODS)}")
     profile = _profile(con, code)
-    s, e = _bounds(start, end)
-    where = _checked(where)
-    condition, params = compile_filter(where)
-    source = choose_source(con, "auto", where=where, incidents=True)  # the incident rollup when unfiltered and fresh
-    sql = queries.drill_timeline_sql(profile.level, period, condition, source)
-    incident_params = params if source == "raw" else []
-    df = con.execute(sql, [s, e, profile.code, *params, *incident_params, s, e, profile.code]).df()
+    query = EventQuery.of(start=start, end=end, where=where)
+    s, e = query.start, query.end
+    source = choose_source(con, "auto", where=query.where, incidents=True)  # the incident rollup when unfiltered and fresh
+    sql = q.drill_timeline_sql(profile.level, period, source, query.where)
+    df = con.execute(sql, query.bind(sql, code=profile.code)).df()
     df["period"] = pd.to_datetime(df["period"])
-    first = s if s != EARLIEST else (df["period"].min() if len(df) else None)
-    last = e if e != LATEST else (df["period"].max() + pd.Timedelta(microseconds=1) if len(df) else None)
+    first = s if s is not None else (df["period"].min() if len(df) else None)
+    last = e if e is not None else (df["period"].max() + pd.Timedelta(microseconds=1) if len(df) else None)
     if first is None:
         return pd.DataFrame({"period": pd.Series(dtype="datetime64[us]"), "events": pd.Series(dtype="int64"),
                              "disputes": pd.Series(dtype="int64")})
@@ -264,9 +241,9 @@ def category_mix(con: duckdb.DuckDBPyConnection, code: str, *, start: TimeLike |
     """Events of the grid in the window per category, most first: category, category_name (Chinese; the code
     when the categories table lacks it), domain, events, share (0–1 of the grid's events)."""
     profile = _profile(con, code)
-    s, e = _bounds(start, end)
-    condition, params = _conditions(where, None)
-    df = con.execute(queries.drill_category_sql(profile.level, condition), [s, e, profile.code, *params]).df()
+    query = EventQuery.of(start=start, end=end, where=where)
+    sql = q.drill_category_sql(profile.level)
+    df = con.execute(sql, query.bind(sql, code=profile.code)).df()
     df["events"] = df["events"].astype("int64")
     total = int(df["events"].sum())
     df["share"] = df["events"] / total if total else pd.Series(dtype="float64")
@@ -298,29 +275,25 @@ def event_history(con: duckdb.DuckDBPyConnection, code: str, *, start: TimeLike 
     ties by event_id), one page of `page_size`.
 
     Rows: event_id, reported_at, dispatched_at, closed_at, due_at, status, status_name (已上报 / 已派遣 /
-    处置中 / 已办结), category, category_name, dept, dept_name, overdue (not closed by as_of and due before it),
+    处置中 / 已办结), category, category_name, dept, dept_name, overdue (open at as_of and due before it: OVERDUE_AT),
     closed_late (closed after its due time), grid_small, grid_small_name, address, description.
     """
     if sort not in HISTORY_SORTS:
         raise QueryError(f"`sort` was {sort!r} but is expected to be one of {list(HISTORY_SORTS)}")
     if not 1 <= int(page_size) <= MAX_PAGE_SIZE:
         raise QueryError(f"`page_size` was {page_size} but is expected to be between 1 and {MAX_PAGE_SIZE}")
-    moment = local_time(as_of, "as_of")
-    if moment is None:
-        raise QueryError("`as_of` is required: overdue means 'not closed and due before as_of'")
-    bad = sorted(set((also or NO_FILTER).statuses) - set(STATUSES))
-    if bad:
-        raise QueryError(f"`statuses` had {bad} but every status is expected to be one of {list(STATUSES)}")
+    if as_of is None:
+        raise QueryError("`as_of` is required: overdue means 'open at as_of and due before it'")
+    query = EventQuery.of(start=start, end=end, where=where, as_of=as_of)
+    own = EventQuery(where=check_statuses(checked_filter(also)))
     profile = _profile(con, code)
-    s, e = _bounds(start, end)
-    condition, params = _conditions(where, also)
-    text = str(search or "").strip()
-    matched = [s, e, profile.code, *params, text, text, text, text]
-    (total,) = con.execute(queries.drill_history_count_sql(profile.level, condition), matched).fetchone()
+    matched = {**own.filter_params("also_"), "code": profile.code, "search": str(search or "").strip()}
+    count_sql = q.drill_history_count_sql(profile.level)
+    (total,) = con.execute(count_sql, query.bind(count_sql, **matched)).fetchone()
     page_count = max(1, math.ceil(total / page_size))
     page = min(max(1, int(page)), page_count)
-    sql = queries.drill_history_sql(profile.level, condition, sort, bool(descending))
-    rows = con.execute(sql, [moment, moment, *matched, int(page_size), (page - 1) * int(page_size)]).df()
+    sql = q.drill_history_sql(profile.level, sort, bool(descending))
+    rows = con.execute(sql, query.bind(sql, **matched, limit=int(page_size), offset=(page - 1) * int(page_size))).df()
     rows.insert(rows.columns.get_loc("status") + 1, "status_name", rows["status"].map(lambda v: STATUS_NAMES.get(v, v)))
     rows = rows.astype({"overdue": "bool", "closed_late": "bool"})
     return EventPage(rows=rows, page=page, page_count=page_count, total=int(total), page_size=int(page_size))
@@ -335,7 +308,7 @@ def map_grids(con: duckdb.DuckDBPyConnection, code: str) -> PreparedGrids:
     scope = _profile(con, code).map_scope
     if scope == CITY_CODE:
         return prepare_level(con, "large")
-    df = con.execute(queries.DRILL_CHILD_GEOMETRY, {"code": scope}).df()
+    df = con.execute(q.DRILL_CHILD_GEOMETRY, {"code": scope}).df()
     geometry = shapely.from_wkb([bytes(b) for b in df["geometry"]])
     frame = gpd.GeoDataFrame(df[["grid_code", "name"]].astype("str"), geometry=geometry, crs="EPSG:4326")
     level = CHILD_LEVEL[_profile(con, scope).level] or ""

@@ -1,9 +1,10 @@
-"""CSV and XLSX writers for dispute statistics, event rows and meeting reports.
+"""CSV and XLSX writers for dispute statistics, event rows, meeting reports and audit entries.
 
-Each writer takes a DataFrame from layers.stats / layers.disputes / layers.review and a path or a binary
-buffer (a BytesIO for a dashboard download button). Headers are Chinese. CSV is UTF-8 with a BOM (Excel
-opens it without garbling). Text cells that start with = + - @ (or a tab / carriage return) are prefixed with
-an apostrophe so a spreadsheet never runs them as formulas; numbers are written as numbers.
+Each writer takes a DataFrame (from layers.stats / layers.disputes / layers.review / access.audit) and a path or a
+binary buffer (a BytesIO for a dashboard download button), and returns the notes of what it changed (characters it
+had to remove). Headers are Chinese. CSV is UTF-8 with a BOM (Excel opens it without garbling). Every text cell
+goes through the one neutraliser, layers.cells (control characters out first, then formula starts prefixed with
+an apostrophe); numbers are written as numbers and XLSX text cells as explicit strings.
 """
 
 from __future__ import annotations
@@ -19,21 +20,20 @@ import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from store.errors import UserError
+from layers.cells import CellCleaner
 from layers.lookups import STATUS_NAMES
 
 __all__ = [
-    "neutralise", "write_disputes_csv", "write_disputes_xlsx", "write_events_csv", "write_events_xlsx",
+    "write_disputes_csv", "write_disputes_xlsx", "write_events_csv", "write_events_xlsx",
     "write_review_csv", "write_review_xlsx", "LEVEL_SHEETS", "CITY_SHEET", "DISPUTE_HEADERS", "EVENT_HEADERS",
-    "REVIEW_HEADERS", "dispute_headers",
+    "REVIEW_HEADERS", "dispute_headers", "write_audit_csv",
 ]
 
 Target = str | os.PathLike | BinaryIO
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LEVEL_SHEETS: dict[str, str] = {"large": "大网格", "medium": "中网格", "small": "小网格"}
 CITY_SHEET = "全市合计"
 XLSX_MAX_ROWS = 1_048_575  # one row of the sheet is the header
@@ -66,13 +66,6 @@ REVIEW_HEADERS: dict[str, str] = {
 }
 
 
-def neutralise(value: object) -> object:
-    """Text that a spreadsheet would read as a formula gets a leading apostrophe; other values pass unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def dispute_headers(columns: Iterable[str]) -> dict[str, str]:
     """Chinese header of every column of a dispute statistics or city totals frame."""
     out = {}
@@ -89,8 +82,8 @@ def dispute_headers(columns: Iterable[str]) -> dict[str, str]:
 # --------------------------------------------------------------------------- frames for display
 
 
-def _display(df: pd.DataFrame, headers: Mapping[str, str]) -> pd.DataFrame:
-    """Rates as percent, percents to one decimal, text neutralised, Chinese headers; columns outside
+def _display(df: pd.DataFrame, headers: Mapping[str, str], clean: CellCleaner) -> pd.DataFrame:
+    """Rates as percent, percents to one decimal, text neutralised by `clean`, Chinese headers; columns outside
     `headers` keep their names."""
     out = pd.DataFrame(index=range(len(df)))
     for column in df.columns:
@@ -100,13 +93,13 @@ def _display(df: pd.DataFrame, headers: Mapping[str, str]) -> pd.DataFrame:
         elif column.endswith("_pct"):
             values = values.astype("Float64").round(1)
         elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-            values = values.astype(object).map(neutralise)
-        out[str(neutralise(headers.get(column, column)))] = values
+            values = values.astype(object).map(clean)
+        out[str(clean(headers.get(column, column)))] = values
     return out
 
 
 def _cell(value: object) -> object:
-    """A plain Python value openpyxl accepts (missing -> None, numpy scalars unwrapped, illegal characters out)."""
+    """A plain Python value openpyxl accepts (missing -> None, numpy scalars unwrapped); text arrives neutralised."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float) and np.isnan(value):
@@ -117,8 +110,6 @@ def _cell(value: object) -> object:
         value = value.item()
         if isinstance(value, float) and np.isnan(value):
             return None
-    if isinstance(value, str):
-        return ILLEGAL_CHARACTERS_RE.sub("", value)
     return value
 
 
@@ -183,6 +174,10 @@ def _write_xlsx(sheets: list[tuple[str, pd.DataFrame]], target: Target) -> None:
                     cell = WriteOnlyCell(sheet, value=value)
                     cell.number_format = "yyyy-mm-dd hh:mm:ss"
                     cells.append(cell)
+                elif isinstance(value, str) and value.startswith("="):  # never after layers.cells; never a formula
+                    cell = WriteOnlyCell(sheet, value=value)
+                    cell.data_type = "s"
+                    cells.append(cell)
                 else:
                     cells.append(value)
             sheet.append(cells)
@@ -200,49 +195,84 @@ def _letter(index: int) -> str:
     return get_column_letter(index)
 
 
-def write_disputes_csv(df: pd.DataFrame, path_or_buffer: Target) -> None:
+def write_disputes_csv(df: pd.DataFrame, path_or_buffer: Target) -> list[str]:
     """A dispute statistics frame (one row per grid and year, no total row) as UTF-8 CSV with a BOM."""
-    _write_csv(_display(df, dispute_headers(df.columns)), path_or_buffer)
+    clean = CellCleaner()
+    _write_csv(_display(df, dispute_headers(df.columns), clean), path_or_buffer)
+    return clean.notes()
 
 
 def write_disputes_xlsx(frames_by_level: Mapping[str, pd.DataFrame], city_totals: pd.DataFrame,
-                        path_or_buffer: Target) -> None:
+                        path_or_buffer: Target) -> list[str]:
     """Sheets 全市合计 (city_totals) then 大网格 / 中网格 / 小网格 for the levels given."""
     unknown = [level for level in frames_by_level if level not in LEVEL_SHEETS]
     if unknown:
         raise UserError(f"levels {unknown} have no sheet; expected some of {list(LEVEL_SHEETS)}")
-    sheets = [(CITY_SHEET, _display(city_totals, dispute_headers(city_totals.columns)))]
+    clean = CellCleaner()
+    sheets = [(CITY_SHEET, _display(city_totals, dispute_headers(city_totals.columns), clean))]
     for level in LEVEL_SHEETS:
         if level in frames_by_level:
             frame = frames_by_level[level]
-            sheets.append((LEVEL_SHEETS[level], _display(frame, dispute_headers(frame.columns))))
+            sheets.append((LEVEL_SHEETS[level], _display(frame, dispute_headers(frame.columns), clean)))
     _write_xlsx(sheets, path_or_buffer)
+    return clean.notes()
 
 
-def _events_display(df: pd.DataFrame) -> pd.DataFrame:
+def _events_display(df: pd.DataFrame, clean: CellCleaner) -> pd.DataFrame:
     frame = df.copy()
     if "status" in frame:
         frame["status"] = frame["status"].map(lambda s: STATUS_NAMES.get(s, s))
     if "is_dispute" in frame:
         frame["is_dispute"] = frame["is_dispute"].map({True: "是", False: "否"})
-    return _display(frame, EVENT_HEADERS)
+    return _display(frame, EVENT_HEADERS, clean)
 
 
-def write_events_csv(df: pd.DataFrame, path_or_buffer: Target) -> None:
+def write_events_csv(df: pd.DataFrame, path_or_buffer: Target) -> list[str]:
     """Event rows (layers.stats.event_rows) as UTF-8 CSV with a BOM."""
-    _write_csv(_events_display(df), path_or_buffer)
+    clean = CellCleaner()
+    _write_csv(_events_display(df, clean), path_or_buffer)
+    return clean.notes()
 
 
-def write_events_xlsx(df: pd.DataFrame, path_or_buffer: Target, *, sheet: str = "事件") -> None:
+def write_events_xlsx(df: pd.DataFrame, path_or_buffer: Target, *, sheet: str = "事件") -> list[str]:
     """Event rows in one sheet; more rows than an Excel sheet holds is an error that suggests CSV."""
-    _write_xlsx([(sheet, _events_display(df))], path_or_buffer)
+    clean = CellCleaner()
+    _write_xlsx([(sheet, _events_display(df, clean))], path_or_buffer)
+    return clean.notes()
 
 
-def write_review_csv(df: pd.DataFrame, path_or_buffer: Target) -> None:
+def write_review_csv(df: pd.DataFrame, path_or_buffer: Target) -> list[str]:
     """A meeting report (layers.review.review_report) as UTF-8 CSV with a BOM."""
-    _write_csv(_display(df, REVIEW_HEADERS), path_or_buffer)
+    clean = CellCleaner()
+    _write_csv(_display(df, REVIEW_HEADERS, clean), path_or_buffer)
+    return clean.notes()
 
 
-def write_review_xlsx(df: pd.DataFrame, path_or_buffer: Target, *, sheet: str = "会商报表") -> None:
+def write_review_xlsx(df: pd.DataFrame, path_or_buffer: Target, *, sheet: str = "会商报表") -> list[str]:
     """A meeting report in one sheet (name it after the meeting: 日碰头 / 周会商 / 月调度)."""
-    _write_xlsx([(sheet, _display(df, REVIEW_HEADERS))], path_or_buffer)
+    clean = CellCleaner()
+    _write_xlsx([(sheet, _display(df, REVIEW_HEADERS, clean))], path_or_buffer)
+    return clean.notes()
+
+
+def _audit_text(value: object) -> object:
+    """An audit entry's value as the CSV shows it: times to the second, counts as whole numbers, missing as ""."""
+    value = _cell(value)
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def write_audit_csv(frame: pd.DataFrame, path_or_buffer: Target) -> list[str]:
+    """Audit entries (access.audit.AuditLog.entries) as CSV with the schema's column names, times to the second."""
+    clean = CellCleaner()
+    out = pd.DataFrame(index=range(len(frame)))
+    for column in frame.columns:
+        values = frame[column].reset_index(drop=True).astype(object)
+        out[column] = values.map(_audit_text).map(clean)
+    _write_csv(out, path_or_buffer)
+    return clean.notes()

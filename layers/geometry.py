@@ -21,9 +21,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from store.schema import LEVELS
-from layers import queries
+from layers import grids_queries
 from layers.grids import grid_frame
+from store.schema import LEVELS
 from layers.offline import script_json
 
 GRID_SIZE = 1e-5  # degrees, about 1 m: snapping grid and topology quantum (coordinates keep 5 decimals)
@@ -248,8 +248,8 @@ def prepare_level(con: duckdb.DuckDBPyConnection, level: str, *, tolerance: floa
     """
     if level not in LEVELS:
         raise ValueError(f"`level` was {level!r} but is expected to be one of {list(LEVELS)}")
-    (path,) = con.execute(queries.DATABASE_PATH).fetchone() or (None,)
-    n, version, content_hash = con.execute(queries.GRID_LEVEL_SIGNATURE, {"level": level}).fetchone()
+    (path,) = con.execute(grids_queries.DATABASE_PATH).fetchone() or (None,)
+    n, version, content_hash = con.execute(grids_queries.GRID_LEVEL_SIGNATURE, {"level": level}).fetchone()
     if n == 0:
         raise ValueError(f"the store has no grids of level {level!r}; load grids first (make demo or minqing load)")
     store = path or f"memory:{id(con)}"

@@ -1,4 +1,4 @@
-"""Grid geometries, per-grid event counts and the store's headline numbers, read from DuckDB."""
+"""Grid geometries, per-grid event counts and the store's headline numbers, read from DuckDB (SQL: grids_queries)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from layers import grids_queries as q
 from store.schema import LEVELS
-from layers import queries
-from store.timewindow import TimeLike, local_time
+from store.timewindow import TimeLike, checked_window
 
 GRID_COLUMNS: tuple[str, ...] = ("grid_code", "name", "parent_code", "population", "area_km2")
 
@@ -34,7 +34,7 @@ class StoreSummary:
 def grid_frame(con: duckdb.DuckDBPyConnection, level: str) -> gpd.GeoDataFrame:
     """Grids of `level` (grid_code, name, parent_code, population, area_km2, geometry) in EPSG:4326."""
     _check_level(level)
-    df = con.execute(queries.GRIDS_OF_LEVEL, {"level": level}).df()
+    df = con.execute(q.GRIDS_OF_LEVEL, {"level": level}).df()
     geometry = shapely.from_wkb([bytes(b) for b in df["geometry"]])
     out = df.loc[:, list(GRID_COLUMNS)].astype(
         {"grid_code": "str", "name": "str", "population": "Int64", "area_km2": "float64"}
@@ -51,23 +51,21 @@ def event_counts(
 ) -> pd.DataFrame:
     """One row per grid of `level` (grid_code, event_count), zeros included; time window [start, end)."""
     _check_level(level)
-    start_ts, end_ts = local_time(start, "start"), local_time(end, "end")
-    if start_ts is not None and end_ts is not None and start_ts >= end_ts:
-        raise ValueError(f"`start` ({start_ts}) must be before `end` ({end_ts}): the window is [start, end)")
+    start_ts, end_ts = checked_window(start, end)
     params = {"level": level, "start": start_ts, "end": end_ts}
-    df = con.execute(queries.EVENT_COUNTS_BY_GRID, params).df()
+    df = con.execute(q.EVENT_COUNTS_BY_GRID, params).df()
     return df.astype({"grid_code": "str", "event_count": "int64"}).reset_index(drop=True)
 
 
 def store_summary(con: duckdb.DuckDBPyConnection) -> StoreSummary:
     """Event total, grid counts per level and the last finished load; `is_store=False` if tables are missing."""
-    tables = {row[0] for row in con.execute(queries.STORE_TABLES).fetchall()}
+    tables = {row[0] for row in con.execute(q.STORE_TABLES).fetchall()}
     if not {"grids", "events", "load_batches"} <= tables:
         return StoreSummary(is_store=False)
-    (event_total,) = con.execute(queries.EVENT_TOTAL).fetchone()
+    (event_total,) = con.execute(q.EVENT_TOTAL).fetchone()
     grids_by_level = {level: 0 for level in LEVELS}
-    grids_by_level.update(dict(con.execute(queries.GRID_COUNTS_BY_LEVEL).fetchall()))
-    (last_load,) = con.execute(queries.LAST_LOAD_FINISHED).fetchone()
+    grids_by_level.update(dict(con.execute(q.GRID_COUNTS_BY_LEVEL).fetchall()))
+    (last_load,) = con.execute(q.LAST_LOAD_FINISHED).fetchone()
     return StoreSummary(True, int(event_total), grids_by_level, last_load)
 
 

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 from folium.plugins import HeatMap
 
-from layers import queries
-from layers.queries import filter_params
-from store.timewindow import TimeLike
+from layers import markers_queries as q
+from layers.event_query import filter_params
 from layers.offline import LEAFLET_HEAT_JS_URL, Basemap, offline_map
+from store.timewindow import TimeLike
 
 DEFAULT_RESOLUTION = 8  # H3 cells of about 0.74 km² (edge ≈ 530 m): a street-block scale heat
 MAX_CELLS = 12_000  # ≈ 0.35 MB of points; above it the cells are coarsened one resolution at a time
@@ -39,13 +39,13 @@ def heat_bins(
     resolution: int = DEFAULT_RESOLUTION,
     max_cells: int = MAX_CELLS,
 ) -> pd.DataFrame:
-    """Located events reported in [start, end) matching `where` (a layers.queries.EventFilter), counted
+    """Located events reported in [start, end) matching `where` (a layers.event_query.EventFilter), counted
     per H3 cell: cell, lat, lon (cell centre), weight.
 
     Events without coordinates are left out. `attrs["resolution"]` is the resolution used (lower than
     asked when more than `max_cells` cells were occupied); `attrs["events"]` the events counted.
     """
-    points = con.execute(queries.EVENT_POINTS, filter_params(where, start=start, end=end)).df()
+    points = con.execute(q.EVENT_POINTS, filter_params(where, start=start, end=end)).df()
     return bin_points(
         points["lon"].to_numpy(), points["lat"].to_numpy(), points["n"].to_numpy(),
         resolution=resolution, max_cells=max_cells,
@@ -138,7 +138,7 @@ def raw_heatmap_html_size(
     where: object | None = None,
 ) -> dict[str, int]:
     """For benchmarks: rendered HTML bytes of a naive HeatMap with one point per event vs the binned one."""
-    raw = con.execute(queries.EVENT_POINTS_RAW, filter_params(where, start=start, end=end)).df()
+    raw = con.execute(q.EVENT_POINTS_RAW, filter_params(where, start=start, end=end)).df()
     naive = offline_map(Basemap())
     use_vendored_heat(HeatMap(raw[["lat", "lon"]].to_numpy().tolist())).add_to(naive)
     bins = heat_bins(con, start=start, end=end, where=where)

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from layers import queries
-from layers.queries import EventFilter, filter_params
+from layers import markers_queries as q
+from layers.event_query import EventFilter, EventQuery, check_statuses
 from layers.stats import open_now, window_totals
 from store.timewindow import QueryError, TimeLike, local_time
 
@@ -136,14 +136,14 @@ def latest_reports(con: duckdb.DuckDBPyConnection, *, as_of: TimeLike, where: Ev
                    limit: int = 20) -> pd.DataFrame:
     """The newest `limit` reports up to `as_of` passing `where`, newest first, located or not.
 
-    Columns: event_id, reported_at, dept, dept_name, category, category_name, status, due_at, overdue (not closed
-    by as_of and due before it: the open_now rule), grid_large_name, grid_medium_name, grid_small_name (missing
+    Columns: event_id, reported_at, dept, dept_name, category, category_name, status, due_at, overdue (open at as_of
+    and due before it: the OVERDUE_AT of open_now), grid_large_name, grid_medium_name, grid_small_name (missing
     outside every grid; no small grid for events placed by address).
     """
     if not 1 <= int(limit) <= FEED_MAX:
         raise QueryError(f"`limit` was {limit} but is expected to be between 1 and {FEED_MAX}")
-    moment = local_time(as_of, "as_of")
-    params = {**filter_params(where), "as_of": moment, "limit": int(limit)}
-    df = con.execute(queries.FEED_EVENTS, params).df()
+    query = EventQuery.of(where=where, as_of=as_of)
+    check_statuses(query.where)
+    df = con.execute(q.FEED_EVENTS, query.bind(q.FEED_EVENTS, limit=int(limit))).df()
     df["overdue"] = df["overdue"].fillna(False).astype(bool)
     return df

@@ -18,12 +18,12 @@ import pandas as pd
 from branca.element import MacroElement
 from folium.template import Template
 
-from layers import queries
+from layers import markers_queries as q
 from layers.choropleth import Legend
+from layers.event_query import EventQuery, check_statuses
 from layers.lookups import STATUS_NAMES
-from layers.queries import filter_params
-from store.timewindow import TimeLike, local_time
 from layers.offline import Basemap, offline_map, script_json
+from store.timewindow import TimeLike
 
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 1000  # markers are drawn one by one in the browser; more belongs in the heatmap
@@ -53,17 +53,17 @@ def latest_events(
     limit: int = DEFAULT_LIMIT,
 ) -> pd.DataFrame:
     """The newest `limit` located events reported up to `as_of`, in [start, end) and matching `where`
-    (a layers.queries.EventFilter), newest first.
+    (a layers.event_query.EventFilter), newest first.
 
     Columns: event_id, dept, category, category_name, status, reported_at, dispatched_at, closed_at,
-    due_at, overdue (open and due before `as_of`), lon, lat, grid codes and names per level, address,
+    due_at, overdue (open at `as_of` and due before it: OVERDUE_AT), lon, lat, grid codes and names per level, address,
     description. `as_of` is passed in (never "now" read here) so pages and tests agree on it.
     """
     if not 1 <= int(limit) <= MAX_LIMIT:
         raise ValueError(f"`limit` was {limit} but is expected to be between 1 and {MAX_LIMIT}; use the heatmap for more")
-    as_of_ts = local_time(as_of, "as_of")
-    params = {**filter_params(where, start=start, end=end), "as_of": as_of_ts, "limit": int(limit)}
-    df = con.execute(queries.LATEST_EVENTS, params).df()
+    query = EventQuery.of(start=start, end=end, where=where, as_of=as_of)
+    check_statuses(query.where)
+    df = con.execute(q.LATEST_EVENTS, query.bind(q.LATEST_EVENTS, limit=int(limit))).df()
     df["overdue"] = df["overdue"].astype(bool)
     return df
 

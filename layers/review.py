@@ -8,8 +8,8 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from layers import queries
-from layers.queries import EventFilter
+from layers.event_query import EventFilter
+from layers.lookups import category_names
 from layers.stats import counts_by, grid_stats
 from store.timewindow import QueryError, TimeLike, local_time
 
@@ -50,7 +50,7 @@ def review_report(con: duckdb.DuckDBPyConnection, period: str, *, as_of: TimeLik
     out["closed"] = figures["closed"]
     out["open_now"] = figures["open_now"]
     out["overdue_now"] = figures["overdue_now"]
-    names = {code: name for code, name, _ in con.execute(queries.CATEGORY_NAMES).fetchall()}
+    names = category_names(con)
     by_category = counts_by(con, "large", "category", start=start, end=end, where=where)
     codes = [c for c in by_category.columns if c not in ("grid_code", "name")]
     for rank in range(1, TOP_CATEGORIES + 1):

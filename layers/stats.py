@@ -7,7 +7,8 @@ stores, like the demo, whose data stop in the past.
 
 Sources: window and dispute figures read the rollups (store/rollups.py) when they are fresh and give the same
 answer (window bounds on midnights; dispute incidents only without a filter), else the raw events.
-`median_handling_hours`, `open_now` and `overdue_now` always read the raw events.
+`median_handling_hours`, `open_now` and `overdue_now` always read the raw events. Every query takes one EventQuery's
+named parameters (layers/event_query.py); its SQL is in layers/stats_queries.py and layers/disputes_queries.py.
 """
 
 from __future__ import annotations
@@ -18,27 +19,26 @@ import difflib
 import duckdb
 import pandas as pd
 
+from layers import disputes_queries, stats_queries as q
+from layers.event_query import NO_FILTER, EventFilter, EventQuery, checked_filter, compile_filter
+from layers.lookups import category_codes, departments_seen, dispute_classes
 from store.rollups import rollup_state
 from store.schema import LEVELS, STATUSES
-from layers import queries
-from layers.queries import NO_FILTER, EventFilter, compile_filter
-from store.timewindow import QueryError, TimeLike, checked_window, local_time
+from store.timewindow import QueryError, TimeLike, bounded_window, local_time
 
 __all__ = [
-    "EventFilter", "compile_filter", "QueryError", "LEVELS_AND_CITY", "BREAKDOWNS", "CITY_CODE", "CITY_NAME",
-    "data_clock", "grid_table", "find_grid", "grid_stats", "counts_by", "period_changes", "window_totals",
-    "disputes_in_window", "open_now", "median_handling", "year_to_date", "previous_period",
+    "EventFilter", "EventQuery", "compile_filter", "QueryError", "LEVELS_AND_CITY", "BREAKDOWNS", "CITY_CODE",
+    "CITY_NAME", "data_clock", "grid_table", "find_grid", "grid_stats", "counts_by", "period_changes",
+    "window_totals", "disputes_in_window", "open_now", "median_handling", "year_to_date", "previous_period",
     "same_period_last_year", "event_rows", "choose_source", "period_start",
 ]
 
 LEVELS_AND_CITY: tuple[str, ...] = (*LEVELS, "city")
-BREAKDOWNS: tuple[str, ...] = tuple(queries.BREAKDOWN_KEY)
+BREAKDOWNS: tuple[str, ...] = tuple(q.BREAKDOWN_KEY)
 PERIODS: dict[str, str] = {"day": "D", "week": "W-MON", "month": "MS", "quarter": "QS", "year": "YS"}
 SOURCES: tuple[str, ...] = ("auto", "raw", "rollup")
 CITY_CODE = "city"  # grid_code of the one row of level "city"
 CITY_NAME = "全市"
-EARLIEST = dt.datetime(1900, 1, 1)  # an open window start
-LATEST = dt.datetime(2200, 1, 1)  # an open window end
 COMPARED: tuple[str, ...] = ("events", "closed", "disputes_received", "disputes_resolved")
 
 
@@ -47,15 +47,10 @@ COMPARED: tuple[str, ...] = ("events", "closed", "disputes_received", "disputes_
 
 def data_clock(con: duckdb.DuckDBPyConnection) -> dt.datetime:
     """The latest `reported_at` in the store: the "now" of a store whose data stop in the past (the demo)."""
-    value = con.execute(queries.DATA_CLOCK).fetchall()[0][0]
+    value = con.execute(q.DATA_CLOCK).fetchall()[0][0]
     if value is None:
         raise QueryError("the store has no events, so it has no data clock; load events or pass as_of explicitly")
     return pd.Timestamp(value).to_pydatetime()
-
-
-def _window(start: TimeLike | None, end: TimeLike | None) -> tuple[dt.datetime, dt.datetime]:
-    start_ts, end_ts = checked_window(start, end)
-    return start_ts or EARLIEST, end_ts or LATEST
 
 
 def _required_as_of(as_of: TimeLike | None) -> dt.datetime:
@@ -72,13 +67,13 @@ def year_to_date(as_of: TimeLike) -> tuple[dt.datetime, dt.datetime]:
 
 def previous_period(start: TimeLike, end: TimeLike) -> tuple[dt.datetime, dt.datetime]:
     """The window of equal length just before [start, end)."""
-    s, e = _window(start, end)
+    s, e = bounded_window(start, end, what="previous_period", why="the window before has the same length")
     return s - (e - s), s
 
 
 def same_period_last_year(start: TimeLike, end: TimeLike) -> tuple[dt.datetime, dt.datetime]:
     """The same dates one year earlier (较去年同期); 29 February maps to 28 February."""
-    s, e = _window(start, end)
+    s, e = bounded_window(start, end, what="same_period_last_year", why="it moves both dates a year back")
     year = pd.DateOffset(years=1)
     return (pd.Timestamp(s) - year).to_pydatetime(), (pd.Timestamp(e) - year).to_pydatetime()
 
@@ -105,14 +100,14 @@ def grid_table(con: duckdb.DuckDBPyConnection, level: str) -> pd.DataFrame:
             "grandparent_code": [None], "grandparent_name": [None],
             "population": pd.array([population], dtype="Int64"), "area_km2": [area],
         })
-    df = con.execute(queries.GRIDS_WITH_PARENTS, {"level": level}).df()
+    df = con.execute(q.GRIDS_WITH_PARENTS, {"level": level}).df()
     df = df.drop(columns=["parent_of_code"])
     return df.astype({"grid_code": "str", "name": "str", "population": "Int64", "area_km2": "float64"})
 
 
 def find_grid(con: duckdb.DuckDBPyConnection, code: str) -> tuple[str, str]:
     """(level, name) of a grid code; an unknown code raises with the closest codes and names."""
-    rows = con.execute(queries.ALL_GRID_CODES).fetchall()
+    rows = con.execute(q.ALL_GRID_CODES).fetchall()
     for grid_code, level, name, _parent in rows:
         if grid_code == code:
             return level, name
@@ -149,14 +144,6 @@ def choose_source(con: duckdb.DuckDBPyConnection, source: str, *, start: dt.date
     return "rollup" if usable else "raw"
 
 
-def _filter(where: EventFilter | None) -> EventFilter:
-    if where is None:
-        return NO_FILTER
-    if not isinstance(where, EventFilter):
-        raise QueryError(f"`where` was a {type(where).__name__}; pass an EventFilter(depts=..., categories=..., ...)")
-    return where
-
-
 # --------------------------------------------------------------------------- figures
 
 
@@ -182,11 +169,10 @@ def window_totals(con: duckdb.DuckDBPyConnection, level: str, *, start: TimeLike
                   end: TimeLike | None = None, where: EventFilter | None = None, source: str = "auto") -> pd.DataFrame:
     """Per grid: events reported in [start, end); events closed in it, of those with a due time, on time; hours sum."""
     _check_level(level)
-    where = _filter(where)
-    s, e = _window(start, end)
-    used = choose_source(con, source, start=s, end=e)
-    condition, params = compile_filter(where)
-    df = con.execute(queries.window_totals_sql(level, used, condition), [s, e, s, e, *params]).df()
+    query = EventQuery.of(start=start, end=end, where=where)
+    used = choose_source(con, source, start=query.start, end=query.end)
+    sql = q.window_totals_sql(level, used)
+    df = con.execute(sql, query.bind(sql)).df()
     return _on_grids(con, level, df, WINDOW_COLUMNS)
 
 
@@ -195,23 +181,23 @@ def disputes_in_window(con: duckdb.DuckDBPyConnection, level: str, *, start: Tim
                        source: str = "auto") -> pd.DataFrame:
     """Per home grid: dispute incidents first reported (received) and first closed (resolved) in [start, end)."""
     _check_level(level)
-    where = _filter(where)
-    s, e = _window(start, end)
-    used = choose_source(con, source, where=where, incidents=True)
-    if used == "rollup" and not where.is_empty:
+    query = EventQuery.of(start=start, end=end, where=where)
+    used = choose_source(con, source, where=query.where, incidents=True)
+    if used == "rollup" and not query.where.is_empty:
         raise QueryError("the incident rollup cannot answer a filtered count; use source='raw' or 'auto'")
-    condition, params = compile_filter(where)
-    df = con.execute(queries.disputes_window_sql(level, used, condition), [s, e, s, e, *params]).df()
+    sql = disputes_queries.disputes_window_sql(level, used, query.where)
+    df = con.execute(sql, query.bind(sql)).df()
     return _on_grids(con, level, df, {"disputes_received": "int64", "disputes_resolved": "int64"})
 
 
 def open_now(con: duckdb.DuckDBPyConnection, level: str, *, as_of: TimeLike,
              where: EventFilter | None = None) -> pd.DataFrame:
-    """Per grid: events open at as_of (reported by then and not closed by then) and overdue (due_at < as_of)."""
+    """Per grid: events open at as_of (reported by then and not closed by then) and of those overdue (due before
+    as_of): the one definition of layers/event_query.py (OPEN_AT, OVERDUE_AT)."""
     _check_level(level)
-    moment = _required_as_of(as_of)
-    condition, params = compile_filter(_filter(where))
-    df = con.execute(queries.open_now_sql(level, condition), [moment, moment, moment, *params]).df()
+    query = EventQuery.of(where=where, as_of=_required_as_of(as_of))
+    sql = q.open_now_sql(level)
+    df = con.execute(sql, query.bind(sql)).df()
     return _on_grids(con, level, df, {"open_now": "int64", "overdue_now": "int64"})
 
 
@@ -219,9 +205,9 @@ def median_handling(con: duckdb.DuckDBPyConnection, level: str, *, start: TimeLi
                     end: TimeLike | None = None, where: EventFilter | None = None) -> pd.DataFrame:
     """Per grid: median hours from report to closure over events closed in [start, end); missing without closures."""
     _check_level(level)
-    s, e = _window(start, end)
-    condition, params = compile_filter(_filter(where))
-    df = con.execute(queries.median_handling_sql(level, condition), [s, e, *params]).df()
+    query = EventQuery.of(start=start, end=end, where=where)
+    sql = q.median_handling_sql(level)
+    df = con.execute(sql, query.bind(sql)).df()
     return _on_grids(con, level, df, {"median_handling_hours": "Float64"})
 
 
@@ -237,7 +223,7 @@ def grid_stats(con: duckdb.DuckDBPyConnection, level: str, *, start: TimeLike | 
                as_of: TimeLike, where: EventFilter | None = None, source: str = "auto") -> pd.DataFrame:
     """Every figure per grid of `level` for [start, end) and "now" = as_of (columns in docs/analytics.md)."""
     _check_level(level)
-    where = _filter(where)
+    where = checked_filter(where)
     moment = _required_as_of(as_of)
     grids = grid_table(con, level)
     window = window_totals(con, level, start=start, end=end, where=where, source=source)
@@ -267,13 +253,11 @@ def grid_stats(con: duckdb.DuckDBPyConnection, level: str, *, start: TimeLike | 
 
 def _category_universe(con: duckdb.DuckDBPyConnection, by: str) -> list[str]:
     if by == "category":
-        return sorted(r[0] for r in con.execute(queries.CATEGORY_NAMES).fetchall())
+        return category_codes(con)
     if by == "dept":
-        return [r[0] for r in con.execute(queries.DEPTS_SEEN).fetchall()]
+        return departments_seen(con)
     if by == "status":
         return list(STATUSES)
-    from layers.disputes import dispute_classes  # the class order lives with the dispute statistics
-
     return [c for c in dispute_classes(con) if c != "未分类"]
 
 
@@ -286,18 +270,18 @@ def counts_by(con: duckdb.DuckDBPyConnection, level: str, by: str, *, start: Tim
     year (columns are the periods' first days as 'YYYY-MM-DD'; weeks start on Monday). `.melt()` gives long form.
     """
     _check_level(level)
-    if by not in queries.BREAKDOWN_KEY:
+    if by not in q.BREAKDOWN_KEY:
         raise QueryError(f"`by` was {by!r} but is expected to be one of {list(BREAKDOWNS)}")
-    where = _filter(where)
-    s, e = _window(start, end)
+    query = EventQuery.of(start=start, end=end, where=where)
+    s, e = query.start, query.end
     used = choose_source(con, source, start=s, end=e)
-    condition, params = compile_filter(where)
-    long = con.execute(queries.breakdown_sql(level, by, used, condition), [s, e, *params]).df()
+    sql = q.breakdown_sql(level, by, used)
+    long = con.execute(sql, query.bind(sql)).df()
     long = long[long["key"].notna()]
     if by in PERIODS:
         long["key"] = pd.to_datetime(long["key"])
-        first = s if s != EARLIEST else (long["key"].min() if len(long) else None)
-        last = e if e != LATEST else (long["key"].max() + pd.Timedelta(microseconds=1) if len(long) else None)
+        first = s if s is not None else (long["key"].min() if len(long) else None)
+        last = e if e is not None else (long["key"].max() + pd.Timedelta(microseconds=1) if len(long) else None)
         keys = [] if first is None else [
             d.strftime("%Y-%m-%d") for d in pd.date_range(period_start(first, by), last, freq=PERIODS[by]) if d < last
         ]
@@ -331,9 +315,7 @@ def period_changes(con: duckdb.DuckDBPyConnection, level: str, *, start: TimeLik
     previous period of equal length (`_prev`, `_change_prev`, `_change_prev_pct`) and the same dates last year
     (`_last_year`, `_change_yoy`, `_change_yoy_pct`). Percent is missing when the base is 0."""
     _check_level(level)
-    if start is None or end is None:
-        raise QueryError("period_changes needs both `start` and `end`: a comparison needs a window of known length")
-    s, e = _window(start, end)
+    s, e = bounded_window(start, end, what="period_changes", why="a comparison needs a window of known length")
     windows = {"": (s, e), "_prev": previous_period(s, e), "_last_year": same_period_last_year(s, e)}
     out = grid_table(con, level)[["grid_code", "name"]]
     for suffix, (ws, we) in windows.items():
@@ -357,8 +339,7 @@ def event_rows(con: duckdb.DuckDBPyConnection, *, start: TimeLike | None = None,
                where: EventFilter | None = None, level: str | None = None, grid: str | None = None) -> pd.DataFrame:
     """Event rows reported in [start, end) that pass the filter, optionally inside one grid (of `level`, or of the
     grid's own level when `level` is None), with the category's Chinese name; ordered by report time."""
-    s, e = _window(start, end)
-    condition, params = compile_filter(_filter(where))
+    query = EventQuery.of(start=start, end=end, where=where)
     grid_level = None
     if grid is not None:
         found_level, _ = find_grid(con, grid)
@@ -366,8 +347,8 @@ def event_rows(con: duckdb.DuckDBPyConnection, *, start: TimeLike | None = None,
             _check_level(level, LEVELS)
             raise QueryError(f"grid {grid!r} is a {found_level} grid, not {level}; pass level {found_level!r} or leave it out")
         grid_level = found_level
-        params = [*params, grid]
     elif level is not None:
         _check_level(level, LEVELS)
         raise QueryError("`level` needs a `grid` code to restrict the rows to; pass both or neither")
-    return con.execute(queries.event_rows_sql(condition, grid_level), [s, e, *params]).df()
+    sql = q.event_rows_sql(grid_level)
+    return con.execute(sql, query.bind(sql, grid=grid)).df()

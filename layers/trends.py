@@ -21,11 +21,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from store.schema import LEVELS
-from layers import queries
-from layers.disputes import city_dispute_totals, dispute_classes, dispute_statistics
+from layers import trends_queries as q
+from layers.disputes import city_dispute_totals, dispute_statistics
+from layers.event_query import NO_FILTER, EventFilter, EventQuery
 from layers.export import write_disputes_csv, write_disputes_xlsx, write_events_csv, write_events_xlsx
-from layers.queries import NO_FILTER, EventFilter, compile_filter
+from layers.lookups import dispute_classes
 from layers.stats import (
     LEVELS_AND_CITY,
     QueryError,
@@ -40,7 +40,8 @@ from layers.stats import (
     window_totals,
     year_to_date,
 )
-from store.timewindow import TimeLike, checked_window, local_time
+from store.schema import LEVELS
+from store.timewindow import TimeLike, bounded_window, checked_window, local_time
 
 __all__ = [
     "Scope", "CITY", "PERIODS", "FIGURES", "MAP_FIGURES", "EXPORT_FORMATS", "EXPORT_LEVELS",
@@ -94,7 +95,7 @@ def _checked(con: duckdb.DuckDBPyConnection, scope: Scope) -> Scope:
 
 def data_years(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     """The first and last year with reports (what `minqing export disputes` uses without --from / --to)."""
-    first, last = con.execute(queries.DATA_YEARS).fetchall()[0]
+    first, last = con.execute(q.DATA_YEARS).fetchall()[0]
     if first is None:
         raise QueryError("the store has no events, so it has no years; load events first")
     return int(first), int(last)
@@ -135,9 +136,7 @@ def _periods(start: dt.datetime, end: dt.datetime, period: str) -> pd.DatetimeIn
 
 
 def _window(start: TimeLike, end: TimeLike) -> tuple[dt.datetime, dt.datetime]:
-    if start is None or end is None:
-        raise QueryError("a trend needs both `start` and `end`; trend_window(year_from, year_to) gives them")
-    return checked_window(start, end)  # type: ignore[return-value]
+    return bounded_window(start, end, what="a trend", why="trend_window(year_from, year_to) gives them")
 
 
 def dispute_series(con: duckdb.DuckDBPyConnection, period: str, *, start: TimeLike, end: TimeLike,
@@ -151,12 +150,10 @@ def dispute_series(con: duckdb.DuckDBPyConnection, period: str, *, start: TimeLi
         raise QueryError(f"`period` was {period!r} but is expected to be one of {list(PERIODS)}")
     s, e = _window(start, end)
     scope = _checked(con, scope)
-    where = where or NO_FILTER
-    used = choose_source(con, source, where=where, incidents=True)
-    condition, params = compile_filter(where)
-    grid = [scope.grid] if scope.grid is not None else []
-    sql = queries.trend_disputes_sql(scope.level, used, condition, period, scope.grid is not None)
-    long = con.execute(sql, [*params, *grid, s, e, s, e]).df()
+    query = EventQuery.of(start=s, end=e, where=where)
+    used = choose_source(con, source, where=query.where, incidents=True)
+    sql = q.trend_disputes_sql(scope.level, used, query.where, period, scope.grid is not None)
+    long = con.execute(sql, query.bind(sql, grid=scope.grid)).df()
     classes = dispute_classes(con)
     classes += sorted(set(long["dispute_class"]) - set(classes))
     index = pd.MultiIndex.from_product([_periods(s, e, period), classes], names=["period", "dispute_class"])
@@ -302,9 +299,10 @@ def grid_month_values(con: duckdb.DuckDBPyConnection, level: str, *, start: Time
         wide = counts_by(con, level, "month", start=s, end=e, where=where, source=source)
         wide = wide.rename(columns={f"{m:%Y-%m-%d}": f"{m:%Y-%m}" for m in months})
         return wide[["grid_code", "name", *[f"{m:%Y-%m}" for m in months]]]
-    used = choose_source(con, source, where=where, incidents=True)
-    condition, params = compile_filter(where)
-    long = con.execute(queries.grid_month_disputes_sql(level, used, condition, figure), [*params, s, e]).df()
+    query = EventQuery.of(start=s, end=e, where=where)
+    used = choose_source(con, source, where=query.where, incidents=True)
+    sql = q.grid_month_disputes_sql(level, used, query.where, figure)
+    long = con.execute(sql, query.bind(sql)).df()
     long["month"] = pd.to_datetime(long["month"]).dt.strftime("%Y-%m")
     wide = long.pivot_table(index="grid_code", columns="month", values="value", aggfunc="sum", fill_value=0)
     grids = grid_table(con, level)[["grid_code", "name"]].set_index("grid_code")

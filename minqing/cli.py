@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-
+import io
 import sys
 from pathlib import Path
 
@@ -28,6 +28,34 @@ def main() -> None:
     """民情地图 (Minqing Map): load department exports into DuckDB and serve the grid map."""
 
 
+def _setting_option(name: str):
+    """The click option of a declared setting (dashboard/settings.py): its option, variable, default and help.
+    The declaration parses the value; a bad one, given or from the environment, is a UserError (exit code 2)."""
+    from click.core import ParameterSource
+
+    from dashboard.settings import BY_NAME
+
+    setting = BY_NAME[name]
+    sources = {ParameterSource.COMMANDLINE: "option", ParameterSource.ENVIRONMENT: "env"}
+
+    def parse(ctx: click.Context, param: click.Parameter, value: str | None) -> object:
+        return setting.value(value, sources.get(ctx.get_parameter_source(param.name), "default"))
+
+    default = {} if setting.required or not setting.default else {"default": setting.default}  # --db: no fallback
+    return click.option(setting.option, setting.name, envvar=setting.env, required=setting.required,
+                        metavar=setting.metavar, show_default=bool(default), show_envvar=setting.env is not None,
+                        callback=parse, help=f"{setting.help} Allowed: {setting.allowed}.", **default)
+
+
+def _serve_options(command):
+    """Every option of `minqing serve`, in the declaration's order (dashboard/settings.py SERVE_SETTINGS)."""
+    from dashboard.settings import SERVE_SETTINGS
+
+    for setting in reversed(SERVE_SETTINGS):
+        command = _setting_option(setting.name)(command)
+    return command
+
+
 @main.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"),
               show_default=True, help="Folder for the demo city's raw files, config and database.")
@@ -39,9 +67,10 @@ def main() -> None:
                    "1.8 million for the default half year; 2019-01-01 gives the whole period (about 25 million, "
                    "a much longer build).")
 @click.option("--serve/--no-serve", default=True, show_default=True, help="Serve the dashboard after loading.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
+@_setting_option("port")
 def demo(directory: Path, events: int, seed: int, patrol_since: dt.datetime | None, serve: bool, port: int) -> None:
     """Build the demo city (if missing), load it into DuckDB and serve the dashboard."""
+    from dashboard.settings import child_environment
     from minqing.demo.build import build_demo, demo_users_path
 
     since = patrol_since.date() if patrol_since is not None else None
@@ -49,14 +78,14 @@ def demo(directory: Path, events: int, seed: int, patrol_since: dt.datetime | No
     report = _run_load(config_path)
     database = report_database(config_path)
     click.echo(f"数据库 / database: {database}")
-    settings = {"MINQING_CLOCK": "data"}  # the demo's data stop at 2025-12-31
+    settings: dict[str, object] = {"clock": "data"}  # the demo's data stop at 2025-12-31
     users = demo_users_path(config_path)
     if users is not None:
-        settings["MINQING_USERS"] = str(users)
+        settings["users"] = users
         click.echo(f"账号 / accounts: {users} (sign in with the passwords printed when it was created; "
                    f"reset one with `minqing users passwd NAME --users {users}`)")
     if serve:
-        _serve(database, port, settings)
+        _serve(database, port, child_environment(settings))
 
 
 @main.command()
@@ -68,6 +97,9 @@ def demo(directory: Path, events: int, seed: int, patrol_since: dt.datetime | No
               help="Seconds between two looks at the watched folder.")
 def load(config_path: Path, inbox: Path | None, interval: float) -> None:
     """Load grids and every department file named in the config."""
+    if inbox is not None and not inbox.is_dir():
+        raise UserError(f"--watch {inbox}: no such folder; create it (mkdir -p {inbox}) or name the inbox folder "
+                        "the departments drop their files into")
     _run_load(config_path)
     if inbox is not None:
         from etl.config import load_config
@@ -84,51 +116,26 @@ def load(config_path: Path, inbox: Path | None, interval: float) -> None:
 
 
 @main.command()
-@click.option("--db", "database", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="The DuckDB file written by `minqing load`.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
-@click.option("--address", default="127.0.0.1", show_default=True,
-              help="Interface to listen on; 0.0.0.0 serves the command center's LAN.")
-@click.option("--clock", type=click.Choice(["now", "data"]), default="now", show_default=True,
-              help="What 'now' means: the wall clock, or the latest report in the data (replays, demos).")
-@click.option("--basemap", default="none", show_default=True,
-              help="none | xyz:http://tiles.local/{z}/{x}/{y}.png | tianditu:KEY[:img]")
-@click.option("--refresh", type=click.IntRange(min=5), default=30, show_default=True,
-              help="Seconds between the live page's data refreshes.")
-@click.option("--neglect-days", type=click.IntRange(min=1, max=365), default=7, show_default=True,
-              help="A small grid with no patrol check-in for more days than this is an alert (失管网格).")
-@click.option("--users", "users_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              envvar="MINQING_USERS", help="Users file (`minqing users add`): sign-in required. Without it the "
-              "dashboard runs open, everyone as administrator.")
-@click.option("--audit", "audit_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              envvar="MINQING_AUDIT", help="Audit log (SQLite). Default: DB.audit.sqlite next to the database.")
-def serve(database: Path, port: int, address: str, clock: str, basemap: str, refresh: int, neglect_days: int,
-          users_file: Path | None,
-          audit_file: Path | None) -> None:
-    """Serve the dashboard for a database."""
+@_serve_options
+def serve(**values: object) -> None:
+    """Serve the dashboard for a database. Every option is a setting declared in dashboard/settings.py; its
+    environment variable, if it has one, is read when the option is not given."""
     from access.accounts import read_users
-    from layers.offline import Basemap
+    from dashboard.settings import child_environment
 
+    database, users_file = values.pop("db"), values["users"]
+    port, address = values.pop("port"), values.pop("address")
     if not database.exists():
         raise UserError(f"{database}: no such database; build one with `minqing demo` or `minqing load --config FILE`")
-    try:
-        Basemap.from_setting(basemap)
-    except ValueError as exc:
-        raise UserError(f"--basemap {basemap!r}: {exc}") from None
-    settings = {"MINQING_CLOCK": clock, "MINQING_BASEMAP": basemap, "MINQING_REFRESH_SECONDS": str(refresh),
-                "MINQING_NEGLECT_DAYS": str(neglect_days)}
     if users_file is not None:
         users = read_users(users_file)
         if not users.accounts:
             raise UserError(f"{users_file}: no accounts yet; add one with `minqing users add NAME --role admin "
                             f"--users {users_file}`")
-        settings["MINQING_USERS"] = str(users_file.resolve())
     else:
         click.echo("注意 / note: no --users file: sign-in is off and everyone who can open the page is an "
                    "administrator (未启用登录)", err=True)
-    if audit_file is not None:
-        settings["MINQING_AUDIT"] = str(audit_file.resolve())
-    _serve(database, port, settings, address=address)
+    _serve(database, port, child_environment(values), address=address)
 
 
 @main.command()
@@ -137,13 +144,10 @@ def serve(database: Path, port: int, address: str, clock: str, basemap: str, ref
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 def rejects(database: Path, dept: str | None, limit: int) -> None:
     """List quarantined rows with their reasons."""
-    import duckdb
-
     from etl.rejects import list_rejects, reason_counts
+    from store.schema import open_published
 
-    if not database.exists():
-        raise UserError(f"{database}: no such database; build one with `minqing demo` or `minqing load --config FILE`")
-    with duckdb.connect(str(database), read_only=True) as con:
+    with open_published(database) as con:
         counts = reason_counts(con, dept=dept)
         rows = list_rejects(con, dept=dept, limit=limit)
     if counts.empty:
@@ -161,7 +165,6 @@ def rejects(database: Path, dept: str | None, limit: int) -> None:
 
 # --------------------------------------------------------------------------- export
 
-EXPORT_FORMATS = ("csv", "xlsx")
 EXPORT_LEVELS = ("large", "medium", "small", "all")
 
 
@@ -171,26 +174,12 @@ def export() -> None:
 
 
 def _export_format(fmt: str | None, output: Path) -> str:
+    from layers.export_service import FORMATS
+
     chosen = fmt or output.suffix.lower().lstrip(".")
-    if chosen not in EXPORT_FORMATS:
+    if chosen not in FORMATS:
         raise UserError(f"--format was {chosen!r}; pass --format csv or --format xlsx (or an -o file ending .csv/.xlsx)")
     return chosen
-
-
-def _open_store(database: Path):  # -> duckdb.DuckDBPyConnection
-    import duckdb
-
-    if not database.exists():
-        raise UserError(f"{database}: no such database; build one with `minqing demo` or `minqing load --config FILE`")
-    try:
-        con = duckdb.connect(str(database), read_only=True)
-    except duckdb.Error as exc:
-        raise UserError(f"{database}: cannot open it read-only ({exc}); wait for a running `minqing load` to finish") from None
-    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-    if not {"events", "grids", "categories"} <= tables:
-        con.close()
-        raise UserError(f"{database}: not a Minqing store (no events/grids tables); pass the file `minqing load` wrote")
-    return con
 
 
 PASSWORD_ENV = "MINQING_PASSWORD"  # the --user's password for unattended exports (else it is asked for)
@@ -237,57 +226,59 @@ def _export_principal(username: str | None, users_file: Path | None, scopes: tup
     return account.principal
 
 
-def _scoped(con, principal):  # -> duckdb.DuckDBPyConnection
-    """A cursor of `con` that sees only the principal's jurisdiction (access.scope); closes `con` on a bad scope."""
-    from access.scope import scoped_cursor
-
-    try:
-        return scoped_cursor(con, principal)
-    except BaseException:
-        con.close()
-        raise
+def _checked_output(output: Path) -> None:
+    """The -o file's folder must exist: a typo in a path is an error, not a new folder tree."""
+    folder = output.parent
+    if not folder.is_dir():
+        raise UserError(f"-o {output}: the folder {folder} does not exist; create it first or pick another -o file")
 
 
-def _check_jurisdiction(con, principal, grid: str | None) -> None:
-    """A --grid outside a scoped user's jurisdiction is refused (an unknown code is left to the usual message)."""
-    from access.scope import allowed_grids
+def _warn_unknown(store, depts: tuple[str, ...], categories: tuple[str, ...]) -> None:
+    from layers.lookups import category_names, department_names
 
-    if grid is None or principal.whole_city or grid in allowed_grids(con, principal):
-        return
-    if con.execute("SELECT count(*) FROM grids WHERE grid_code = ?", [grid]).fetchone()[0]:  # `con` is unscoped
-        raise UserError(f"--grid {grid!r} is not in your jurisdiction ({', '.join(principal.scope)}); "
-                        "pick a grid inside it, or leave --grid out for all of it")
-
-
-def _note_scope(principal) -> None:
-    if not principal.whole_city:
-        click.echo(f"范围 / jurisdiction: {', '.join(principal.scope)} (user {principal.username})", err=True)
+    for option, values, known in (("--dept", depts, department_names), ("--category", categories, category_names)):
+        if not values:
+            continue
+        names = set(store.query(known))
+        unknown = [v for v in values if v not in names]
+        if unknown:
+            click.echo(f"注意 / note: {option} {', '.join(map(repr, unknown))} matches nothing in the store; "
+                       f"known: {', '.join(sorted(names))}", err=True)
 
 
-def _record_export(database: Path, principal, command: str, options: dict, rows: int) -> None:
-    """An "export" entry in the audit log next to the store (or $MINQING_AUDIT), before the file is written:
-    an export that cannot be recorded is refused (AuditError is a UserError)."""
+def _run_export(database: Path, principal, request, output: Path, *, cli_options: dict, grid: str | None = None,
+                depts: tuple[str, ...] = (), categories: tuple[str, ...] = ()):  # -> ExportResult
+    """The export service (layers.export_service) on the store scoped to `principal`, audited as a CLI export, then
+    the file written; a --grid outside a scoped user's jurisdiction is refused."""
     import getpass
 
     from access.audit import AuditLog, audit_path
+    from access.scope import ScopedStore
+    from layers.export_service import run_export
 
-    detail = {"via": "cli", "command": f"minqing export {command}", "os_user": getpass.getuser(),
-              "options": {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
-                          for k, v in options.items() if v not in (None, ())}}
-    AuditLog(audit_path(database)).record(principal, "export", target=command, detail=detail, rows=rows)
+    _checked_output(output)
+    with ScopedStore(database, principal) as store:
+        if grid is not None and not store.in_jurisdiction(grid) and store.grid_exists(grid):
+            raise UserError(f"--grid {grid!r} is not in your jurisdiction ({', '.join(principal.scope)}); "
+                            "pick a grid inside it, or leave --grid out for all of it")
+        if not principal.whole_city:
+            click.echo(f"范围 / jurisdiction: {', '.join(principal.scope)} (user {principal.username})", err=True)
+        _warn_unknown(store, depts, categories)
 
+        def record(kind: str, *, rows: int, detail: dict) -> None:
+            """An "export" entry before the file is written: an export that cannot be recorded is refused."""
+            given = {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
+                     for k, v in cli_options.items() if v not in (None, ())}
+            AuditLog(audit_path(database)).record(
+                principal, "export", target=kind, rows=rows,
+                detail={"via": "cli", "command": f"minqing export {kind}", "os_user": getpass.getuser(),
+                        "cli_options": given, **detail})
 
-def _warn_unknown(con, column: str, values: tuple[str, ...], option: str) -> None:
-    from layers import queries
-
-    if not values:
-        return
-    known = {r[0] for r in con.execute(queries.DEPTS_SEEN).fetchall()} if column == "dept" else \
-        {r[0] for r in con.execute(queries.CATEGORY_NAMES).fetchall()}
-    unknown = [v for v in values if v not in known]
-    if unknown:
-        click.echo(f"注意 / note: {option} {', '.join(map(repr, unknown))} matches nothing in the store; "
-                   f"known: {', '.join(sorted(known))}", err=True)
+        result = run_export(request, query=store.query, record=record)
+    output.write_bytes(result.data)
+    for note in result.notes:
+        click.echo(f"注意 / note: {note}", err=True)
+    return result
 
 
 @export.command("disputes")
@@ -304,9 +295,7 @@ def export_disputes(database: Path, level: str, year_from: int | None, year_to: 
                     fmt: str | None, output: Path, username: str | None, users_file: Path | None,
                     scopes: tuple[str, ...]) -> None:
     """Yearly dispute statistics (received, resolved, rate, change, per class) per grid."""
-    from layers import queries
-    from layers.disputes import city_dispute_totals, dispute_statistics
-    from layers.export import write_disputes_csv, write_disputes_xlsx
+    from layers.export_service import ExportRequest
 
     if level not in EXPORT_LEVELS:
         raise UserError(f"--level was {level!r}; pass one of {', '.join(EXPORT_LEVELS)}")
@@ -314,36 +303,12 @@ def export_disputes(database: Path, level: str, year_from: int | None, year_to: 
     if chosen == "csv" and level == "all":
         raise UserError("--level all writes one sheet per level and needs --format xlsx; for CSV pick --level large, medium or small")
     principal = _export_principal(username, users_file, scopes)
-    plain = _open_store(database)
-    con = _scoped(plain, principal)
-    try:
-        _check_jurisdiction(plain, principal, grid)
-        _note_scope(principal)
-        first, last = con.execute(queries.DATA_YEARS).fetchall()[0]
-        if first is None and (year_from is None or year_to is None):
-            raise UserError(f"{database}: the store has no events; pass --from and --to or load events first")
-        year_from = first if year_from is None else year_from
-        year_to = last if year_to is None else year_to
-        levels = ("large", "medium", "small") if level == "all" else (level,)
-        frames = {lv: dispute_statistics(con, lv, year_from=year_from, year_to=year_to, grid=grid) for lv in levels}
-        totals = city_dispute_totals(con, year_from=year_from, year_to=year_to, grid=grid)
-    finally:
-        con.close()
-        plain.close()
-    for lv, frame in frames.items():
-        gap = int(totals["resolved"].sum() - frame["resolved"].sum())
-        if gap:
-            click.echo(f"注意 / note: {gap} resolved incident(s) have no {lv} grid (placed by address only); "
-                       f"they count in the total but in no {lv} row", err=True)
-    rows = sum(len(f) for f in frames.values())
-    _record_export(database, principal, "disputes", dict(level=level, year_from=year_from, year_to=year_to, grid=grid,
-                                                        format=chosen, output=output, scope=scopes), rows)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if chosen == "csv":
-        write_disputes_csv(frames[level], output)
-    else:
-        write_disputes_xlsx(frames, totals, output)
-    click.echo(f"写出 / wrote {output}: {rows} rows, {year_from}-{year_to}, resolved in all: {int(totals['resolved'].sum())}")
+    request = ExportRequest("disputes", chosen, dict(level=level, year_from=year_from, year_to=year_to, grid=grid))
+    result = _run_export(database, principal, request, output, grid=grid,
+                         cli_options=dict(level=level, year_from=year_from, year_to=year_to, grid=grid,
+                                          format=chosen, output=output, scope=scopes))
+    span = f"{result.options['year_from']}-{result.options['year_to']}"
+    click.echo(f"写出 / wrote {output}: {result.rows} rows, {span}")
 
 
 def _date_window(date_from: str | None, date_to: str | None):
@@ -384,9 +349,9 @@ def export_events(database: Path, date_from: str | None, date_to: str | None, de
                   level: str | None, grid: str | None, fmt: str | None, output: Path, username: str | None,
                   users_file: Path | None, scopes: tuple[str, ...]) -> None:
     """Event rows that pass the filters, ordered by report time."""
+    from layers.export_service import ExportRequest
+    from layers.stats import EventFilter
     from store.schema import LEVELS, STATUSES
-    from layers.export import write_events_csv, write_events_xlsx
-    from layers.stats import EventFilter, event_rows
 
     chosen = _export_format(fmt, output)
     if level is not None and level not in LEVELS:
@@ -399,24 +364,12 @@ def export_events(database: Path, date_from: str | None, date_to: str | None, de
     start, end = _date_window(date_from, date_to)
     where = EventFilter(depts=depts, categories=categories, dispute_classes=dispute_classes, statuses=statuses)
     principal = _export_principal(username, users_file, scopes)
-    plain = _open_store(database)
-    con = _scoped(plain, principal)
-    try:
-        _check_jurisdiction(plain, principal, grid)
-        _note_scope(principal)
-        _warn_unknown(con, "dept", depts, "--dept")
-        _warn_unknown(con, "category", categories, "--category")
-        rows = event_rows(con, start=start, end=end, where=where, level=level, grid=grid)
-    finally:
-        con.close()
-        plain.close()
-    _record_export(database, principal, "events", dict(date_from=date_from, date_to=date_to, depts=depts,
-                                                      categories=categories, dispute_classes=dispute_classes,
-                                                      statuses=statuses, level=level, grid=grid, format=chosen,
-                                                      output=output, scope=scopes), len(rows))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    (write_events_csv if chosen == "csv" else write_events_xlsx)(rows, output)
-    click.echo(f"写出 / wrote {output}: {len(rows)} events")
+    request = ExportRequest("events", chosen, dict(start=start, end=end, where=where, level=level, grid=grid))
+    result = _run_export(database, principal, request, output, grid=grid, depts=depts, categories=categories,
+                         cli_options=dict(date_from=date_from, date_to=date_to, depts=depts, categories=categories,
+                                          dispute_classes=dispute_classes, statuses=statuses, level=level, grid=grid,
+                                          format=chosen, output=output, scope=scopes))
+    click.echo(f"写出 / wrote {output}: {result.rows} events")
 
 
 @export.command("review")
@@ -432,9 +385,8 @@ def export_review(database: Path, period: str, as_of: str | None, fmt: str | Non
     """Per large grid: new, closed and overdue events and the top 3 categories for the last day/week/month."""
     import pandas as pd
 
-    from layers.export import write_review_csv, write_review_xlsx
-    from layers.review import REVIEW_PERIODS, review_report
-    from layers.stats import data_clock
+    from layers.export_service import ExportRequest
+    from layers.review import REVIEW_PERIODS
 
     if period not in REVIEW_PERIODS:
         raise UserError(f"--period was {period!r}; pass one of {', '.join(REVIEW_PERIODS)}")
@@ -446,25 +398,10 @@ def export_review(database: Path, period: str, as_of: str | None, fmt: str | Non
         except (TypeError, ValueError):
             raise UserError(f"--as-of was {as_of!r}; give an ISO time like 2025-12-31T08:00") from None
     principal = _export_principal(username, users_file, scopes)
-    plain = _open_store(database)
-    con = _scoped(plain, principal)
-    try:
-        _note_scope(principal)
-        if moment is None:
-            moment = data_clock(con)
-            click.echo(f"截至 / as of {moment:%Y-%m-%d %H:%M} (the latest report; pass --as-of to choose)", err=True)
-        report = review_report(con, period, as_of=moment)
-    finally:
-        con.close()
-        plain.close()
-    _record_export(database, principal, "review", dict(period=period, as_of=f"{moment:%Y-%m-%dT%H:%M}", format=chosen,
-                                                      output=output, scope=scopes), len(report))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if chosen == "csv":
-        write_review_csv(report, output)
-    else:
-        write_review_xlsx(report, output, sheet=REVIEW_PERIODS[period][0])
-    click.echo(f"写出 / wrote {output}: {REVIEW_PERIODS[period][0]}, {len(report)} large grids")
+    request = ExportRequest("review", chosen, dict(period=period, as_of=moment))
+    result = _run_export(database, principal, request, output,
+                         cli_options=dict(period=period, as_of=as_of, format=chosen, output=output, scope=scopes))
+    click.echo(f"写出 / wrote {output}: {result.sheet}, {result.rows} large grids")
 
 
 # --------------------------------------------------------------------------- users
@@ -490,7 +427,9 @@ def _read_password(from_stdin: bool) -> str:
 
 def _check_scope(database: Path, scope: tuple[str, ...]) -> None:
     """Every scope code is a large or medium grid of the store."""
-    con = _open_store(database)
+    from store.schema import open_published
+
+    con = open_published(database)
     try:
         found = dict(con.execute("SELECT grid_code, level FROM grids WHERE list_contains(?, grid_code)",
                                  [list(scope)]).fetchall())
@@ -549,19 +488,23 @@ def _scope_text(scope: tuple[str, ...]) -> str:
 @USERS_OPTION
 def users_list(users_file: Path) -> None:
     """List the accounts (never the hashes)."""
-    from access.accounts import read_users, toml_value
+    import tomli_w
+
+    from access.accounts import read_users
+    from minqing.report import table_lines
 
     users = read_users(users_file)
     if users.auth:
-        click.echo("[auth] " + ", ".join(f"{k} = {toml_value(v)}" for k, v in users.auth.items()))
+        click.echo("[auth] " + ", ".join(tomli_w.dumps({k: v}).strip() for k, v in users.auth.items()))
     if not users.accounts:
         click.echo("no accounts")
         return
-    for account in sorted(users.accounts.values(), key=lambda a: a.username):
-        login = "password" if account.has_password else "SSO only"
-        extra = f"  <{account.email}>" if account.email else ""
-        click.echo(f"{account.username:<16} {_role_text(account.role):<24} {_scope_text(account.scope):<24} "
-                   f"{login:<9} {account.name}{extra}")
+    rows = [(account.username, _role_text(account.role), _scope_text(account.scope),
+             "password" if account.has_password else "SSO only",
+             account.name + (f"  <{account.email}>" if account.email else ""))
+            for account in sorted(users.accounts.values(), key=lambda a: a.username)]
+    for line in table_lines(("user", "role", "scope", "sign-in", "name"), rows, numeric=(False,) * 5, header=False):
+        click.echo(line)
 
 
 @users.command("remove")
@@ -669,13 +612,15 @@ def audit_list(audit_file: Path, date_from, date_to, usernames, actions, outcome
     """Show the newest entries (this reading is itself logged as audit_view)."""
     import pandas as pd
 
-    from access.audit import entries_csv
+    from layers.export import write_audit_csv
 
     log, filters = _open_audit(audit_file, date_from, date_to, usernames, actions, outcomes, text)
     frame = log.entries(filters, limit=limit)
     log.record(_cli_principal(), "audit_view", detail=_cli_detail(filters), rows=len(frame))
     if fmt == "csv":
-        click.echo(entries_csv(frame).decode("utf-8-sig"), nl=False)
+        buffer = io.BytesIO()
+        write_audit_csv(frame, buffer)
+        click.echo(buffer.getvalue().decode("utf-8-sig"), nl=False)
         return
     if frame.empty:
         click.echo("no entries")
@@ -695,16 +640,18 @@ def audit_list(audit_file: Path, date_from, date_to, usernames, actions, outcome
 def audit_export(audit_file: Path, date_from, date_to, usernames, actions, outcomes, text, fmt: str,
                  output: Path) -> None:
     """Write every entry that passes the filters as CSV (logged as audit_export)."""
-    from access.audit import entries_csv
+    from layers.export import write_audit_csv
 
     log, filters = _open_audit(audit_file, date_from, date_to, usernames, actions, outcomes, text)
     frame = log.entries(filters)
     log.record(_cli_principal(), "audit_export", target=str(output), detail=_cli_detail(filters), rows=len(frame))
-    data = entries_csv(frame)
+    buffer = io.BytesIO()
+    write_audit_csv(frame, buffer)
+    data = buffer.getvalue()
     if str(output) == "-":
         click.get_binary_stream("stdout").write(data)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
+    _checked_output(output)
     output.write_bytes(data)
     click.echo(f"写出 / wrote {output}: {len(frame)} entries")
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import io
 from collections import Counter
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-from etl.load import LoadReport
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:  # only for the annotations: `minqing users list` need not import the loader
+    from etl.load import LoadReport
 
 _HEADERS = ("department", "files", "in", "loaded", "updated", "duplicate", "rejected", "outside grids")
+_WIDTH = 10_000  # render at full width: a narrow or absent terminal must not wrap the rows
 
 
 def load_table(report: LoadReport) -> list[tuple[object, ...]]:
@@ -25,6 +32,29 @@ def load_table(report: LoadReport) -> list[tuple[object, ...]]:
     return table
 
 
+def table_lines(headers: Sequence[str], rows: Iterable[Sequence[object]], *, numeric: Sequence[bool] | None = None,
+                total: bool = False, header: bool = True, indent: int = 0) -> list[str]:
+    """Rows as plain-text table lines (rich measures East Asian wide characters, so Chinese text lines up).
+
+    `numeric` right-aligns those columns (default: every column but the first); `total` rules off the last
+    row; `header=False` leaves the header out. The first column starts at `indent`; cells are plain text (no
+    colours, and no rich markup or emoji codes are interpreted)."""
+    rows = [[str(x) for x in row] for row in rows]
+    right = list(numeric) if numeric is not None else [i > 0 for i in range(len(headers))]
+    table = Table(box=box.SIMPLE, show_edge=False, show_header=header, show_footer=total, pad_edge=False,
+                  header_style="", footer_style="", expand=False)
+    footer = rows.pop() if total and rows else [""] * len(headers)
+    for name, is_number, last in zip(headers, right, footer):
+        table.add_column(name, footer=last, justify="right" if is_number else "left", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=_WIDTH, color_system=None, force_terminal=False, force_jupyter=False,
+                      markup=False, emoji=False, highlight=False, soft_wrap=False, legacy_windows=False)
+    console.print(table)
+    return [" " * indent + line.rstrip() for line in buffer.getvalue().splitlines() if line.strip()]
+
+
 def print_load_report(report: LoadReport, *, echo: Callable[[str], None]) -> None:
     """Print the report as aligned text."""
     if report.grids is not None:
@@ -37,9 +67,8 @@ def print_load_report(report: LoadReport, *, echo: Callable[[str], None]) -> Non
     if not table:
         echo("no department files found")
         return
-    widths = [max(len(str(x)) for x in column) for column in zip(_HEADERS, *table)]
-    for row in (_HEADERS, *table):
-        echo("  ".join(str(x).rjust(w) if i else str(x).ljust(w) for i, (x, w) in enumerate(zip(row, widths))))
+    for line in table_lines(_HEADERS, table, total=True):
+        echo(line)
     for result in report.files:
         for note in result.notes:
             echo(f"  note: {note}")
@@ -52,5 +81,6 @@ def print_load_report(report: LoadReport, *, echo: Callable[[str], None]) -> Non
             reasons[f"{result.dept}: {reason}"] += count
     if reasons:
         echo("top reject reasons (see `minqing rejects`):")
-        for reason, count in reasons.most_common(8):
-            echo(f"  {count:>7}  {reason}")
+        top = [(count, reason) for reason, count in reasons.most_common(8)]
+        for line in table_lines(("rows", "reason"), top, numeric=(True, False), header=False, indent=2):
+            echo(line)

@@ -1,4 +1,10 @@
-"""Atomic publishing of the store: a load works on a private copy and swaps it in, so readers never see half a batch."""
+"""Atomic publishing of the store: a load works on a private copy and swaps it in, so readers never see half a batch.
+
+The published file keeps the permission bits and group of the file it replaces (so `chmod 0640` with a group shared
+by the loader and the dashboard survives every load); a new store gets `mode` (0600 unless the project's
+minqing.toml says `file_mode`). The working copy and DuckDB's `.wal` beside it are created with the same bits
+(the load runs under a umask that allows no more), and the copy must open before it is swapped in.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,8 @@ import duckdb
 
 from store.errors import UserError
 
+DEFAULT_FILE_MODE = 0o600  # a new store, audit log or users file: the owner only (they hold personal data)
+
 
 def working_path(database: Path) -> Path:
     """The private copy a load writes to."""
@@ -20,7 +28,7 @@ def working_path(database: Path) -> Path:
 
 
 @contextmanager
-def publishing(database: Path) -> Iterator[Path]:
+def publishing(database: Path, *, mode: int = DEFAULT_FILE_MODE) -> Iterator[Path]:
     """Yield a private working copy of `database`; on success (or a user error after complete batches) swap it in.
 
     DuckDB lets one process write a file and blocks writers while a reader holds it, so the dashboard
@@ -33,18 +41,42 @@ def publishing(database: Path) -> Iterator[Path]:
         working = working_path(database)
         for stale in (working, working.with_name(working.name + ".wal")):
             stale.unlink(missing_ok=True)
-        if database.exists():
-            _checkpoint_leftover_wal(database)
-            shutil.copyfile(database, working)
+        owner = database.stat() if database.exists() else None
+        bits = (owner.st_mode & 0o777) if owner is not None else mode
+        with _umask_for(bits):
+            if owner is not None:
+                _checkpoint_leftover_wal(database)
+                shutil.copyfile(database, working)
+                _same_owner(working, bits, owner.st_gid)
+            try:
+                yield working
+            except UserError:
+                _swap(working, database, bits)  # batches finished before the mistake are complete and consistent
+                raise
+            except BaseException:
+                working.unlink(missing_ok=True)
+                raise
+            _swap(working, database, bits)
+
+
+@contextmanager
+def _umask_for(bits: int) -> Iterator[None]:
+    """Files created meanwhile (the working copy, DuckDB's .wal) get at most `bits`."""
+    previous = os.umask(0o777 & ~bits)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _same_owner(path: Path, bits: int, gid: int | None) -> None:
+    os.chmod(path, bits)
+    if gid is not None and path.stat().st_gid != gid:
         try:
-            yield working
-        except UserError:
-            _swap(working, database)  # batches finished before the mistake are complete and consistent
-            raise
-        except BaseException:
-            working.unlink(missing_ok=True)
-            raise
-        _swap(working, database)
+            os.chown(path, -1, gid)
+        except PermissionError:  # not a member of that group: the bits still hold, say so instead of failing
+            raise UserError(f"{path}: cannot give it group id {gid} like the store it replaces; run the load as a "
+                            "member of that group (or as the store's owner)") from None
 
 
 @contextmanager
@@ -71,7 +103,22 @@ def _checkpoint_leftover_wal(database: Path) -> None:
         raise UserError(f"{database}: has unsaved changes and is open elsewhere ({exc}); stop the dashboard once and load again") from None
 
 
-def _swap(working: Path, database: Path) -> None:
+def _verify(working: Path) -> None:
+    """The new copy must open and answer before it replaces the published store."""
+    try:
+        with duckdb.connect(str(working), read_only=True) as con:
+            con.execute("SELECT count(*) FROM meta").fetchone()
+    except duckdb.Error as exc:
+        working.unlink(missing_ok=True)
+        raise UserError(f"{working}: the new copy of the store does not open ({exc}); the published store was left "
+                        "as it was — check the disk (space, errors) and load again") from None
+
+
+def _swap(working: Path, database: Path, bits: int) -> None:
+    if not working.exists():
+        return  # nothing was written (a load that failed before creating the store)
+    _verify(working)
+    os.chmod(working, bits)
     with working.open("rb") as handle:
         os.fsync(handle.fileno())
     os.replace(working, database)

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import duckdb
 
+from store.transaction import transaction
+
 ROLLUP_TABLES: tuple[str, ...] = ("rollup_daily", "rollup_incidents", "rollup_disputes_yearly")
 SIGNATURE_KEY = "rollup_signature"
 
@@ -135,16 +137,12 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, *, force: bool = False) -> b
     if not force and rollup_state(con) == "fresh":
         return False
     con.execute("SET preserve_insertion_order = false")  # CREATE TABLE AS needs no order; much faster
-    con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(_BUILD_DAILY)
-        con.execute(_BUILD_INCIDENTS)
-        con.execute(_BUILD_YEARLY)
-        con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [SIGNATURE_KEY, store_signature(con)])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute(_BUILD_DAILY)
+            con.execute(_BUILD_INCIDENTS)
+            con.execute(_BUILD_YEARLY)
+            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [SIGNATURE_KEY, store_signature(con)])
     finally:
         con.execute("RESET preserve_insertion_order")
     return True

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
+
+from store.errors import UserError
 
 SCHEMA_VERSION = 1
 
@@ -207,4 +211,26 @@ def connect(path: str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(path, read_only=read_only, config=config)
     if not read_only:
         create_schema(con)
+    return con
+
+
+CORE_TABLES = frozenset({"events", "grids", "categories"})
+
+
+def open_published(path: Path) -> duckdb.DuckDBPyConnection:
+    """The published store at `path`, read-only; a missing file, a file DuckDB cannot open or a file that is not a
+    Minqing store is a UserError that names the path and the fix."""
+    if not path.exists():
+        raise UserError(f"{path}: no such database; build one with `minqing demo` or `minqing load --config FILE`")
+    if not path.is_file():
+        raise UserError(f"{path}: is a folder, not a database file; pass the .duckdb file `minqing load` wrote")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise UserError(f"{path}: cannot open it as a DuckDB store ({exc}); pass the file `minqing load` wrote, "
+                        "or wait for a running `minqing load` to finish") from None
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    if not CORE_TABLES <= tables:
+        con.close()
+        raise UserError(f"{path}: not a Minqing store (no events/grids tables); pass the file `minqing load` wrote")
     return con

@@ -1,4 +1,8 @@
-"""Time arguments of layers/: one parser to naive local China time, and the [start, end) window check."""
+"""Time arguments of layers/: one parser to naive local China time, and the one spelling of a window.
+
+A window is [start, end) in naive local time, each end a datetime or None for an open end; there are no stand-in
+dates (no 1900 / 2200) anywhere: SQL binds None as NULL and the queries read NULL as "open" (layers/event_query.py).
+"""
 
 from __future__ import annotations
 
@@ -37,3 +41,11 @@ def checked_window(start: TimeLike | None, end: TimeLike | None) -> tuple[dt.dat
     if start_ts is not None and end_ts is not None and start_ts >= end_ts:
         raise QueryError(f"`start` ({start_ts}) must be before `end` ({end_ts}): the window is [start, end)")
     return start_ts, end_ts
+
+
+def bounded_window(start: TimeLike | None, end: TimeLike | None, *, what: str,
+                   why: str) -> tuple[dt.datetime, dt.datetime]:
+    """As checked_window, for figures that need both ends (a comparison, a trend): `what` needs them `why`."""
+    if start is None or end is None:
+        raise QueryError(f"{what} needs both `start` and `end`: {why}")
+    return checked_window(start, end)  # type: ignore[return-value]

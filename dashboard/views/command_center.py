@@ -3,17 +3,17 @@ center's big screen (?screen=big).
 
 Live: the KPI tiles and the feed are fragments that redraw every ctx.refresh_seconds with the latest data. The map
 is outside them, so a refresh never reloads it and its view stays where the operator left it; it redraws on a full
-rerun: its switches, the sidebar's filters, or a newly published load (dashboard/widgets/live.py).
+rerun: its switches, the sidebar's filters, or a newly published load (dashboard/widgets/command_center/live.py).
 """
 
 import streamlit as st
 
 from dashboard.frame import apply_big_screen, context
-from dashboard.widgets.cc_feed import latest_feed
-from dashboard.widgets.cc_kpis import kpi_tiles
-from dashboard.widgets.cc_map import map_controls, show_map
-from dashboard.widgets.cc_patrol import patrol_feed, patrol_tiles
-from dashboard.widgets.live import live, stale_data_notice
+from dashboard.widgets.command_center.feed import latest_feed
+from dashboard.widgets.command_center.kpis import kpi_tiles
+from dashboard.widgets.command_center.live import live, stale_data_notice
+from dashboard.widgets.command_center.map import map_controls, show_map
+from dashboard.widgets.command_center.patrol import patrol_feed, patrol_tiles
 
 ctx = context()
 apply_big_screen(ctx)

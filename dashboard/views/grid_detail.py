@@ -6,11 +6,14 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.frame import apply_big_screen, context
-from dashboard.widgets.drill_history import event_history_panel
-from dashboard.widgets.drill_patrol import patrol_panel
-from dashboard.widgets.drill_panels import category_panel, children_panel, figures_row, profile_card, timeline_panel
-from dashboard.widgets.drill_picker import breadcrumb, grid_map, search, selectors
-from dashboard.widgets.drill_state import current_grid, plain
+from dashboard.widgets.common import plain
+from dashboard.widgets.grid_detail.history import event_history_panel
+from dashboard.widgets.grid_detail.panels import (
+    category_panel, children_panel, figures_row, profile_card, timeline_panel,
+)
+from dashboard.widgets.grid_detail.patrol import patrol_panel
+from dashboard.widgets.grid_detail.picker import breadcrumb, grid_map, search, selectors
+from dashboard.widgets.grid_detail.state import current_grid
 
 ctx = context()
 apply_big_screen(ctx)

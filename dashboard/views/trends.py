@@ -6,12 +6,13 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.frame import context
-from dashboard.widgets.trends_charts import pick_measure, show_trend
-from dashboard.widgets.trends_downloads import show_dispute_downloads, show_event_downloads
-from dashboard.widgets.trends_metrics import show_comparisons
-from dashboard.widgets.trends_patrol import show_patrol_months
-from dashboard.widgets.trends_playback import show_playback
-from dashboard.widgets.trends_scope import filter_caption, pick_scope, pick_years, plain
+from dashboard.widgets.common import plain
+from dashboard.widgets.trends.charts import pick_measure, show_trend
+from dashboard.widgets.trends.downloads import show_dispute_downloads, show_event_downloads
+from dashboard.widgets.trends.metrics import show_comparisons
+from dashboard.widgets.trends.patrol import show_patrol_months
+from dashboard.widgets.trends.playback import show_playback
+from dashboard.widgets.trends.scope import filter_caption, pick_scope, pick_years
 
 ctx = context()
 st.title("趋势与导出")

@@ -1,1 +1,1 @@
-"""Reusable pieces of the dashboard's screens; `cc_*` modules belong to the command center (指挥中心)."""
+"""The dashboard's widgets: a package per page (command_center, grid_detail, trends); `common` for what pages share."""

@@ -10,7 +10,9 @@ import secrets
 import shutil
 import tomllib
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
+
+import tomli_w
 
 REPO_DATA = Path(__file__).resolve().parents[2] / "data"
 MANIFEST = "demo.json"
@@ -24,6 +26,11 @@ DEMO_ACCOUNTS = (  # username, role, display name
     ("analyst", "analyst", "统计分析员"),
 )
 
+CONFIG_HEADER = (
+    "# 民情地图 project config, written by `minqing demo`. Edit it and run `minqing load --config` again.\n"
+    "# Paths are relative to this file. users: the accounts for the dashboard's sign-in (minqing users).\n"
+    "# grids.small.encoding: the Shapefile has GBK attributes and no .cpg file.\n"
+)
 PATROL_FILES = "*.jsonl"  # the check-ins, one file per month (minqing.demo.patrol)
 _GRID_FIELDS = {"code": "网格编码", "name": "网格名称", "parent": "上级编码", "population": "人口数"}
 
@@ -119,33 +126,32 @@ def _ensure_users_setting(config_path: Path) -> None:
         return
     lines = text.splitlines(keepends=True)
     at = next((i for i, line in enumerate(lines) if re.match(r"\s*\[", line)), len(lines))
-    lines.insert(at, f'users = "{USERS_FILE}"  # accounts for the dashboard\'s sign-in (minqing users)\n\n')
+    setting = tomli_w.dumps({"users": USERS_FILE}).rstrip("\n")
+    lines.insert(at, f"{setting}  # accounts for the dashboard's sign-in (minqing users)\n\n")
     config_path.write_text("".join(lines), encoding="utf-8")
 
 
 def _config_text(directory: Path, grid_files: dict[str, Path], dept_files: dict[str, Path]) -> str:
-    """The config; departments in the order given (a path may be a glob)."""
+    """The config (values written by tomli-w) under a comment; departments in the order given (a path may be a glob)."""
     def rel(path: Path) -> str:
         return path.resolve().relative_to(directory.resolve()).as_posix()
 
-    lines = [
-        "# 民情地图 project config, written by `minqing demo`. Edit it and run `minqing load --config` again.",
-        "# Paths are relative to this file.",
-        'database = "minqing.duckdb"',
-        'categories = "categories.toml"',
-        f'users = "{USERS_FILE}"  # accounts for the dashboard\'s sign-in (minqing users)',
-        "",
-        "[grids]",
-        'coordinates = "wgs84"',
-    ]
+    grids: dict[str, Any] = {"coordinates": "wgs84"}
     for level in ("large", "medium", "small"):
-        lines += ["", f"[grids.{level}]", f'path = "{rel(grid_files[level])}"']
-        lines += [f'code = "{_GRID_FIELDS["code"]}"', f'name = "{_GRID_FIELDS["name"]}"']
+        spec = {"path": rel(grid_files[level]), "code": _GRID_FIELDS["code"], "name": _GRID_FIELDS["name"]}
         if level != "large":
-            lines.append(f'parent = "{_GRID_FIELDS["parent"]}"')
-        lines.append(f'population = "{_GRID_FIELDS["population"]}"')
+            spec["parent"] = _GRID_FIELDS["parent"]
+        spec["population"] = _GRID_FIELDS["population"]
         if level == "small":
-            lines.append('encoding = "gbk"  # the Shapefile has GBK attributes and no .cpg file')
-    for dept, path in dept_files.items():
-        lines += ["", "[[departments]]", f'path = "{rel(path)}"', f'mapping = "mappings/{dept}.toml"']
-    return "\n".join(lines) + "\n"
+            spec["encoding"] = "gbk"
+        grids[level] = spec
+    config = {
+        "database": "minqing.duckdb",
+        "categories": "categories.toml",
+        "users": USERS_FILE,
+        "grids": grids,
+    }
+    # One [[departments]] block each, easy to copy and edit (tomli-w would inline tables this short).
+    departments = ["\n[[departments]]\n" + tomli_w.dumps({"path": rel(path), "mapping": f"mappings/{dept}.toml"})
+                   for dept, path in dept_files.items()]
+    return CONFIG_HEADER + "\n" + tomli_w.dumps(config) + "".join(departments)

@@ -26,10 +26,17 @@ from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 import shapely
 
+from etl.duetime import apply_rule
 from etl.mapping import DueRule, load_mapping
 from etl.persons import ID_CHECK_CHARS, ID_WEIGHTS
+from minqing.demo import exports
+from minqing.demo.rowkinds import (  # noqa: F401  (also read as events.BAD_* / events.MISSING)
+    BAD_CLOSED_BEFORE_REPORTED, BAD_COORDINATES, BAD_GRID_CODE, BAD_IMPOSSIBLE_DATE, BAD_KIND_NAMES, BAD_MISSING_ID,
+    BAD_MISSING_TIME, BAD_UNKNOWN_CATEGORY, BAD_UNKNOWN_STATUS, BAD_UNPARSEABLE_TIME, MISSING,
+)
 
 if TYPE_CHECKING:
     from minqing.demo.city import City
@@ -57,7 +64,6 @@ POINT_DEPARTMENTS = frozenset({"grid_app", "police110", "hotline12345", "natural
 TEXT_POINT_DEPARTMENTS = frozenset({"grid_app", "police110", "hotline12345", "urban_mgmt"})
 CODE_DEPARTMENTS = frozenset({"petition", "mediation"})
 
-MISSING = -1  # a missing time (times are int64 seconds since 1970-01-01, naive China local time)
 DAY = 86_400
 STATUSES: tuple[str, ...] = ("reported", "dispatched", "in_progress", "closed")
 CLOSED = 3
@@ -66,27 +72,6 @@ MIN_HANDLING_S = 600  # closing takes at least 10 minutes after dispatch
 INNER_MARGIN_DEG = 0.0001  # points stay ~10 m inside their grid, safe against coordinate round trips
 OUTSIDE_GAP_DEG = 0.01  # outside points are at least ~1 km from the city
 
-# Bad-row kinds (0 = a valid row).
-BAD_MISSING_ID = 1
-BAD_MISSING_TIME = 2
-BAD_UNPARSEABLE_TIME = 3
-BAD_IMPOSSIBLE_DATE = 4
-BAD_CLOSED_BEFORE_REPORTED = 5
-BAD_UNKNOWN_CATEGORY = 6
-BAD_UNKNOWN_STATUS = 7
-BAD_COORDINATES = 8
-BAD_GRID_CODE = 9
-BAD_KIND_NAMES: dict[int, str] = {
-    BAD_MISSING_ID: "missing source id",
-    BAD_MISSING_TIME: "missing report time",
-    BAD_UNPARSEABLE_TIME: "unparseable report time",
-    BAD_IMPOSSIBLE_DATE: "impossible report date",
-    BAD_CLOSED_BEFORE_REPORTED: "closed before reported",
-    BAD_UNKNOWN_CATEGORY: "unknown category text",
-    BAD_UNKNOWN_STATUS: "unknown status text",
-    BAD_COORDINATES: "non-numeric coordinates",
-    BAD_GRID_CODE: "grid code that does not exist",
-}
 _IMPOSSIBLE_MONTH_DAYS = ((2, 30), (2, 31), (4, 31), (6, 31), (9, 31), (13, 5), (0, 12))
 
 _S = np.dtypes.StringDType()
@@ -376,14 +361,11 @@ class _Table:
 
 
 def _due_times(t_rep: np.ndarray, rule: DueRule | None) -> np.ndarray:
-    """Due times under one mapping rule (working days: Mon-Fri, a weekend report starts on Monday)."""
+    """Due times under one mapping rule, by the loader's own rule (etl.duetime); no rule: a week."""
     if rule is None:
         return t_rep + 7 * DAY
-    if rule.hours is not None:
-        return t_rep + int(round(rule.hours * 3600))
-    days = t_rep // DAY
-    shifted = np.busday_offset(days.astype("datetime64[D]"), rule.working_days or 0, roll="forward")
-    return shifted.astype(np.int64) * DAY + (t_rep - days * DAY)
+    due = apply_rule(pd.Series(t_rep.astype("datetime64[s]")), rule)
+    return due.to_numpy(dtype="datetime64[s]").astype(np.int64)
 
 
 def _workflow(rng: np.random.Generator, dept: _Dept, cat: np.ndarray, t_rep: np.ndarray,
@@ -764,8 +746,6 @@ def write_events(city: City, raw_dir: Path, *, events: int = 200_000, seed: int 
     `events` counts valid reports over all files; ~0.7 % bad rows and ~0.2 % exact repeats come on
     top. Deterministic for a seed.
     """
-    from minqing.demo import exports
-
     raw_dir = Path(raw_dir)
     raw_dir.mkdir(parents=True, exist_ok=True)
     recipe = load_recipe()

@@ -21,11 +21,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from minqing.demo import events as ev
 from etl.coords import gcj02_to_bd09, wgs84_to_gcj02
+from minqing.demo import rowkinds as kinds
 
 _S = np.dtypes.StringDType()
-MISSING = ev.MISSING
+MISSING = kinds.MISSING
 FIXED_STAMP = (2026, 1, 1, 0, 0, 0)  # zip entry times and document dates of the written files
 FIXED_ISO = "2026-01-01T00:00:00Z"
 _CHUNK = 200_000
@@ -53,7 +53,7 @@ class ExportRows:
     dispatched: np.ndarray
     closed: np.ndarray
     due: np.ndarray
-    bad: np.ndarray  # 0 valid, else an events.BAD_* kind
+    bad: np.ndarray  # 0 valid, else a rowkinds.BAD_* kind
     lon: np.ndarray  # WGS84
     lat: np.ndarray
     grid_code: np.ndarray  # small-grid code ("" when none or address only)
@@ -129,10 +129,10 @@ def time_texts(t: np.ndarray, style: str) -> np.ndarray:
 def reported_texts(rows: ExportRows, style: str) -> np.ndarray:
     """The report-time column with the bad rows' missing, unparseable and impossible values."""
     out = time_texts(rows.reported, style)
-    out[rows.bad == ev.BAD_MISSING_TIME] = ""
-    garbled = rows.bad == ev.BAD_UNPARSEABLE_TIME
+    out[rows.bad == kinds.BAD_MISSING_TIME] = ""
+    garbled = rows.bad == kinds.BAD_UNPARSEABLE_TIME
     out[garbled] = rows.unparseable_time[garbled]
-    impossible = rows.bad == ev.BAD_IMPOSSIBLE_DATE
+    impossible = rows.bad == kinds.BAD_IMPOSSIBLE_DATE
     if impossible.any():
         parts = rows.impossible_date[impossible].T
         out[impossible] = _format(style, *parts)
@@ -181,7 +181,7 @@ def address_texts(rng: np.random.Generator, rows: ExportRows) -> np.ndarray:
 
 
 def _bad_coordinates(text: np.ndarray, rows: ExportRows) -> np.ndarray:
-    wrong = rows.bad == ev.BAD_COORDINATES
+    wrong = rows.bad == kinds.BAD_COORDINATES
     text[wrong] = rows.bad_coordinate[wrong]
     return text
 
@@ -288,9 +288,9 @@ def _cells(values: np.ndarray) -> list[Any]:
 def _reported_cells(rows: ExportRows) -> list[Any]:
     """Report times as date cells; bad rows get an empty cell or a text that is no date."""
     cells = _datetimes(rows.reported)
-    cells[rows.bad == ev.BAD_MISSING_TIME] = None
+    cells[rows.bad == kinds.BAD_MISSING_TIME] = None
     text = reported_texts(rows, "dash")
-    for kind in (ev.BAD_UNPARSEABLE_TIME, ev.BAD_IMPOSSIBLE_DATE):
+    for kind in (kinds.BAD_UNPARSEABLE_TIME, kinds.BAD_IMPOSSIBLE_DATE):
         mask = rows.bad == kind
         cells[mask] = np.asarray(text[mask], dtype=object)
     return cells.tolist()
@@ -308,7 +308,7 @@ def write_grid_app(path: Path, rows: ExportRows, spec: dict[str, Any], rng: np.r
     glon, glat = wgs84_to_gcj02(rows.lon, rows.lat)
     lng = _bad_coordinates(coordinate_texts(glon), rows)
     lat = coordinate_texts(glat)
-    wrong = rows.bad == ev.BAD_COORDINATES
+    wrong = rows.bad == kinds.BAD_COORDINATES
     lng[wrong] = _json_string(lng[wrong])  # a bad coordinate is a JSON string, valid ones are numbers
     reported = reported_texts(rows, "iso")
     address = address_texts(rng, rows)
@@ -357,7 +357,7 @@ def write_police110(path: Path, rows: ExportRows, spec: dict[str, Any], rng: np.
 def write_petition(path: Path, rows: ExportRows, spec: dict[str, Any], rng: np.random.Generator) -> None:
     """信访: XLSX, a small-grid code or (code empty) only an address naming town and village."""
     address = address_texts(rng, rows)
-    address[rows.bad == ev.BAD_GRID_CODE] = ""
+    address[rows.bad == kinds.BAD_GRID_CODE] = ""
     channel = _choice(rng, spec["channels"], rows)
     summary = _description("信访人反映", rows.village, rows.category, "问题")
     petitioner = _person(rows, "petitioner")

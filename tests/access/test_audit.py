@@ -3,6 +3,7 @@ limit, CSV export and `minqing audit`."""
 
 from __future__ import annotations
 
+import io
 import datetime as dt
 import multiprocessing
 import sqlite3
@@ -12,7 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from access.audit import (FAILURE_WINDOW, MAX_FAILURES, AuditError, AuditFilter, AuditLog, audit_path, entries_csv)
+from access.audit import FAILURE_WINDOW, MAX_FAILURES, AuditError, AuditFilter, AuditLog, audit_path
+from layers.export import write_audit_csv
 from access.principal import SYSTEM, Principal
 from minqing.cli import main
 
@@ -163,7 +165,9 @@ def test_a_success_resets_the_failure_count(log: AuditLog):
 def test_csv_is_bom_utf8_and_formula_safe(log: AuditLog):
     log.record("=HYPERLINK(\"http://x\")", "signin", outcome="failure")
     log.record(BOB, "export", target="事件明细", rows=7)
-    data = entries_csv(log.entries())
+    buffer = io.BytesIO()
+    write_audit_csv(log.entries(), buffer)
+    data = buffer.getvalue()
     assert data.startswith(b"\xef\xbb\xbf")
     text = data.decode("utf-8-sig")
     assert text.splitlines()[0] == "id,at,username,role,action,target,detail_json,rows,outcome"

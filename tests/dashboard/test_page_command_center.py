@@ -15,9 +15,9 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.frame import BIG_SCREEN_CSS, PageContext
 from dashboard.store import open_store
-from dashboard.widgets.cc_feed import FeedRow, feed_html, feed_rows, grid_label, new_arrivals
-from dashboard.widgets.cc_kpis import tiles
-from dashboard.widgets.live import live_context
+from dashboard.widgets.command_center.feed import FeedRow, feed_html, feed_rows, grid_label, new_arrivals
+from dashboard.widgets.command_center.kpis import tiles
+from dashboard.widgets.command_center.live import live_context
 from store.schema import connect
 from fixtures import HOSTILE_NAME, FixtureStore, fixture_store  # noqa: F401  (pytest fixture)
 from layers.kpis import CommandKpis, Figure, command_kpis, kpi_periods

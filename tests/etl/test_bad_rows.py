@@ -109,8 +109,20 @@ def loaded(tmp_path: Path) -> tuple[Path, object]:
     return tmp_path, load_project(load_config(tmp_path / "minqing.toml"))
 
 
-def test_at_least_twenty_kinds_of_bad_rows_are_covered() -> None:
-    assert len(BAD) >= 20 and len({row[0] for row, _ in BAD}) == len(BAD)
+def test_at_least_twenty_kinds_of_bad_rows_are_quarantined_one_reject_each(loaded: tuple[Path, object]) -> None:
+    """The loader's rejects of the CSV, in file order, are the table's bad rows at their own lines (then the ragged
+    row), one reject per row and no bad row loaded: at least twenty different rows, compared with what was stored."""
+    folder, _ = loaded
+    with duckdb.connect(str(folder / "store.duckdb"), read_only=True) as con:
+        rejected = con.execute(
+            "SELECT row_number, json_extract_string(raw, '$.id') FROM rejects WHERE batch_id = "
+            "(SELECT batch_id FROM load_batches WHERE file_path LIKE '%.csv') ORDER BY row_number").fetchall()
+        stored = {row[0] for row in con.execute("SELECT source_id FROM events").fetchall()}
+    first = len(GOOD) + 1  # data rows are numbered from 1: the good rows, then the bad ones
+    expected = [(first + i, row[0]) for i, (row, _) in enumerate(BAD)] + [(len(GOOD) + len(BAD) + 2, None)]
+    assert rejected == expected
+    assert len({id_ for _, id_ in rejected[:-1]}) >= 20
+    assert stored == set(GOOD) | {"J1"} and not stored & {row[0] for row, _ in BAD}
 
 
 def test_good_rows_load_and_every_bad_row_has_its_reason(loaded: tuple[Path, object]) -> None:

@@ -6,7 +6,9 @@ end in one of:
 - Fails: a UserError naming the file and saying what to do (never a traceback of another type);
 - Quarantines: the good rows load, each bad row is rejected with its reason, and the accounting holds;
 - Loads: every row loads (the value kept as text, the point put right, the grid flagged...);
-- Bounded: read in a child process under a timeout, within a time and a peak-memory bound.
+- Bounded: read in a child process within a peak-memory bound (a safety timeout turns a hang into a failure).
+No expectation depends on the machine's speed: where a guard is against work that grows too fast (ragged rows
+numbered by searching from the top each time), it compares counted work on n and 4n rows, not seconds.
 tests/etl/test_bad_rows.py covers 25 kinds of bad rows in a well-formed CSV; this file is about bad files.
 """
 
@@ -32,7 +34,9 @@ from hostile import corpus as c
 from hostile.corpus import FORMULAS, Case
 from hostile.isolated import read_isolated
 from hostile.project import COLUMNS, stored
-from layers.export import FORMULA_STARTS, write_events_csv, write_events_xlsx
+from layers.export import write_events_csv, write_events_xlsx
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may read as a formula
 from layers.stats import event_rows
 
 PEAK_MB = 1024  # a bomb must never take the reader past 1 GB
@@ -98,17 +102,15 @@ class Loads:
 
 @dataclass(frozen=True)
 class Bounded:
-    """Read in a child process: done within `seconds` and PEAK_MB, with `rows` rows or an error matching `match`."""
+    """Read in a child process: done (no hang) within PEAK_MB, with `rows` rows or an error matching `match`."""
 
-    seconds: float
     rows: int | None = None
     match: str | None = None
 
     def check(self, case: Case) -> None:
         assert case.path is not None and case.fmt is not None
-        outcome = read_isolated(case.path, case.fmt, timeout=self.seconds * 3 + 30)
+        outcome = read_isolated(case.path, case.fmt)
         assert outcome["peak_mb"] < PEAK_MB, outcome
-        assert outcome["seconds"] < self.seconds, outcome
         if self.match:
             assert outcome["error"] and re.search(self.match, outcome["error"]), outcome
             assert case.file in outcome["error"]
@@ -305,13 +307,13 @@ KINDS: list[tuple[str, Builder, Expectation]] = [
     ("mapping path to a file that is no mapping", c.mapping_path_traversal, Fails(r"not valid UTF-8 TOML")),
     ("config glob matching nothing", c.config_glob_matching_nothing, Fails(r"no file matches; check the path or glob")),
     # bombs and hangs, read in a child process
-    ("xlsx declaring 1,048,576 rows x 16,384 columns", c.xlsx_declaring_a_million_empty_rows, Bounded(20, rows=2)),
-    ("xlsx 1,000 columns wide with a row at 1,048,576", c.xlsx_thousand_columns_and_a_million_rows, Bounded(10, rows=2)),
+    ("xlsx declaring 1,048,576 rows x 16,384 columns", c.xlsx_declaring_a_million_empty_rows, Bounded(rows=2)),
+    ("xlsx 1,000 columns wide with a row at 1,048,576", c.xlsx_thousand_columns_and_a_million_rows, Bounded(rows=2)),
     ("xlsx header reaching column XFD", c.xlsx_header_reaching_column_xfd,
      Fails(r"header row reaches column 16,384; .*Delete the stray cells")),
-    ("xlsx shared-strings zip bomb", c.xlsx_shared_strings_zip_bomb, Bounded(20, match=r"inflates .* over 100 times")),
-    ("gzip bomb (2 GB from 4 MB)", c.gzip_zip_bomb, Bounded(20, match=r"inflates over 100 times .*hostile archive")),
-    ("200,000 ragged rows", c.every_row_ragged, Bounded(20, rows=200_000)),
+    ("xlsx shared-strings zip bomb", c.xlsx_shared_strings_zip_bomb, Bounded(match=r"inflates .* over 100 times")),
+    ("gzip bomb (2 GB from 4 MB)", c.gzip_zip_bomb, Bounded(match=r"inflates over 100 times .*hostile archive")),
+    ("200,000 ragged rows", c.every_row_ragged, Bounded(rows=200_000)),
 ]
 # Kinds whose clear message needs a fix outside the files this suite may change (etl/mapping.py).
 KNOWN_BUGS: dict[str, str] = {}
@@ -355,3 +357,16 @@ def test_rows_split_by_carriage_returns_keep_their_own_numbers(tmp_path: Path) -
         assert list(frame.index) == [1, 2, 3, 4, 5]
         assert frame[ERROR_COLUMN].notna().tolist() == [False, True, False, True, False]
         assert list(frame.loc[[1, 3, 5], "a"]) == ["1", "4", "9"]
+
+
+def test_ragged_rows_cost_grows_linearly(tmp_path: Path) -> None:
+    """Numbering the ragged rows must not search the file from the top for each of them (etl/readers.py
+    _ragged_rows): on 4n rows the read does about 4 times the work of n rows, where a quadratic numbering does
+    16 times. Counted (function calls, bytes searched), not timed, so it holds on a machine of any speed."""
+    n = 20_000
+    cases = c.every_row_ragged(tmp_path / "n", rows=n), c.every_row_ragged(tmp_path / "4n", rows=4 * n)
+    small, large = (read_isolated(case.path, case.fmt, count=True) for case in cases)
+    assert (small["error"], small["rows"], large["error"], large["rows"]) == (None, n, None, 4 * n)
+    for work in ("calls", "scanned"):
+        assert small[work] > 0, (work, small)
+        assert large[work] < 6 * small[work], f"{work}: {small[work]:,} on {n:,} rows, {large[work]:,} on {4 * n:,}"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +66,6 @@ class Loaded:
 
     folder: Path
     report: LoadReport
-    seconds: float
 
     def con(self) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(self.folder / _database_name(self.folder)), read_only=True)
@@ -98,9 +96,7 @@ def instantiate(name: str, target: Path) -> Path:
 
 def _load(name: str, factory: pytest.TempPathFactory) -> Loaded:
     config = instantiate(name, factory.mktemp(name))
-    start = time.perf_counter()
-    report = load_project(load_config(config))
-    return Loaded(folder=config.parent, report=report, seconds=time.perf_counter() - start)
+    return Loaded(folder=config.parent, report=load_project(load_config(config)))
 
 
 @pytest.fixture(scope="module")

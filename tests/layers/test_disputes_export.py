@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from layers.cells import neutralise
 from layers.disputes import city_dispute_totals, dispute_statistics
 from layers.export import (
     CITY_SHEET,
     LEVEL_SHEETS,
-    neutralise,
     write_disputes_csv,
     write_disputes_xlsx,
     write_events_csv,

@@ -51,6 +51,7 @@ from layers.geometry import (
 )
 from layers.grids import event_counts, grid_frame
 from layers.heatmap import MAX_CELLS, bin_points, heat_bins, heatmap, raw_heatmap_html_size
+from layers.kpis import latest_reports
 from layers.queries import filter_params
 from layers.queries import EventFilter
 from layers.lookups import department_names
@@ -65,6 +66,7 @@ from layers.markers import (
     markers_map,
 )
 from layers.offline import BASEMAP_ENV, LEAFLET_HEAT_JS_URL, LEAFLET_JS_URL, Basemap, basemap_from_env, offline_map
+from layers.stats import open_now
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR = ROOT / "dashboard" / "static" / "vendor"
@@ -429,6 +431,24 @@ def test_latest_events_are_the_newest_located_events(demo, demo_events):
     assert got["category_name"].tolist() == [categories[c] for c in expected["category"]]
     grids = dict(demo.execute("SELECT grid_code, name FROM grids").fetchall())
     assert got["grid_small_name"].tolist() == [grids.get(c) for c in expected["grid_small"]]
+
+
+def test_overdue_is_one_definition_on_markers_feed_and_figures(demo, demo_events):
+    """At a past moment some events that are closed now were still open and past due: the marker ring, the feed's
+    badge and overdue_now all count them (open at as_of: reported by then, not closed by then; overdue: due before)."""
+    as_of = pd.Timestamp("2025-06-15 12:30")
+    e = demo_events
+    open_then = (e["reported_at"] <= as_of) & (e["closed_at"].isna() | (e["closed_at"] > as_of) | (e["status"] != "closed"))
+    overdue_then = dict(zip(e["event_id"], open_then & (e["due_at"] < as_of)))
+    markers = latest_events(demo, as_of=as_of)
+    assert markers["overdue"].tolist() == [overdue_then[i] for i in markers["event_id"]]
+    assert (markers["overdue"] & (markers["status"] == "closed")).any()  # closed after as_of: ringed
+    feed = latest_reports(demo, as_of=as_of, limit=200)
+    assert feed["overdue"].tolist() == [overdue_then[i] for i in feed["event_id"]]
+    city = open_now(demo, "city", as_of=as_of).iloc[0]
+    located = e["grid_large"].notna()
+    assert city["open_now"] == int((open_then & located).sum())
+    assert city["overdue_now"] == sum(overdue_then[i] for i in e.loc[located, "event_id"])
 
 
 def test_latest_events_window_and_limit(demo, demo_events):

@@ -13,6 +13,7 @@ from etl.load import load_project
 from store.publish import working_path
 import pytest
 
+from paused_load import SAFETY_SECONDS
 from projects import HEADER, write_street_project
 
 @pytest.fixture()
@@ -42,7 +43,7 @@ def test_a_load_while_a_reader_holds_the_store(project: Path) -> None:
         (project / "street.csv").write_text(HEADER + "N1,邻里纠纷,处理中,2023/9/1 10:00,,115.05,22.95,\n", encoding="gbk")
         result = load_project(config).files[0]  # would fail on the reader's lock if it wrote in place
         assert result.loaded == 1
-        out, _ = reader.communicate("\n", timeout=30)
+        out, _ = reader.communicate("\n", timeout=SAFETY_SECONDS)  # only turns a hang into a failure
         assert int(out.strip()) == before  # the open reader kept its snapshot: never half a batch
     finally:
         reader.kill()

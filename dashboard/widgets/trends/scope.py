@@ -7,13 +7,13 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard.frame import LEVEL_LABELS, PageContext
+from dashboard.widgets.common import plain
 from store.schema import LEVELS
 from layers.drilldown import grid_profile
 from layers.trends import CITY, Scope, data_years, grid_options
 
 SCOPE_LEVELS: dict[str, str] = {"city": "全市", **LEVEL_LABELS}
 WHOLE_LEVEL = ""  # the grid picker's first option: every grid of the level
-MARKDOWN_SPECIALS = "\\`*_{}[]()#+-.!|<>~$"
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,6 @@ def user_levels(ctx: PageContext) -> tuple[str, ...]:
     levels = [p.level for p in found if p is not None and p.level in LEVELS]
     top = min(levels, key=LEVELS.index) if levels else LEVELS[-1]
     return tuple(LEVELS[LEVELS.index(top):])
-
-
-def plain(text: str) -> str:
-    """Text (a grid name) shown literally inside Markdown."""
-    return "".join(f"\\{ch}" if ch in MARKDOWN_SPECIALS else ch for ch in text)
 
 
 def pick_scope(ctx: PageContext) -> ScopeChoice:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.frame import PageContext
+from dashboard.widgets.common import Pager
 from store.schema import LEVELS
 from layers.drilldown import CITY_CODE, GridProfile, grid_profile
 
 GRID_KEY = "drill_grid_code"
 PARAM = "grid"
 PARAM_WRITTEN_KEY = "drill_param_written"  # the last ?grid= this page wrote; anything else came from outside
-PAGE_KEY = "drill_page"
+EVENT_PAGER = Pager("drill", unit="件")  # the event history's pager: drill_page, drill_prev, drill_next
 NOT_CHOSEN = ""  # a cascading selector with nothing chosen
 SELECTOR_KEYS: dict[str, str] = {"large": "drill_sel_large", "medium": "drill_sel_medium", "small": "drill_sel_small"}
 
@@ -25,7 +26,7 @@ SELECTOR_KEYS: dict[str, str] = {"large": "drill_sel_large", "medium": "drill_se
 def choose(code: str) -> None:
     """Show grid `code` (CITY_CODE: the whole city) from the next run on; the history starts at page 1."""
     st.session_state[GRID_KEY] = code or CITY_CODE
-    st.session_state[PAGE_KEY] = 1
+    EVENT_PAGER.first()
 
 
 def jurisdiction(ctx: PageContext) -> tuple[GridProfile, ...]:
@@ -91,13 +92,3 @@ def _write_url(code: str) -> None:
             st.query_params[PARAM] = code
         st.session_state[PARAM_WRITTEN_KEY] = code
 
-
-def plain(text: object) -> str:
-    """Text shown as is inside Streamlit markdown (labels, captions): markdown and HTML characters escaped."""
-    out = []
-    for ch in str(text):
-        if ch in "\\`*_{}[]()<>#+-.!|~$:":
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out)

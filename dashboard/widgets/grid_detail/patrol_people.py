@@ -1,5 +1,6 @@
 """The people looking after the chosen grid on 网格详情 (网格人员): phones masked; an administrator may reveal them,
-each reveal written to the audit log before any number is shown. Rendered with st.dataframe only."""
+each reveal written to the audit log before any number is shown (the audited reveal of dashboard/widgets/common.py).
+Rendered with st.dataframe only."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.frame import PageContext
+from dashboard.widgets.common import MISSING, Reveal, audited_reveal
 from layers.drilldown import GridProfile
 from layers.patrol import grid_people
 
@@ -17,6 +19,8 @@ HEADERS = {  # grid_people column -> Chinese header, in the order shown
 }
 REVEALED_KEY = "drill_patrol_phones_revealed"  # (username, grid code) whose phone reveal was recorded
 AUDIT_DETAIL = {"page": "网格详情", "what": "grid_people_phones"}
+REVEAL = Reveal(button="显示联系电话", button_key="drill_patrol_reveal", state_key=REVEALED_KEY, shows="联系电话",
+                detail=AUDIT_DETAIL)
 
 
 def people_table(people: pd.DataFrame) -> pd.DataFrame:
@@ -25,29 +29,11 @@ def people_table(people: pd.DataFrame) -> pd.DataFrame:
     return shown[list(HEADERS)].rename(columns=HEADERS)
 
 
-def _reveal(ctx: PageContext, code: str) -> bool:
-    """Record the reveal first; False (and an error shown) when it cannot be recorded."""
-    if ctx.audit is None:
-        st.error("审计日志不可用，不能显示联系电话。")
-        return False
-    try:
-        ctx.audit.record(ctx.principal, "reveal", target=code, detail=AUDIT_DETAIL)
-    except Exception as exc:  # AuditError, or anything else: no record, no phones
-        st.error(f"无法写入审计日志，不能显示联系电话：{exc}")
-        return False
-    st.session_state[REVEALED_KEY] = (ctx.principal.username, code)
-    return True
-
-
 def grid_people_panel(ctx: PageContext, profile: GridProfile) -> None:
     """网格人员: the table, with the audited 显示联系电话 button for those who may see the phones."""
     st.markdown("**网格人员**")
     allowed = ctx.principal.may_see_contact_phones
-    revealed = st.session_state.get(REVEALED_KEY) == (ctx.principal.username, profile.code)
-    if allowed and not revealed:
-        if st.button("显示联系电话", key="drill_patrol_reveal", help="每次查看都会记入审计日志"):
-            revealed = _reveal(ctx, profile.code)
-    revealed = revealed and allowed
+    revealed = audited_reveal(ctx, profile.code, REVEAL, allowed=allowed)
     people = ctx.store.query(grid_people, profile.code, as_of=ctx.as_of, reveal_phones=revealed)
     if people.empty:
         st.caption("该网格没有登记的网格人员。")
@@ -62,4 +48,4 @@ def grid_people_panel(ctx: PageContext, profile: GridProfile) -> None:
                for c in ("start_date", "end_date")}
     columns[HEADERS["last_check_in"]] = st.column_config.DatetimeColumn(HEADERS["last_check_in"],
                                                                         format="YYYY-MM-DD HH:mm")
-    st.dataframe(people_table(people), hide_index=True, column_config=columns, placeholder="—")
+    st.dataframe(people_table(people), hide_index=True, column_config=columns, placeholder=MISSING)

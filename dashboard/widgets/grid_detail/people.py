@@ -1,5 +1,6 @@
 """The people (当事人) of one event on 网格详情: masked for everyone; an official or admin may reveal one event's
-people at a time, and each reveal is written to the audit log before anything is shown.
+people at a time, through the audited reveal (dashboard/widgets/common.py): written to the audit log before
+anything is shown.
 
 Rendered with st.dataframe only (never unsafe HTML). The unmasked rows are fetched through the store's query
 cache, whose key includes the principal, so one user's reveal is never served to another.
@@ -7,31 +8,21 @@ cache, whose key includes the principal, so one user's reveal is never served to
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard.frame import PageContext
+from dashboard.widgets.common import MISSING, Reveal, audited_reveal
 from layers.personal import persons_for_event
 
 HEADERS = {"role_name": "身份", "name": "姓名", "phone": "电话", "id_number": "证件号码", "id_valid": "证件有效"}
 REVEALED_KEY = "drill_people_revealed"  # (username, event_id) whose reveal was recorded in this session
+REVEAL = Reveal(button="显示完整信息", button_key="drill_people_reveal", state_key=REVEALED_KEY, shows="完整信息",
+                detail={"page": "网格详情"})
 
 
-def _table(frame) -> None:
-    st.dataframe(frame[list(HEADERS)].rename(columns=HEADERS), hide_index=True, placeholder="—")
-
-
-def _reveal(ctx: PageContext, event_id: str) -> bool:
-    """Record the reveal first; False (and an error shown) when it cannot be recorded."""
-    if ctx.audit is None:
-        st.error("审计日志不可用，不能显示完整信息。")
-        return False
-    try:
-        ctx.audit.record(ctx.principal, "reveal", target=event_id, detail={"page": "网格详情"})
-    except Exception as exc:  # AuditError, or anything else: no record, no reveal
-        st.error(f"无法写入审计日志，不能显示完整信息：{exc}")
-        return False
-    st.session_state[REVEALED_KEY] = (ctx.principal.username, event_id)
-    return True
+def _table(frame: pd.DataFrame) -> None:
+    st.dataframe(frame[list(HEADERS)].rename(columns=HEADERS), hide_index=True, placeholder=MISSING)
 
 
 def event_people_panel(ctx: PageContext, event_ids: list[str]) -> None:
@@ -46,11 +37,7 @@ def event_people_panel(ctx: PageContext, event_ids: list[str]) -> None:
 
 
 def _people(ctx: PageContext, event_id: str) -> None:
-    revealed = st.session_state.get(REVEALED_KEY) == (ctx.principal.username, event_id)
-    if ctx.principal.may_reveal_personal_data and not revealed:
-        if st.button("显示完整信息", key="drill_people_reveal", help="每次查看都会记入审计日志"):
-            revealed = _reveal(ctx, event_id)
-    revealed = revealed and ctx.principal.may_reveal_personal_data
+    revealed = audited_reveal(ctx, event_id, REVEAL, allowed=ctx.principal.may_reveal_personal_data)
     people = ctx.store.query(persons_for_event, event_id, reveal=revealed)
     if people.empty:
         st.caption("该事件没有当事人记录。")

@@ -10,8 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.frame import PageContext
-from dashboard.widgets.cc_feed import FEED_CSS, MISSING, TIME_FORMAT, cell_text, grid_label
-from dashboard.widgets.cc_kpis import count_change, rate_change
+from dashboard.widgets.command_center.feed import FEED_CSS, TIME_FORMAT, grid_label
+from dashboard.widgets.command_center.kpis import count_change, rate_change
+from dashboard.widgets.common import cell_text, rate_text
 from layers.patrol import has_patrol_data, latest_visits, patrol_figures
 
 FEED_ROWS = 10
@@ -31,7 +32,7 @@ def patrol_tiles(ctx: PageContext) -> None:
     columns[0].metric("近7日走访", f"{int(now['visits_7d']):,}", count_change(now["visits_7d"] - before["visits_7d"]),
                       "off", delta_description="较上周", border=True,
                       help="统计时点前 7 天内网格员的巡查走访签到次数（按签到位置计入网格）。")
-    columns[1].metric("近7日走访覆盖率", MISSING if pd.isna(share) else f"{share * 100:.1f}%",
+    columns[1].metric("近7日走访覆盖率", rate_text(share),
                       None if pd.isna(share) or pd.isna(share_before) else rate_change(share - share_before),
                       "normal", delta_description="较上周", border=True,
                       help="近 7 天内至少有一次走访签到的小网格占全部小网格的比例。")

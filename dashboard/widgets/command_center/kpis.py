@@ -8,9 +8,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard.frame import PageContext
+from dashboard.widgets.common import count_text, rate_text
 from layers.kpis import CommandKpis, Figure, command_kpis
-
-MISSING = "—"
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ def tiles(kpis: CommandKpis) -> list[Tile]:
         figure: Figure = getattr(kpis, spec.field)
         out.append(Tile(
             label=spec.label,
-            value=_rate(figure.value) if spec.rate else _count(figure.value),
+            value=rate_text(figure.value) if spec.rate else count_text(figure.value),
             delta=rate_change(figure.change) if spec.rate else count_change(figure.change),
             delta_color=spec.delta_color,
             delta_description=spec.compared_with,
@@ -77,19 +76,11 @@ def kpi_tiles(ctx: PageContext) -> None:
     st.caption(f"统计时点 {ctx.as_of:%Y-%m-%d %H:%M} · 每 {ctx.refresh_seconds} 秒刷新，最近刷新 {refreshed:%H:%M:%S}")
 
 
-def _count(value: float | None) -> str:
-    return MISSING if value is None else f"{int(value):,}"
-
-
 def count_change(change: float | None) -> str | int | None:
     """A count's change for st.metric: +3 / -2, 0 for none (shown grey), None when unknown."""
     if change is None:
         return None
     return 0 if change == 0 else f"{int(change):+,}"
-
-
-def _rate(value: float | None) -> str:
-    return MISSING if value is None else f"{value * 100:.1f}%"
 
 
 def rate_change(change: float | None) -> str | int | None:

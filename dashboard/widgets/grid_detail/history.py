@@ -6,8 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.frame import PageContext
-from dashboard.widgets.drill_people import event_people_panel
-from dashboard.widgets.drill_state import PAGE_KEY
+from dashboard.widgets.common import MISSING
+from dashboard.widgets.grid_detail.people import event_people_panel
+from dashboard.widgets.grid_detail.state import EVENT_PAGER
 from store.schema import STATUSES
 from layers.drilldown import PAGE_SIZE, EventPage, GridProfile, event_history
 from layers.lookups import STATUS_NAMES
@@ -25,28 +26,20 @@ COLUMNS = {  # history row column -> Chinese header, in the order shown
 TIME_FORMAT = "YYYY-MM-DD HH:mm"
 
 
-def _first_page() -> None:
-    st.session_state[PAGE_KEY] = 1
-
-
-def _step(delta: int) -> None:
-    st.session_state[PAGE_KEY] = max(1, int(st.session_state.get(PAGE_KEY, 1)) + delta)
-
-
 def history_filters(ctx: PageContext) -> tuple[EventFilter, str, str, bool]:
     """The page's own filter (部门 / 类别 / 状态), the search text, the sort key and direction."""
     depts, categories, statuses = st.columns(3)
     chosen_depts = depts.multiselect("部门", list(ctx.dept_names), format_func=lambda c: ctx.dept_names.get(c, c),
-                                     key="drill_f_depts", placeholder="全部部门", on_change=_first_page)
+                                     key="drill_f_depts", placeholder="全部部门", on_change=EVENT_PAGER.first)
     chosen_categories = categories.multiselect(
         "类别", list(ctx.category_names), format_func=lambda c: ctx.category_names.get(c, c),
-        key="drill_f_categories", placeholder="全部类别", on_change=_first_page)
+        key="drill_f_categories", placeholder="全部类别", on_change=EVENT_PAGER.first)
     chosen_statuses = statuses.multiselect("状态", list(STATUSES), format_func=lambda s: STATUS_NAMES.get(s, s),
-                                           key="drill_f_statuses", placeholder="全部状态", on_change=_first_page)
+                                           key="drill_f_statuses", placeholder="全部状态", on_change=EVENT_PAGER.first)
     text, sort, direction = st.columns([3, 1, 1], vertical_alignment="bottom")
-    search = text.text_input("搜索事件（描述、地址或编号）", key="drill_q", on_change=_first_page)
-    sort_key = sort.selectbox("排序", list(SORTS), format_func=SORTS.get, key="drill_sort", on_change=_first_page)
-    descending = direction.toggle("降序", value=True, key="drill_desc", on_change=_first_page)
+    search = text.text_input("搜索事件（描述、地址或编号）", key="drill_q", on_change=EVENT_PAGER.first)
+    sort_key = sort.selectbox("排序", list(SORTS), format_func=SORTS.get, key="drill_sort", on_change=EVENT_PAGER.first)
+    descending = direction.toggle("降序", value=True, key="drill_desc", on_change=EVENT_PAGER.first)
     also = EventFilter(depts=tuple(chosen_depts), categories=tuple(chosen_categories), statuses=tuple(chosen_statuses))
     return also, search, sort_key, descending
 
@@ -64,17 +57,12 @@ def event_history_panel(ctx: PageContext, profile: GridProfile) -> EventPage:
     also, search, sort, descending = history_filters(ctx)
     result = ctx.store.query(event_history, profile.code, start=ctx.start, end=ctx.end, as_of=ctx.as_of,
                              where=ctx.where, also=also, search=search, sort=sort, descending=descending,
-                             page=int(st.session_state.get(PAGE_KEY, 1)), page_size=PAGE_SIZE)
-    st.session_state[PAGE_KEY] = result.page  # clamped to the pages there are, before the pager is drawn
+                             page=EVENT_PAGER.page(), page_size=PAGE_SIZE)  # clamped to the pages there are
     overdue = int(result.rows["overdue"].sum())
     st.caption(f"共 {result.total:,} 件事件，本页超期未办结 {overdue} 件；时间为上报、派遣、办结与办理期限。")
     time_columns = {COLUMNS[c]: st.column_config.DatetimeColumn(COLUMNS[c], format=TIME_FORMAT)
                     for c in ("reported_at", "dispatched_at", "closed_at", "due_at")}
-    st.dataframe(history_table(result.rows), hide_index=True, column_config=time_columns, placeholder="—")
-    back, number, forward, position = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
-    back.button("上一页", key="drill_prev", on_click=_step, args=(-1,), disabled=result.page <= 1)
-    number.number_input("页码", min_value=1, max_value=result.page_count, step=1, key=PAGE_KEY)
-    forward.button("下一页", key="drill_next", on_click=_step, args=(1,), disabled=result.page >= result.page_count)
-    position.caption(f"第 {result.page} / {result.page_count} 页，每页 {result.page_size} 件")
+    st.dataframe(history_table(result.rows), hide_index=True, column_config=time_columns, placeholder=MISSING)
+    EVENT_PAGER.draw(result.page, result.page_count, result.page_size)
     event_people_panel(ctx, [str(e) for e in result.rows["event_id"]])
     return result

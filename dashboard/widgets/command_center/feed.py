@@ -15,13 +15,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.frame import PageContext
+from dashboard.widgets.common import cell_text
 from layers.kpis import latest_reports
 from layers.markers import STATUS_LABELS
 
 FEED_ROWS = 15
 SEEN_KEY = "cc_feed_seen"
 TIME_FORMAT = "%m-%d %H:%M"
-MISSING = "—"
 OUTSIDE_GRIDS = "网格外"
 GRID_JOIN = "·"  # between the community and its grid; the only place a grid name may wrap
 NEW_LABEL = "新"
@@ -126,10 +126,3 @@ def _row_html(r: FeedRow) -> str:
         f"<td>{html.escape(r.status)}{overdue}</td>",
     )
     return f'<tr class="cc-new">{"".join(cells)}</tr>' if r.new else f"<tr>{''.join(cells)}</tr>"
-
-
-def cell_text(value: object) -> str:
-    """The value as text, "" when missing."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return ""
-    return str(value)

@@ -14,7 +14,8 @@ from typing import Any, Callable
 import streamlit as st
 
 from dashboard.frame import LEVEL_LABELS, PageContext
-from dashboard.widgets.trends_scope import ScopeChoice, filter_caption, plain
+from dashboard.widgets.common import plain
+from dashboard.widgets.trends.scope import ScopeChoice, filter_caption
 from store.schema import LEVELS
 from layers.disputes import dispute_statistics
 from layers.stats import event_rows

@@ -8,8 +8,9 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard.frame import CONTEXT_KEY, PageContext
-from dashboard.widgets.drill_state import (
-    NOT_CHOSEN, SELECTOR_KEYS, choose, home, jurisdiction, plain, top_level, visible_trail,
+from dashboard.widgets.common import plain
+from dashboard.widgets.grid_detail.state import (
+    NOT_CHOSEN, SELECTOR_KEYS, choose, home, jurisdiction, top_level, visible_trail,
 )
 from layers.drilldown import (
     CITY_CODE, LEVEL_NAMES, GridProfile, child_grids, children_ranked, clicked_grid, drill_map, map_grids,

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.frame import PageContext
-from dashboard.widgets.drill_patrol import NO_DATA
+from dashboard.widgets.common import NO_PATROL_DATA
 from layers.patrol import has_patrol_data, monthly_activity
 from layers.trends import Scope, trend_window
 
@@ -23,7 +23,7 @@ def patrol_months_table(months: pd.DataFrame) -> pd.DataFrame:
 def show_patrol_months(ctx: PageContext, scope: Scope, years: tuple[int, int]) -> None:
     """A line chart of 事件数 and 走访次数 per month, the table under it; a caption without patrol data."""
     if not ctx.store.query(has_patrol_data):
-        st.caption(NO_DATA)
+        st.caption(NO_PATROL_DATA)
         return
     start, end = trend_window(*years, as_of=ctx.as_of)
     grid = {} if scope.grid is None else {"level": scope.level, "code": scope.grid}  # a whole level: the city

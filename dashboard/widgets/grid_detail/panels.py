@@ -5,52 +5,43 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.frame import PageContext
-from dashboard.widgets.drill_charts import category_chart, ranking_chart, timeline_chart
-from dashboard.widgets.drill_state import plain
+from dashboard.widgets.common import MISSING, count_text, is_missing, plain, rate_text
+from dashboard.widgets.grid_detail.charts import category_chart, ranking_chart, timeline_chart
 from layers.drilldown import (
     LEVEL_NAMES, GridProfile, auto_period, category_mix, children_ranked, grid_figures, timeline,
 )
 
-MISSING = "—"
 PERIOD_KEY = "drill_period"
 PERIODS = {"auto": "自动", "day": "按日", "week": "按周", "month": "按月"}
 
 
-def _count(value: object) -> str:
-    return MISSING if value is None else f"{int(value):,}"
-
-
-def _rate(value: object) -> str:
-    return MISSING if value is None else f"{float(value):.1%}"
-
-
 def _number(value: object, digits: int = 1) -> str:
-    return MISSING if value is None else f"{float(value):,.{digits}f}"
+    return MISSING if is_missing(value) else f"{float(value):,.{digits}f}"
 
 
 def profile_card(profile: GridProfile) -> None:
     """名称, 编码, 上级, 网格层级, 面积, 人口."""
     st.subheader(plain(profile.name))
-    parents = " › ".join(name for _, name in profile.ancestors) or "—"
-    code = "—" if profile.level == "city" else profile.code
+    parents = " › ".join(name for _, name in profile.ancestors) or MISSING
+    code = MISSING if profile.level == "city" else profile.code
     st.caption(f"编码：{plain(code)}　·　上级：{plain(parents)}")
     level, area, people, children = st.columns(4)
     level.metric("网格层级", profile.level_name)
     area.metric("面积（km²）", _number(profile.area_km2, 2))
-    people.metric("人口", _count(profile.population))
+    people.metric("人口", count_text(profile.population))
     below = LEVEL_NAMES.get(profile.child_level or "", "")
-    children.metric(f"下级{below}" if below else "下级网格", _count(profile.child_count) if below else "无")
+    children.metric(f"下级{below}" if below else "下级网格", count_text(profile.child_count) if below else "无")
 
 
 def figures_row(ctx: PageContext, profile: GridProfile) -> None:
     """The grid's six figures for the sidebar's window and filters."""
     f = ctx.store.query(grid_figures, profile.code, start=ctx.start, end=ctx.end, as_of=ctx.as_of, where=ctx.where)
     tiles = (
-        ("事件数", _count(f["events"]), "时间范围内上报的事件"),
-        ("矛盾纠纷", _count(f["disputes_received"]), "时间范围内受理的矛盾纠纷（同一纠纷多部门上报计一次）"),
-        ("未办结", _count(f["open_now"]), "统计时点仍未办结的事件（不限时间范围）"),
-        ("超期", _count(f["overdue_now"]), "未办结且已过办理期限的事件"),
-        ("按期办结率", _rate(f["on_time_rate"]), "时间范围内办结的有期限事件中，按期办结的比例"),
+        ("事件数", count_text(f["events"]), "时间范围内上报的事件"),
+        ("矛盾纠纷", count_text(f["disputes_received"]), "时间范围内受理的矛盾纠纷（同一纠纷多部门上报计一次）"),
+        ("未办结", count_text(f["open_now"]), "统计时点仍未办结的事件（不限时间范围）"),
+        ("超期", count_text(f["overdue_now"]), "未办结且已过办理期限的事件"),
+        ("按期办结率", rate_text(f["on_time_rate"]), "时间范围内办结的有期限事件中，按期办结的比例"),
         ("每万人事件数", _number(f["events_per_10k"]), "事件数 ÷ 人口 × 10,000"),
     )
     for column, (label, value, help_text) in zip(st.columns(len(tiles)), tiles):
