@@ -1,6 +1,9 @@
-"""SQL of the dispute incidents (layers/disputes.py, and the dispute figures of stats, trends and drilldown): the
-incidents of the filtered dispute reports, per grid in a window and per year. The incident rule itself (DISPUTE_REPORTS,
-INCIDENTS) lives once in store/rollups.py. Parameters are named: $start, $end, the filter's lists, $year_from, $year_to."""
+"""SQL of the dispute incidents (layers/disputes.py; the dispute figures of stats, trends and drilldown).
+
+The incidents of the filtered dispute reports, per grid in a window and per year. The incident rule itself
+(DISPUTE_REPORTS, INCIDENTS) lives once in store/rollups.py. Parameters are named: $start, $end, the filter's lists,
+$year_from, $year_to.
+"""
 
 from __future__ import annotations
 

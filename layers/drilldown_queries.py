@@ -1,5 +1,4 @@
-"""SQL of one grid up close (layers/drilldown.py): the grid, its parents and children, search, its event history,
-category mix and timeline.
+"""SQL of one grid up close (layers/drilldown.py): its family, search, event history, category mix and timeline.
 
 The grid's level picks the events column through GRID_KEY ('city' matches every located event); the grid code
 ($code), the window ($start, $end), the sidebar's filter ($depts, ...) and the page's own ($also_depts, ...), the

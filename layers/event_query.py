@@ -1,8 +1,8 @@
-"""The one event query of layers/: a window, an EventFilter and an as_of compiled once to SQL with named parameters,
-and the one definition of an event open and overdue at as_of.
+"""The one event query of layers/: window, filter and as_of as named SQL parameters, and the one open / overdue rule.
 
-Every query of the topic modules (layers/<topic>_queries.py) reads the events (or the facts and reports built from
-them) under the alias `e` and takes its inputs as DuckDB named parameters:
+An EventQuery (a window, an EventFilter, an as_of) is compiled once to SQL with named parameters: every query of the
+topic modules (layers/<topic>_queries.py) reads the events (or the facts and reports built from them) under the alias
+`e` and takes its inputs as DuckDB named parameters:
 
 - `$start`, `$end`: the window [start, end) on a time column, NULL for an open end (`in_window`);
 - `$depts`, `$categories`, `$dispute_classes`, `$statuses`: the filter's lists, NULL for no restriction

@@ -1,5 +1,7 @@
-"""SQL of the grids (layers/grids.py, layers/geometry.py): geometry per level, event counts per grid, the store's
-headline numbers and the grid set's identity for caching. Parameters are named ($level, $start, $end)."""
+"""SQL of the grids (layers/grids.py, layers/geometry.py), with named parameters ($level, $start, $end).
+
+Geometry per level, event counts per grid, the store's headline numbers and the grid set's identity for caching.
+"""
 
 from __future__ import annotations
 

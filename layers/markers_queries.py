@@ -1,5 +1,7 @@
-"""SQL of single events on the command center: the newest located events for the map's markers (layers/markers.py),
-the newest reports for the live feed (layers/kpis.py) and event points for the heatmap (layers/heatmap.py).
+"""SQL of single events on the command center: map markers, the live feed and heatmap points.
+
+The newest located events for the markers (layers/markers.py), the newest reports for the live feed (layers/kpis.py)
+and event points for the heatmap (layers/heatmap.py).
 
 Every query filters with EVENT_CONDITION (window [$start, $end) on reported_at, the filter's lists) and marks
 "overdue" with the one OVERDUE_AT of layers/event_query.py, so a ringed marker, a feed badge and the KPI tile agree.

@@ -1,5 +1,7 @@
-"""Where the names once in this file live now, re-exported for callers outside layers/ (layers itself imports the
-topic modules): the event query in layers/event_query.py, SQL in layers/<topic>_queries.py beside its functions."""
+"""The names once defined here, re-exported for callers outside layers/ (layers itself imports the topic modules).
+
+The event query lives in layers/event_query.py, SQL in layers/<topic>_queries.py beside the functions that run it.
+"""
 
 from __future__ import annotations
 

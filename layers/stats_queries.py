@@ -1,5 +1,7 @@
-"""SQL of the figures per grid (layers/stats.py): window totals, breakdowns, median handling time, open and overdue at
-as_of, event rows and grid labels. Parameters are named: $start, $end, $as_of, the filter's lists (event_query)."""
+"""SQL of the figures per grid (layers/stats.py), with named parameters ($start, $end, $as_of, the filter's lists).
+
+Window totals, breakdowns, median handling time, open and overdue at as_of, event rows and grid labels.
+"""
 
 from __future__ import annotations
 
