@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard.auth import audit_log, current_principal, scope_names, show_open_banner, show_user, sign_in_screen
 from dashboard.frame import CONTEXT_KEY, build_context, read_summary
 from dashboard.settings import SettingsError, read as read_settings
-from dashboard.store import open_store
+from dashboard.published import open_store
 from access.principal import Principal
 
 VIEWS = Path(__file__).resolve().parent / "views"  # not "pages/": that name switches Streamlit to its old multipage mode

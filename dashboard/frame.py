@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.settings import CLOCK, DB, NEGLECT_DAYS, Settings, read as read_settings
-from dashboard.store import Store
+from dashboard.published import Store
 from access.audit import AuditLog
 from access.principal import SYSTEM, Principal
 from layers.grids import StoreSummary, store_summary

@@ -4,7 +4,7 @@
 
 The sequence is the same for every caller: check the request → compute its frames through `query` (a runner
 that calls a layers function with a cursor scoped to the requester's jurisdiction: access.scope.ScopedStore.query
-for the CLI, dashboard.store.Store.query for the pages) → record the export and its row count through `record`
+for the CLI, dashboard.published.Store.query for the pages) → record the export and its row count through `record`
 (the audit log; when recording fails the file is not made) → write the bytes through the writers of layers.export,
 whose every text cell passes the one neutraliser (layers.cells) → the bytes, the rows and the notes.
 """

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from dashboard.store import Store, open_store
+from dashboard.published import Store, open_store
 from store.errors import UserError
 from access.principal import SYSTEM, Principal
 from store.rollups import rollup_state

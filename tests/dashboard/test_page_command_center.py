@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.frame import BIG_SCREEN_CSS, PageContext
-from dashboard.store import open_store
+from dashboard.published import open_store
 from dashboard.widgets.command_center.feed import FeedRow, feed_html, feed_rows, grid_label, new_arrivals
 from dashboard.widgets.command_center.kpis import tiles
 from dashboard.widgets.command_center.live import live_context

@@ -1,6 +1,6 @@
 """Loads and a dashboard-like reader at the same time: the reader only ever sees whole published versions (issue 6 item 6).
 
-A separate reader process does what dashboard/store.py does: it keys its read-only connection on the
+A separate reader process does what dashboard/published.py does: it keys its read-only connection on the
 published file's (inode, size, mtime) and, when that changes, closes the old connection and opens the new
 file. It queries in a loop for the whole test (event count, events per large grid, batch accounting) while
 the test loads: a store of three departments, the whole demo city, then watch-style single-file loads of

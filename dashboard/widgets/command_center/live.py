@@ -15,7 +15,7 @@ from dataclasses import replace
 import streamlit as st
 
 from dashboard.frame import PageContext, now_for, window_bounds
-from dashboard.store import open_store
+from dashboard.published import open_store
 from layers.stats import QueryError, data_clock
 
 CUSTOM_WINDOW = "自定义"  # a window of fixed dates: it does not move with "now"

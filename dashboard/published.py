@@ -1,4 +1,4 @@
-"""Cached read access to the published store: one read-only connection per file version, TTL-cached query results.
+"""Cached read access to the published store (named so it never shadows the `store` package when Streamlit puts dashboard/ on sys.path): one read-only connection per file version, TTL-cached query results.
 
 Every query runs on a cursor scoped to the Store's principal (access.scope.scoped_cursor): a user with a
 jurisdiction sees only their grids' rows in every table, whatever layers/ function a page calls. Cached results
