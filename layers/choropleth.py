@@ -1,5 +1,5 @@
-"""Choropleth of a value per grid: quantile or natural-breaks classes (mapclassify), escaped Chinese tooltips with
-rank, a plain-HTML legend, the level's prepared (coverage-simplified, packed) geometry, offline Leaflet.
+"""Choropleth of a value per grid: quantile or natural-breaks classes, escaped Chinese tooltips with rank,
+a plain-HTML legend, the level's prepared (coverage-simplified, packed) geometry, offline Leaflet.
 
 The geometry goes into the page once as a packed topology (see layers/geometry.py) and is decoded by a
 few lines of inline JavaScript; values, classes and labels travel as short columns beside it. No
@@ -9,7 +9,6 @@ streamlit-folium load d3 from a CDN), no plugin files.
 
 from __future__ import annotations
 
-import functools
 import html
 from collections.abc import Callable, Sequence
 from typing import Literal
@@ -31,6 +30,7 @@ NO_RANK = "—"
 N_CLASSES = 5
 BreakMethod = Literal["quantile", "jenks"]
 BREAK_METHODS: tuple[str, ...] = ("quantile", "jenks")
+JENKS_MAX_UNITS = 1000  # above this many distinct values, natural breaks fall between runs of sorted values
 TOOLTIP_FIELDS: tuple[str, ...] = ("name", "code", "value", "rank")
 OUTLINE = {"color": "#4b5563", "weight": 1, "opacity": 1, "fillOpacity": 0.75}
 HIGHLIGHT = {"color": "#111827", "weight": 3}
@@ -243,30 +243,46 @@ def quantile_breaks(values: pd.Series, k: int = N_CLASSES) -> list[float]:
 
 
 def jenks_breaks(values: pd.Series, k: int = N_CLASSES) -> list[float]:
-    """Natural breaks (Fisher-Jenks, mapclassify.FisherJenks): edges that minimise the squared deviations within
-    the k classes.
+    """Natural breaks (Fisher-Jenks): edges that minimise the squared deviations within the k classes.
 
-    Every edge after the first is a data value: the largest of its class, so classify() puts it in the class it
-    closes. With k or fewer distinct values each value closes a class; equal values give one class.
+    Exact dynamic programme over the distinct values weighted by their counts; with more than
+    JENKS_MAX_UNITS distinct values, breaks may fall only between runs of neighbouring sorted values
+    (the deviations themselves stay exact). Every edge after the first is a data value: the largest
+    of its class, so classify() puts it in the class it closes.
     """
     v = values.dropna().to_numpy(dtype="float64")
     if v.size == 0:
         return []
-    u = np.unique(v)
+    u, w = np.unique(v, return_counts=True)
     if u.size == 1:
         return [float(u[0])] * 2
     if u.size <= k:
         return [float(x) for x in u]
-    return [float(u[0]), *_fisher_jenks_uppers(np.sort(v).tobytes(), k)]
+    cut = np.unique(np.round(np.linspace(0, u.size, min(u.size, JENKS_MAX_UNITS) + 1)).astype(int))
+    wf = w.astype("float64")
+    prefix = [np.concatenate([[0.0], np.cumsum(x)])[cut] for x in (wf, wf * u, wf * u * u)]
+    n = cut.size - 1  # units
 
+    def ssd(i: np.ndarray, j: np.ndarray) -> np.ndarray:  # squared deviations of units i..j-1
+        pw, ps, ps2 = (p[j] - p[i] for p in prefix)
+        return ps2 - ps * ps / pw
 
-@functools.lru_cache(maxsize=64)
-def _fisher_jenks_uppers(sorted_values: bytes, k: int) -> tuple[float, ...]:
-    """The upper bound of each of the k classes of the sorted float64 values (cached: a rerun draws the same map)."""
-    import mapclassify  # imported on first use: it loads scipy, scikit-learn and numba (seconds, once per process)
-
-    values = np.frombuffer(sorted_values, dtype="float64")
-    return tuple(float(b) for b in mapclassify.FisherJenks(values, k=k).bins)
+    cost = np.full((k + 1, n + 1), np.inf)
+    back = np.zeros((k + 1, n + 1), dtype=int)
+    ends = np.arange(1, n + 1)
+    cost[1, 1:] = ssd(np.zeros_like(ends), ends)
+    for c in range(2, k + 1):
+        for j in range(c, n + 1):
+            starts = np.arange(c - 1, j)
+            total = cost[c - 1, starts] + ssd(starts, np.full_like(starts, j))
+            best = int(np.argmin(total))
+            cost[c, j], back[c, j] = total[best], starts[best]
+    bounds, j = [n], n
+    for c in range(k, 1, -1):
+        j = back[c, j]
+        bounds.append(j)
+    uppers = [float(u[cut[b] - 1]) for b in reversed(bounds)]
+    return [float(u[0]), *uppers]
 
 
 def classify(values: pd.Series, edges: Sequence[float]) -> pd.Series:
