@@ -15,7 +15,7 @@ from access.principal import SYSTEM, Principal
 from layers.grids import StoreSummary, store_summary
 from layers.offline import Basemap
 from layers.patrol import DEFAULT_NEGLECT_DAYS
-from layers.queries import EventFilter
+from layers.event_query import EventFilter
 from layers.stats import data_clock
 from store.timewindow import QueryError
 from layers.lookups import category_names, department_names

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import glob
+import hashlib
+import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +38,7 @@ class DepartmentSource:
 
     pattern: str
     mapping: Mapping
+    mapping_sha256: str = ""  # hash of what reads the files (mapping content, and categories for events)
 
     def files(self) -> list[Path]:
         """The files the pattern names now, sorted so loads run in a stable order."""
@@ -53,6 +57,24 @@ class ProjectConfig:
     file_mode: int = DEFAULT_FILE_MODE  # permission bits of a new store (an existing store keeps its own)
 
 
+# The keys minqing.toml may hold, per table; anything else is a typo reported with the nearest valid key.
+TOP_KEYS: tuple[str, ...] = ("database", "categories", "users", "file_mode", "grids", "departments")
+GRIDS_KEYS: tuple[str, ...] = ("coordinates", *LEVELS)
+GRID_LEVEL_KEYS: tuple[str, ...] = ("path", "code", "name", "parent", "population", "grandparent", "encoding",
+                                    "coordinates")
+DEPARTMENT_KEYS: tuple[str, ...] = ("path", "mapping")
+
+
+def _unknown_keys(table: dict[str, Any], allowed: tuple[str, ...], where: str, problem: Any) -> None:
+    """One problem per key not in `allowed`, naming the nearest valid key (difflib) and all of them."""
+    for key in table:
+        if key in allowed:
+            continue
+        near = difflib.get_close_matches(str(key), allowed, n=1)
+        hint = f"did you mean '{near[0]}'? " if near else ""
+        problem(f"{where}{key}", "", f"unknown key; {hint}the keys here are {', '.join(allowed)}")
+
+
 def load_config(path: str | Path) -> ProjectConfig:
     """Read and validate minqing.toml and every mapping it names; list all problems at once."""
     path = Path(path).resolve()
@@ -68,6 +90,7 @@ def parse_config(raw: dict[str, Any], *, path: Path) -> ProjectConfig:
     def problem(key: str, value: object, fix: str) -> None:
         problems.append(Problem(str(path), key, repr(value) if value not in ("", None) else "", fix))
 
+    _unknown_keys(raw, TOP_KEYS, "", problem)
     database = raw.get("database")
     if not isinstance(database, str) or not database:
         problem("database", database, "set the DuckDB file, e.g. database = \"minqing.duckdb\"")
@@ -78,6 +101,9 @@ def parse_config(raw: dict[str, Any], *, path: Path) -> ProjectConfig:
 
     grids: dict[str, GridSource] = {}
     grid_section = raw.get("grids", {})
+    if not isinstance(grid_section, dict):
+        problem("grids", grid_section, "write a [grids] table with [grids.large], [grids.medium] and [grids.small]")
+        grid_section = {}
     default_system = str(grid_section.get("coordinates", "wgs84")).lower()
     for level in LEVELS:
         spec = grid_section.get(level)
@@ -85,14 +111,22 @@ def parse_config(raw: dict[str, Any], *, path: Path) -> ProjectConfig:
             if level == "small":
                 problem("grids.small", "", "give the small grids: [grids.small] path, code, name, parent")
             continue
+        if not isinstance(spec, dict):
+            problem(f"grids.{level}", spec, f"write a [grids.{level}] table with path, code and name")
+            continue
+        _unknown_keys(spec, GRID_LEVEL_KEYS, f"grids.{level}.", problem)
         grids[level] = _grid_source(level, spec, base, default_system, problem)
-    for key in grid_section:
-        if key not in LEVELS and key != "coordinates":
-            problem(f"grids.{key}", key, f"grid levels are {', '.join(LEVELS)}")
+    _unknown_keys(grid_section, GRIDS_KEYS, "grids.", problem)
 
     departments: list[DepartmentSource] = []
-    for i, spec in enumerate(raw.get("departments", [])):
+    department_specs = raw.get("departments", [])
+    if not isinstance(department_specs, list):
+        problem("departments", department_specs, "write one [[departments]] table per source, with path and mapping")
+        department_specs = []
+    for i, spec in enumerate(department_specs):
         key = f"departments[{i}]"
+        if isinstance(spec, dict):
+            _unknown_keys(spec, DEPARTMENT_KEYS, f"{key}.", problem)
         if not isinstance(spec, dict) or "path" not in spec or "mapping" not in spec:
             problem(key, spec, "give path (file or glob) and mapping (a mapping file)")
             continue
@@ -104,7 +138,8 @@ def parse_config(raw: dict[str, Any], *, path: Path) -> ProjectConfig:
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
-        departments.append(DepartmentSource(pattern=pattern, mapping=mapping))
+        departments.append(DepartmentSource(pattern=pattern, mapping=mapping,
+                                            mapping_sha256=mapping_digest(mapping, categories)))
     seen: dict[str, str] = {}
     for source in departments:
         code = source.mapping.department
@@ -116,6 +151,16 @@ def parse_config(raw: dict[str, Any], *, path: Path) -> ProjectConfig:
         raise ConfigError(problems)
     return ProjectConfig(path=path, database=(base / database), categories=categories,
                          grids=grids, departments=departments, file_mode=file_mode)
+
+
+def mapping_digest(mapping: Mapping, categories: dict[str, dict[str, str]]) -> str:
+    """SHA-256 of the mapping's canonical parsed content (comments, spacing and key order do not count), with the
+    categories for events (their dispute classes shape the rows): a file is read again when this changes."""
+    content = {"mapping": read_toml(mapping.path, missing="the mapping file does not exist")}
+    if mapping.kind == "events":
+        content["categories"] = categories
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _file_mode(value: object, problem: Any) -> int:

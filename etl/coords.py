@@ -88,3 +88,22 @@ def to_wgs84(x: np.ndarray, y: np.ndarray, system: str) -> tuple[np.ndarray, np.
     transformer = pyproj.Transformer.from_crs(system.upper(), "EPSG:4326", always_xy=True)
     lon, lat = transformer.transform(x, y)
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+BUILT_IN_SYSTEMS: tuple[str, ...] = ("wgs84", "cgcs2000", "gcj02", "bd09", "epsg:4326", "epsg:4490")
+
+
+def crs_problem(system: str) -> str | None:
+    """Why pyproj cannot convert `system` to WGS84 (the fix to give the user), or None when it can."""
+    text = str(system).strip().lower()
+    if text in BUILT_IN_SYSTEMS:
+        return None
+    try:
+        crs = pyproj.CRS.from_user_input(text.upper() if text.startswith("epsg:") else text)
+    except pyproj.exceptions.CRSError:
+        return ("pyproj knows no coordinate system by that code; check the number (look it up at epsg.io), e.g. "
+                "'EPSG:4547' for CGCS2000 / 3-degree Gauss-Kruger CM 114E, or use wgs84, cgcs2000, gcj02 or bd09")
+    if not (crs.is_geographic or crs.is_projected):
+        return (f"it is a {crs.type_name} ({crs.name}), not a system of map positions; give the horizontal "
+                "(projected or geographic) system the x/y values are in, e.g. 'EPSG:4547'")
+    return None

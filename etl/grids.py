@@ -13,9 +13,9 @@ import pandas as pd
 import shapely
 
 from etl.config import GridSource
-from etl.coords import to_wgs84
-from etl.readers import read_geo_frame
-from store.errors import UserError
+from etl.coords import crs_problem, to_wgs84
+from etl.readers import has_geometry, no_geometry_message, read_geo_frame
+from store.errors import ConfigError, Problem, UserError
 from store.transaction import transaction
 from etl.topology import LevelCheck, check_level
 
@@ -63,6 +63,7 @@ def read_grid_level(source: GridSource, report: GridReport) -> gpd.GeoDataFrame:
 def load_grids(con: duckdb.DuckDBPyConnection, sources: dict[str, GridSource]) -> GridReport:
     """Read, validate and store all levels in one transaction; an unchanged grid set is left as it is."""
     report = GridReport()
+    check_systems(sources)
     levels = {level: read_grid_level(src, report) for level, src in sources.items()}
     if "small" in levels and "medium" not in levels:
         levels["medium"] = dissolve_parents(levels["small"], "medium", report)
@@ -140,8 +141,20 @@ def _parent_of_parent(small: gpd.GeoDataFrame, source: GridSource) -> pd.Series:
     return pairs.set_index("parent_code")["grandparent_code"]
 
 
+def check_systems(sources: dict[str, GridSource]) -> None:
+    """Refuse, before any file is read, coordinate systems pyproj cannot convert (one problem per level)."""
+    problems = [Problem("minqing.toml", f"grids.{level}.coordinates (or grids.coordinates)", repr(source.coordinates),
+                        fix)
+                for level, source in sources.items() if (fix := crs_problem(source.coordinates)) is not None]
+    if problems:
+        raise ConfigError(problems)
+
+
 def _read_decoded(source: GridSource, report: GridReport) -> gpd.GeoDataFrame:
-    gdf, note = read_geo_frame(source.path, encoding=source.encoding)
+    gdf, note = read_geo_frame(source.path, encoding=source.encoding, require_geometry=False)
+    if not has_geometry(gdf):
+        raise UserError(no_geometry_message(source.path, gdf, None) + f"; grids.{source.level} needs one polygon "
+                        "per grid")
     if note:
         report.notes.append(note.replace("the encoding", f"grids.{source.level}.encoding"))
     return gdf

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +36,8 @@ TARGETS: dict[str, Target] = {
                      child_columns=ROSTER_GRID_COLUMNS),
     "visits": Target("visits", "visit_id", VISIT_COLUMNS, reset_on_update=("beat_km", "off_beat")),
 }
+# Each target's column naming the department (mapping code) that wrote a row: a re-read replaces only its own rows.
+SOURCE_COLUMNS: dict[str, str] = {"events": "dept", "roster": "source", "visits": "source"}
 
 
 @dataclass
@@ -49,15 +52,31 @@ class FileResult:
     duplicate: int = 0
     rejected: int = 0
     outside_grid: int = 0
-    skipped: bool = False  # the identical file was loaded before
+    skipped: bool = False  # the identical file was loaded before with the same mapping
+    removed: int = 0  # rows this file gave before that its re-read (a changed mapping) no longer gives: removed
+    error: str | None = None  # the file failed (nothing of it loaded): the message saying why and what to do
+    rejected_before: int = 0  # a skipped file: how many of its rows the load it repeats rejected
     notes: list[str] = field(default_factory=list)  # what the reader had to guess
     top_reasons: list[tuple[str, int]] = field(default_factory=list)
 
     def check(self) -> None:
         """The invariant every load must keep."""
         total = self.loaded + self.updated + self.duplicate + self.rejected
-        if not self.skipped and total != self.rows_in:
+        if not self.skipped and self.error is None and total != self.rows_in:
             raise AssertionError(f"{self.path}: row accounting broken: {self.rows_in} in, {total} accounted for")
+
+    @property
+    def problem(self) -> str | None:
+        """Why this file makes `minqing load` exit 2: it failed, or none of its rows made it into the store."""
+        if self.error is not None:
+            return self.error
+        if self.skipped and self.rows_in and self.rejected_before == self.rows_in:
+            return (f"unchanged since its last load, which rejected every one of its {self.rows_in:,} rows; fix the "
+                    "mapping (see `minqing rejects`) and load again")
+        if not self.skipped and self.rows_in and self.rejected == self.rows_in:
+            return (f"every one of its {self.rows_in:,} rows was rejected; see `minqing rejects --dept {self.dept}`, "
+                    "fix the mapping (or the file) and load again")
+        return None
 
 
 @dataclass
@@ -66,6 +85,11 @@ class LoadReport:
 
     grids: GridReport | None = None
     files: list[FileResult] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[FileResult]:
+        """The files that failed or had every row rejected (`minqing load` then exits 2)."""
+        return [f for f in self.files if f.problem is not None]
 
 
 CHUNK_ROWS = 500_000  # rows normalised and merged at a time; bounds memory on multi-million-row files
@@ -82,6 +106,7 @@ def load_project(config: ProjectConfig, *, files: list[tuple[DepartmentSource, P
     """Load the grids, then the given department files (default: every file the config names)."""
     report = LoadReport()
     todo = planned_files(config) if files is None else files
+    check_store_file(config.database)
     with publishing(config.database, mode=config.file_mode) as working:
         _load_into(working, config, todo, report, progress)
     return report
@@ -101,7 +126,10 @@ def _load_into(working: Path, config: ProjectConfig, todo: list[tuple[Department
         for done, (source, path) in enumerate(todo):
             if progress:
                 progress(done, len(todo), f"{source.mapping.department}: {path.name}")
-            result = load_file(con, source, path, config=config, grids=index)
+            try:
+                result = load_file(con, source, path, config=config, grids=index)
+            except UserError as exc:  # this file's transaction rolled back; the other files still load
+                result = FileResult(dept=source.mapping.department, path=path, error=str(exc))
             report.files.append(result)
             roster_changed |= source.mapping.kind == "roster" and (result.loaded + result.updated) > 0
         if roster_changed:  # every check-in's beat is measured against the roster as it is now
@@ -148,19 +176,29 @@ def store_departments(con: duckdb.DuckDBPyConnection, names: dict[str, str]) -> 
 
 def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Path, *,
               config: ProjectConfig, grids: GridIndex) -> FileResult:
-    """Load one file in one transaction; an identical file loaded before is skipped."""
+    """Load one file in one transaction; an identical file read before with the same mapping is skipped.
+
+    The same bytes read before with another mapping are read again and replace what they gave: the same keys are
+    updated, keys the file no longer gives are removed (from this department, when no other file changed them
+    since), and the rows its earlier reads quarantined are cleared from the rejects (the rows still wrong are
+    quarantined again)."""
     mapping = source.mapping
     result = FileResult(dept=mapping.department, path=path)
     digest = _sha256(path)
-    seen = con.execute(
-        "SELECT rows_in FROM load_batches WHERE source = ? AND file_sha256 = ? AND status = 'done' LIMIT 1",
-        [mapping.department, digest],
-    ).fetchone()
-    if seen:
+    mapping_digest = source.mapping_sha256 or None
+    earlier = con.execute(
+        "SELECT batch_id, rows_in, rows_rejected, mapping_sha256 IS NOT DISTINCT FROM ? FROM load_batches "
+        "WHERE source = ? AND file_sha256 = ? AND status = 'done' ORDER BY batch_id",
+        [mapping_digest, mapping.department, digest],
+    ).fetchall()
+    same = [row for row in earlier if row[3]]
+    if same:
         result.skipped = True
-        result.rows_in = int(seen[0])
+        result.rows_in = int(same[-1][1])
         result.duplicate = result.rows_in
+        result.rejected_before = int(same[-1][2])
         return result
+    replaced = [int(row[0]) for row in earlier]  # batches of these bytes under other mappings
     table = read_raw(path, fmt=format_of(path, mapping.format), encoding=mapping.encoding,
                      sheet=mapping.sheet, layer=mapping.layer)
     result.rows_in = table.rows
@@ -171,16 +209,24 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
     with transaction(con):
         batch_id = con.execute("SELECT nextval('batch_ids')").fetchone()[0]
         con.execute(
-            "INSERT INTO load_batches (batch_id, source, file_path, file_sha256, mapping_path, started_at, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'running')",
-            [batch_id, mapping.department, str(path), digest, str(mapping.path), datetime.now()],
+            "INSERT INTO load_batches (batch_id, source, file_path, file_sha256, mapping_path, mapping_sha256, "
+            "started_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
+            [batch_id, mapping.department, str(path), digest, str(mapping.path), mapping_digest, datetime.now()],
         )
+        if replaced:
+            _start_replacing(con, replaced, mapping.department)
         for raw in table.chunks(CHUNK_ROWS):
-            rejects = _load_chunk(con, raw, table, source.mapping, path, batch_id, config, grids, result)
+            rejects = _load_chunk(con, raw, table, source.mapping, path, batch_id, config, grids, result,
+                                  keep_keys=bool(replaced))
             _store_rejects(con, rejects, batch_id, mapping.department)
             result.rejected += len(rejects)
             for reason, count in rejects["reason"].value_counts().items():
                 reasons[reason] = reasons.get(reason, 0) + int(count)
+        if replaced:
+            result.removed = _remove_unproduced(con, TARGETS[mapping.kind], replaced, mapping)
+            if result.removed:
+                result.notes.append(f"{result.removed:,} row(s) this file gave under its earlier mapping are no "
+                                    "longer in it under the current one: removed")
         if mapping.kind == "visits":
             beats = assign_beats(con, {mapping.department: mapping.off_beat_km}, batch_id=batch_id)
             result.notes += _beat_notes(beats, mapping)
@@ -196,23 +242,59 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
 
 
 def _load_chunk(con: duckdb.DuckDBPyConnection, raw: pd.DataFrame, table: RawTable, mapping: Mapping, path: Path,
-                batch_id: int, config: ProjectConfig, grids: GridIndex, result: FileResult) -> pd.DataFrame:
-    """Normalise and merge one chunk of a file by its mapping's kind; return the chunk's rejects."""
+                batch_id: int, config: ProjectConfig, grids: GridIndex, result: FileResult, *,
+                keep_keys: bool = False) -> pd.DataFrame:
+    """Normalise and merge one chunk of a file by its mapping's kind; return the chunk's rejects. `keep_keys`
+    records the chunk's keys in the temp table produced_keys (a re-read removes the keys it no longer gives)."""
     target = TARGETS[mapping.kind]
     if mapping.kind == "roster":
         roster = normalise_roster(raw, table, mapping, path=path, grids=grids)
-        counts = merge_rows(con, target, roster.people, batch_id, grids.version, children=roster.grids)
+        rows = roster.people
+        counts = merge_rows(con, target, rows, batch_id, grids.version, children=roster.grids)
         rejects = roster.rejects
     elif mapping.kind == "visits":
         visits = normalise_visits(raw, table, mapping, path=path, grids=grids)
-        counts = merge_rows(con, target, visits.events, batch_id, grids.version)
+        rows = visits.events
+        counts = merge_rows(con, target, rows, batch_id, grids.version)
         rejects = visits.rejects
     else:
         normalised = normalise(raw, table, mapping, path=path, categories=config.categories, grids=grids)
-        counts = merge_rows(con, target, normalised.events, batch_id, grids.version, children=normalised.persons)
+        rows = normalised.events
+        counts = merge_rows(con, target, rows, batch_id, grids.version, children=normalised.persons)
         rejects = normalised.rejects
+    if keep_keys and not rows.empty:
+        con.register("chunk_keys", rows[[target.key]].rename(columns={target.key: "key"}))
+        try:
+            con.execute("INSERT INTO produced_keys SELECT CAST(key AS VARCHAR) FROM chunk_keys")
+        finally:
+            con.unregister("chunk_keys")
     _count(result, counts)
     return rejects
+
+
+def _start_replacing(con: duckdb.DuckDBPyConnection, replaced: list[int], dept: str) -> None:
+    """Before a re-read: clear the rejects of the earlier reads, start collecting the keys this read gives."""
+    con.execute("DELETE FROM rejects WHERE source = ? AND list_contains(?, batch_id)", [dept, replaced])
+    con.execute("CREATE OR REPLACE TEMP TABLE produced_keys (key VARCHAR)")
+
+
+def _remove_unproduced(con: duckdb.DuckDBPyConnection, target: Target, replaced: list[int], mapping: Mapping) -> int:
+    """Remove (with their child rows) the rows the earlier reads of a file wrote last that this read did not give;
+    the number removed. Rows another file changed since are that file's and stay."""
+    source = SOURCE_COLUMNS[mapping.kind]
+    stale = (f"SELECT {target.key} FROM {target.table} WHERE {source} = ? "
+             f"AND list_contains(?, coalesce(updated_batch, batch_id)) "
+             f"AND {target.key} NOT IN (SELECT key FROM produced_keys)")
+    try:
+        count = int(con.execute(f"SELECT count(*) FROM ({stale})", [mapping.department, replaced]).fetchone()[0])
+        if count:
+            if target.child:
+                con.execute(f"DELETE FROM {target.child} WHERE {target.key} IN ({stale})",
+                            [mapping.department, replaced])
+            con.execute(f"DELETE FROM {target.table} WHERE {target.key} IN ({stale})", [mapping.department, replaced])
+    finally:
+        con.execute("DROP TABLE IF EXISTS produced_keys")
+    return count
 
 
 def _count(result: FileResult, counts: MergeCounts) -> None:
@@ -243,6 +325,38 @@ def _store_rejects(con: duckdb.DuckDBPyConnection, rejects: pd.DataFrame, batch_
     con.register("incoming_rejects", frame)
     con.execute("INSERT INTO rejects SELECT * FROM incoming_rejects")
     con.unregister("incoming_rejects")
+
+
+DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
+
+
+def check_store_file(database: Path) -> None:
+    """The configured `database` must be a DuckDB file, or not exist yet, in a folder this user may write; anything
+    else is one UserError naming the file and the fix (the file is never touched)."""
+    where = "`database` in minqing.toml"
+    if database.is_dir():
+        raise UserError(f"{database}: is a folder, not a database file; point {where} at a file in it, "
+                        f"e.g. database = \"{database.name}/minqing.duckdb\"")
+    if database.exists():
+        try:
+            with database.open("rb") as handle:
+                head = handle.read(12)
+        except OSError as exc:
+            raise UserError(f"{database}: cannot read the store ({exc.strerror}); give this user read access to it "
+                            f"or point {where} at another file") from None
+        if not head:
+            raise UserError(f"{database}: is empty (0 bytes), not a DuckDB store; delete it (rm {database}) and "
+                            f"load again to build a new store there, or point {where} at the store")
+        if head[8:12] != DUCKDB_MAGIC:
+            raise UserError(f"{database}: is not a DuckDB file; point {where} at the store `minqing load` wrote, "
+                            "or at a new file name to build one there (this file was left as it is)")
+    folder = database.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"{database}: the folder {folder} is read-only for this user, and a load writes its working "
+                        f"copy and lock beside the store; make it writable (chmod u+w {folder}) or point {where} "
+                        "into a folder you may write")
 
 
 def _sha256(path: Path) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from etl.coords import crs_problem
 from store.errors import ConfigError, Problem, read_toml
 from store.schema import STATUSES
 
@@ -46,6 +47,10 @@ KIND_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # kind -> (
 }
 ROW_NUMBER_ID = "@row"  # fields.source_id = "@row": a file with no id column; the row number is the id
 TIME_FIELDS: tuple[str, ...] = ("reported_at", "dispatched_at", "closed_at", "due_at")
+# Every field read as a time (all kinds): one column, or two (the date and the time of day, joined with a space).
+TIMED_FIELDS: tuple[str, ...] = (*TIME_FIELDS, "visited_at", "start_date", "end_date")
+# x/y pairs that stand for a withheld location: always 0/0; a mapping may add others in coordinates.placeholders.
+DEFAULT_PLACEHOLDERS: tuple[tuple[float, float], ...] = ((0.0, 0.0),)
 # Personal data of the people a record names, mapped in [[persons]] (never in [fields]): stored in the
 # persons table, never in events.
 PERSON_FIELDS: tuple[str, ...] = ("name", "phone", "id_number")
@@ -55,7 +60,7 @@ TOP_KEYS: tuple[str, ...] = ("kind", "department", "name", "read", "fields", "ti
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "read": ("format", "encoding", "sheet", "layer"),
     "time": ("formats", "timezone"),
-    "coordinates": ("system", "from_geometry"),
+    "coordinates": ("system", "from_geometry", "placeholders"),
     "category": ("map", "default", "disputes"),
     "status": ("map", "default"),
     "grid_code": ("map",),
@@ -140,6 +145,7 @@ class Mapping:
     visit_type_default: str | None = None
     event_dept: str | None = None  # visits: the department whose source ids event_ref holds (None: full event ids)
     off_beat_km: float = DEFAULT_OFF_BEAT_KM
+    placeholders: tuple[tuple[float, float], ...] = DEFAULT_PLACEHOLDERS  # x/y treated as "no coordinates"
 
     def column(self, canonical: str) -> list[str]:
         """Source columns of a canonical field ([] when the mapping does not map it)."""
@@ -232,6 +238,14 @@ def parse_mapping(
         if not isinstance(columns, list) or not columns or not all(isinstance(c, str) for c in columns):
             problem(f"fields.{key}", value, "give a source column name or a list of names")
             continue
+        if key in TIMED_FIELDS and len(columns) > 2:
+            problem(f"fields.{key}", value, "a time is read from one column, or from two: the date and the time of "
+                    f"day, joined with a space in that order (e.g. {key} = [\"日期\", \"时间\"] with "
+                    "time.formats = [\"%Y-%m-%d %H:%M\"]); merge the other columns in the export")
+            continue
+        if key in ("lon", "lat") and len(columns) > 1:
+            problem(f"fields.{key}", value, f"give the one source column that holds the {key}")
+            continue
         fields[key] = columns
     coordinates = raw.get("coordinates", {})
     from_geometry = bool(coordinates.get("from_geometry", False))
@@ -262,6 +276,9 @@ def parse_mapping(
     system = str(coordinates.get("system", "wgs84")).lower()
     if system not in COORDINATE_SYSTEMS and not system.startswith("epsg:"):
         problem("coordinates.system", system, f"use one of {', '.join(COORDINATE_SYSTEMS)} or an EPSG code such as 'EPSG:4547'")
+    elif (unusable := crs_problem(system)) is not None:
+        problem("coordinates.system", coordinates.get("system"), unusable)
+    placeholders = _placeholders(coordinates.get("placeholders", []), problem)
 
     category = raw.get("category", {})
     category_map = {str(k): str(v) for k, v in category.get("map", {}).items()}
@@ -359,7 +376,23 @@ def parse_mapping(
         visit_type_default=visit_type_default,
         event_dept=event_dept,
         off_beat_km=float(off_beat_km),
+        placeholders=placeholders,
     )
+
+
+def _placeholders(value: Any, problem: Any) -> tuple[tuple[float, float], ...]:
+    """coordinates.placeholders: [x, y] pairs (in the mapping's system) that stand for "no location", beside 0/0."""
+    def number(v: object) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+
+    if not isinstance(value, list) or not all(isinstance(p, list) and len(p) == 2 and all(map(number, p))
+                                              for p in value):
+        problem("coordinates.placeholders", value, "give a list of [x, y] number pairs that stand for a withheld "
+                "location, e.g. placeholders = [[-1, -1], [999, 999]] (0/0 is always one)")
+        return DEFAULT_PLACEHOLDERS
+    pairs = list(DEFAULT_PLACEHOLDERS)
+    pairs += [(float(x), float(y)) for x, y in value if (float(x), float(y)) not in pairs]
+    return tuple(pairs)
 
 
 def _known_zone(name: object) -> bool:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ class Normalised:
     events: pd.DataFrame
     rejects: pd.DataFrame  # row_number, field, value, reason, raw
     persons: pd.DataFrame | None = None  # PERSON_COLUMNS + __row of the kept rows; None when the mapping has no [[persons]]
+    notes: list[str] = field(default_factory=list)  # what was done to kept rows, for the load report
 
 
 class Rejects:
@@ -94,7 +96,7 @@ def normalise(raw: pd.DataFrame, table: RawTable, mapping: Mapping, *, path: Pat
         computed = due_times(out["reported_at"], out["category"], mapping.due_rules, mapping.due_default)
         out.loc[missing_due, "due_at"] = computed[missing_due]
 
-    locate(out, raw, table, mapping, grids, rejects)
+    notes = locate(out, raw, table, mapping, grids, rejects)
     out["address"] = joined_text(raw, mapping.column("address")).replace("", None)
     out["description"] = joined_text(raw, mapping.column("description")).replace("", None)
     out["event_id"] = mapping.department + ":" + out["source_id"]
@@ -106,7 +108,7 @@ def normalise(raw: pd.DataFrame, table: RawTable, mapping: Mapping, *, path: Pat
     personal = {c for spec in mapping.persons for c in (spec.name, spec.phone, spec.id_number) if c}
     persons = _persons(raw.loc[~bad], mapping, out.loc[~bad, "event_id"]) if mapping.persons else None
     return Normalised(events=events[[*EVENT_COLUMNS, "__row"]].reset_index(drop=True),
-                      rejects=reject_frame(raw, rejects, personal), persons=persons)
+                      rejects=reject_frame(raw, rejects, personal), persons=persons, notes=notes)
 
 
 def source_ids(raw: pd.DataFrame, mapping: Mapping, rejects: Rejects, missing: str) -> pd.Series:
@@ -126,20 +128,49 @@ def time_field(raw: pd.DataFrame, mapping: Mapping, name: str, rejects: Rejects,
     columns = mapping.column(name)
     if not columns:
         return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
-    values = raw[columns[0]]
-    parsed = parse_times(values, mapping.time_formats, mapping.timezone)
+    if len(columns) == 2:  # the date and the time of day: joined with a space, then parsed like one value
+        values, native = date_and_time(raw[columns[0]], raw[columns[1]])
+        formats = mapping.time_formats + (["iso"] if native.any() and "iso" not in mapping.time_formats else [])
+        field_name = "+".join(columns)
+    else:
+        values, formats, field_name = raw[columns[0]], mapping.time_formats, columns[0]
+    parsed = parse_times(values, formats, mapping.timezone)
     given = text_of(values) != ""
     if missing is not None:
-        rejects.add(~given, columns[0], values, missing)
-    rejects.add(given & parsed.isna(), columns[0], values,
-                f"{unreadable}; expected one of {mapping.time_formats} between 1990 and 2100")
+        rejects.add(~given, field_name, values, missing)
+    rejects.add(given & parsed.isna(), field_name, values,
+                f"{unreadable}; expected one of {mapping.time_formats} between 1990 and 2100"
+                + (" (the two columns joined with a space)" if len(columns) == 2 else ""))
     return parsed
+
+
+def date_and_time(dates: pd.Series, times: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """One text per row, "<date> <time>" (either part alone when the other is empty), and where a part was a
+    date/time cell (Excel), written as ISO text (2024-03-01, 14:05:00) so that "iso" parses it."""
+    day, day_native = _time_part(dates, "%Y-%m-%d")
+    clock, clock_native = _time_part(times, "%H:%M:%S")
+    return (day + " " + clock).str.strip(), day_native | clock_native
+
+
+def _time_part(values: pd.Series, fmt: str) -> tuple[pd.Series, pd.Series]:
+    text = text_of(values).astype(object)
+    native = pd.Series(False, index=values.index)
+    if values.dtype == object:
+        native = values.map(lambda v: isinstance(v, (dt.date, dt.time))).astype(bool)
+        if native.any():
+            text[native] = values[native].map(lambda v: v.strftime(fmt))
+    return text, native
 
 
 def checked_rows(raw: pd.DataFrame, mapping: Mapping, path: Path) -> tuple[pd.DataFrame, Rejects]:
     """The raw rows once the file is known to have the mapping's columns, and their rejects with the rows the
     reader could not parse already quarantined."""
     raw = check_columns(raw, mapping, path)
+    if mapping.from_geometry and X_COLUMN not in raw.columns and not mapping.column("lon") and len(raw):
+        raise UserError(f"{path}: {mapping.path.name} sets coordinates.from_geometry = true, but the file has no geometry "
+                        f"(columns: {', '.join(str(c) for c in raw.columns if not str(c).startswith('__'))}); "
+                        "export it again with its points, or map lon and lat to its coordinate columns and "
+                        "remove from_geometry")
     rejects = Rejects(raw.index)
     if ERROR_COLUMN in raw.columns:
         rejects.add(raw[ERROR_COLUMN].notna(), "row", raw[ERROR_COLUMN], "the row cannot be parsed")
@@ -205,8 +236,11 @@ def translate(raw: pd.DataFrame, mapping: Mapping, name: str, table: dict[str, s
 
 
 def locate(out: pd.DataFrame, raw: pd.DataFrame, table: RawTable, mapping: Mapping, grids: GridIndex,
-            rejects: Rejects) -> None:
-    """Fill lon/lat (WGS84), the grid codes, location_from and outside_grid."""
+            rejects: Rejects) -> list[str]:
+    """Fill lon/lat (WGS84), the grid codes, location_from and outside_grid; return notes for the load report.
+
+    Placeholder coordinates (0/0, the mapping's coordinates.placeholders, or a point that converts to lon/lat 0/0)
+    are no location: the row falls back to its grid code or address, else it is kept with location_from 'none'."""
     n = len(raw)
     x = np.full(n, np.nan)
     y = np.full(n, np.nan)
@@ -232,6 +266,11 @@ def locate(out: pd.DataFrame, raw: pd.DataFrame, table: RawTable, mapping: Mappi
                 y = numbers.to_numpy(dtype=float)
     x = np.where(np.isfinite(x), x, np.nan)
     y = np.where(np.isfinite(y), y, np.nan)
+    placeholder = np.zeros(n, dtype=bool)
+    for px, py in mapping.placeholders:
+        placeholder |= (x == px) & (y == py)
+    x = np.where(placeholder, np.nan, x)
+    y = np.where(placeholder, np.nan, y)
     if system in _GEOGRAPHIC:
         swapped = (np.abs(x) <= 90) & (np.abs(y) > 90)
         x, y = np.where(swapped, y, x), np.where(swapped, x, y)
@@ -244,6 +283,11 @@ def locate(out: pd.DataFrame, raw: pd.DataFrame, table: RawTable, mapping: Mappi
     lon, lat = np.full(n, np.nan), np.full(n, np.nan)
     if has_point.any():
         lon[has_point], lat[has_point] = to_wgs84(x[has_point], y[has_point], system)
+        null_island = has_point & (np.abs(lon) < 1e-7) & (np.abs(lat) < 1e-7)
+        if null_island.any():
+            placeholder |= null_island
+            has_point &= ~null_island
+            lon[null_island], lat[null_island] = np.nan, np.nan
     out["lon"], out["lat"] = lon, lat
 
     small = pd.Series(grids.locate(lon, lat), index=raw.index, dtype=object)
@@ -272,11 +316,28 @@ def locate(out: pd.DataFrame, raw: pd.DataFrame, table: RawTable, mapping: Mappi
         medium[hit] = found[hit]
         large[hit] = medium[hit].map(grids.parent)
         location_from[hit] = "address"
-    rejects.add((location_from == "none") & ~pd.Series(has_point, index=raw.index), "location", None,
+    withheld = pd.Series(placeholder, index=raw.index)
+    rejects.add((location_from == "none") & ~pd.Series(has_point, index=raw.index) & ~withheld, "location", None,
                 "no usable location: give coordinates, a small-grid code or an address naming the town and village")
     out["grid_small"], out["grid_medium"], out["grid_large"] = small, medium, large
     out["location_from"] = location_from
     out["outside_grid"] = outside
+    return placeholder_notes(withheld & ~rejects.mask, location_from, mapping)
+
+
+def placeholder_notes(withheld: pd.Series, location_from: pd.Series, mapping: Mapping) -> list[str]:
+    """The load report's note on kept rows whose coordinates were placeholders (none when there were none)."""
+    count = int(withheld.sum())
+    if not count:
+        return []
+    values = ", ".join(f"{x:g}/{y:g}" for x, y in mapping.placeholders)
+    how = location_from[withheld].value_counts()
+    parts = [f"{int(how.get(k, 0)):,} located by {label}" for k, label in
+             (("grid_code", "their grid code"), ("address", "their address")) if how.get(k, 0)]
+    if how.get("none", 0):
+        parts.append(f"{int(how['none']):,} kept without a location (not counted outside the grids)")
+    return [f"{count:,} rows had placeholder coordinates {values}: treated as missing ({'; '.join(parts)}); the "
+            "source file keeps the values. Declare other stand-in values in coordinates.placeholders"]
 
 
 def _incident_ids(raw: pd.DataFrame, mapping: Mapping, event_ids: pd.Series) -> pd.Series:

@@ -53,6 +53,7 @@ class RawTable:
     row_numbers: np.ndarray | None = None  # data row number of each Arrow row
     errors: pd.DataFrame | None = None  # rows the parser could not split, with their row numbers
     notes: list[str] = field(default_factory=list)  # what the reader had to guess, for the load report
+    has_geometry: bool = False  # a vector file whose features have a geometry column (X_COLUMN/Y_COLUMN hold it)
 
     @property
     def rows(self) -> int:
@@ -333,10 +334,12 @@ def _check_inflation(content: io.BytesIO, path: Path) -> None:
                             "Open and re-save it in Excel, or export CSV")
 
 
-def read_geo_frame(path: Path, *, layer: str | None = None, encoding: str = "auto") -> tuple["gpd.GeoDataFrame", str | None]:
+def read_geo_frame(path: Path, *, layer: str | None = None, encoding: str = "auto",
+                   require_geometry: bool = True) -> tuple["gpd.GeoDataFrame", str | None]:
     """Read a vector file with GDAL; with encoding auto, garbled GBK text (no .cpg) is detected and re-read.
 
-    Returns the frame and a note when the encoding had to be guessed, so the caller can report it.
+    Returns the frame and a note when the encoding had to be guessed, so the caller can report it. A file (or
+    layer) of attributes only is a UserError, unless `require_geometry` is false: then it is a plain DataFrame.
     """
     import pyogrio
 
@@ -356,24 +359,48 @@ def read_geo_frame(path: Path, *, layer: str | None = None, encoding: str = "aut
         except Exception as exc:  # pyogrio wraps GDAL errors in several types
             raise UserError(f"{path}: GDAL cannot read it ({exc}); check that the file (and its .shx/.dbf) is complete") from None
 
+    def checked(frame: "pd.DataFrame") -> "gpd.GeoDataFrame":
+        if require_geometry and not has_geometry(frame):
+            raise UserError(no_geometry_message(path, frame, layer))
+        return frame
+
     if encoding not in ("auto", None):
-        return read("gb18030" if encoding == "gbk" else encoding), None
-    gdf = read(None)
-    sample = [str(c) for c in gdf.columns] + [str(v) for v in gdf.drop(columns="geometry").head(50).to_numpy().ravel()]
+        return checked(read("gb18030" if encoding == "gbk" else encoding)), None
+    gdf = checked(read(None))
+    attributes = gdf.drop(columns=gdf.geometry.name) if has_geometry(gdf) else gdf
+    sample = [str(c) for c in gdf.columns] + [str(v) for v in attributes.head(50).to_numpy().ravel()]
     if not looks_garbled(sample):
         return gdf, None
     note = (f"{path.name}: attributes looked garbled (GBK text without a .cpg file); read as GBK. "
             "Set the encoding to \"gbk\" to make this explicit")
-    return read("gb18030"), note
+    return checked(read("gb18030")), note
+
+
+def has_geometry(frame: "pd.DataFrame") -> bool:
+    """Whether a frame GDAL read has a geometry column (an attribute-only table or .dbf has none)."""
+    import geopandas as gpd
+
+    return isinstance(frame, gpd.GeoDataFrame) and frame._geometry_column_name in frame.columns
+
+
+def no_geometry_message(path: Path, frame: "pd.DataFrame", layer: str | None) -> str:
+    """What to tell the user about a vector file without geometry: the file, its columns, the fix."""
+    where = f"layer '{layer}' of {path}" if layer else str(path)
+    columns = ", ".join(map(str, list(frame.columns)[:12])) or "no columns"
+    return (f"{where}: has no geometry, only attribute columns ({columns}); export the layer again with its "
+            "points or polygons (GeoJSON, GeoPackage or a complete Shapefile: .shp, .shx, .dbf, .prj)")
 
 
 def _read_geo(path: Path, layer: str | None, encoding: str) -> RawTable:
     import shapely
 
-    gdf, note = read_geo_frame(path, layer=layer, encoding=encoding)
+    gdf, note = read_geo_frame(path, layer=layer, encoding=encoding, require_geometry=False)
+    notes = [note] if note else []
+    if not has_geometry(gdf):  # attributes only: lon/lat columns may still locate the rows (checked against the mapping)
+        return RawTable(table=pd.DataFrame(gdf), notes=notes)
     crs = gdf.crs.to_string() if gdf.crs is not None else None
-    frame = pd.DataFrame(gdf.drop(columns="geometry"))
+    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     geometry = gdf.geometry.values
     frame[X_COLUMN] = shapely.get_x(geometry)  # NaN for a missing or non-point geometry
     frame[Y_COLUMN] = shapely.get_y(geometry)
-    return RawTable(table=frame, crs=crs, notes=[note] if note else [])
+    return RawTable(table=frame, crs=crs, notes=notes, has_geometry=True)

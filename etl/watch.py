@@ -68,8 +68,14 @@ def watch(config: ProjectConfig, folder: Path, *, interval: float = 1.0,
                 on_problem(path, "no department's path pattern matches this file name; add a [[departments]] entry")
             else:
                 try:
-                    on_report(load_project(config, files=[(source, path)]))
-                except UserError as exc:
+                    report = load_project(config, files=[(source, path)])
+                except UserError as exc:  # the store itself (lock, grids): nothing of this file was read
                     on_problem(path, str(exc))
+                else:
+                    failed = [r for r in report.files if r.error is not None]
+                    for result in failed:  # the file's own mistake: its transaction rolled back
+                        on_problem(result.path, result.error or "")
+                    if not failed:
+                        on_report(report)
             inbox.mark_loaded(path)
         time.sleep(interval)

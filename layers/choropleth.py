@@ -20,6 +20,7 @@ import pandas as pd
 from branca.element import MacroElement
 from folium.template import Template
 
+from layers.display_text import display_text
 from layers.geometry import PreparedGrids, prepared_from_frame
 from layers.offline import Basemap, offline_map, script_json
 
@@ -164,8 +165,8 @@ class GridChoropleth(MacroElement):
         self.whole = _is_whole(self.aligned)
         self.payload_json = script_json(
             {
-                "names": [html.escape(n) for n in prepared.names],
-                "codes": [html.escape(c) for c in prepared.codes],
+                "names": [_tip_text(n) for n in prepared.names],
+                "codes": [_tip_text(c) for c in prepared.codes],
                 "values": self.value_texts,
                 "ranks": self.ranks,
                 "n_ranked": self.n_ranked,
@@ -180,14 +181,14 @@ class GridChoropleth(MacroElement):
         )
 
     def properties(self) -> list[dict[str, object]]:
-        """Per grid, in the level's order: name, code (escaped), value text, rank text, fill colour."""
+        """Per grid, in the level's order: name, code (display text, escaped), value text, rank text, fill colour."""
         out = []
         for i, (name, code) in enumerate(zip(self.prepared.names, self.prepared.codes)):
             rank = self.ranks[i]
             out.append(
                 {
-                    "name": html.escape(name),
-                    "code": html.escape(code),
+                    "name": _tip_text(name),
+                    "code": _tip_text(code),
                     "value": self.value_texts[i],
                     "rank": NO_RANK if rank is None else f"{rank} / {self.n_ranked}",
                     "fill": NO_DATA_COLOUR if self.classes[i] < 0 else self.colours[self.classes[i]],
@@ -365,6 +366,11 @@ def legend_html(title: str, rows: Sequence[tuple[str, str]], *, rings: Sequence[
     )
     heading = f'<div style="font-weight:600;margin-bottom:2px">{html.escape(title)}</div>'
     return f'<div style="{LEGEND_BOX}">{heading}{items}</div>'
+
+
+def _tip_text(text: object) -> str:
+    """A grid's name or code in its tooltip: display text (bidi controls as tokens, cut with "…"), escaped."""
+    return html.escape(display_text(text))
 
 
 def _is_whole(values: pd.Series) -> bool:

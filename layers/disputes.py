@@ -16,12 +16,11 @@ import pandas as pd
 
 from layers import disputes_queries as q
 from layers.event_query import EventQuery
-from layers.lookups import DISPUTE_CLASS_ORDER, UNCLASSIFIED, dispute_classes
+from layers.lookups import dispute_classes
 from layers.stats import CITY_CODE, CITY_NAME, QueryError, choose_source, find_grid, grid_table
 from store.schema import LEVELS
 
-__all__ = ["dispute_statistics", "city_dispute_totals", "dispute_classes", "class_columns", "COUNT_COLUMNS",
-           "DISPUTE_CLASS_ORDER", "UNCLASSIFIED", "CLASS_PREFIX"]
+__all__ = ["dispute_statistics", "city_dispute_totals", "class_columns", "COUNT_COLUMNS", "CLASS_PREFIX"]
 
 CLASS_PREFIX = "resolved_class_"  # class columns: resolved incidents of that class, e.g. resolved_class_邻里
 COUNT_COLUMNS: tuple[str, ...] = ("received", "resolved", "received_change", "resolved_change")

@@ -52,7 +52,7 @@ class ExportRequest:
     """What to export: `kind` (disputes | events | review), `fmt` (csv | xlsx) and the kind's options.
 
     disputes: level (large | medium | small | all), year_from, year_to (None: the data's first / last year), grid.
-    events: start, end (the [start, end) window), where (layers.queries.EventFilter), level, grid.
+    events: start, end (the [start, end) window), where (layers.event_query.EventFilter), level, grid.
     review: period (day | week | month), as_of (None: the latest report).
     """
 

@@ -3,7 +3,8 @@
 Circle markers only (icon markers need Font Awesome / Bootstrap from a CDN). The markers travel as one
 JSON array drawn by a few lines of inline JavaScript, not as one folium object each: folium.Popup
 needs jQuery (dropped offline) and folium.Tooltip puts its text in a JS template literal, where a
-backtick or "${" in a description would break out. Every text is HTML-escaped here in Python.
+backtick or "${" in a description would break out. Every text is made display text here in Python
+(layers.display_text: bidi controls shown as tokens, cut at 200 characters with "…") and HTML-escaped.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from folium.template import Template
 
 from layers import markers_queries as q
 from layers.choropleth import Legend
+from layers.display_text import display_text
 from layers.event_query import EventQuery, check_statuses
 from layers.lookups import STATUS_NAMES
 from layers.offline import Basemap, offline_map, script_json
@@ -152,7 +154,7 @@ class EventMarkers(MacroElement):
 
 
 def marker_row(e: object, dept_names: Mapping[str, str]) -> list[object]:
-    """[lat, lon, fill colour, overdue 0/1, tooltip parts, popup values]; all text escaped."""
+    """[lat, lon, fill colour, overdue 0/1, tooltip parts, popup values]; all text display text, escaped."""
     status = str(getattr(e, "status"))
     return [
         round(float(getattr(e, "lat")), 6),
@@ -211,7 +213,7 @@ def _present(value: object) -> bool:
 
 
 def _text(value: object) -> str:
-    return html.escape(str(value)) if _present(value) else MISSING
+    return html.escape(display_text(value)) if _present(value) else MISSING
 
 
 def _time(value: object) -> str:

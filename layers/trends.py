@@ -13,7 +13,6 @@ grid (the sum over the level's grids: at the small level, incidents placed by ad
 from __future__ import annotations
 
 import datetime as dt
-import io
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +21,7 @@ import duckdb
 import pandas as pd
 
 from layers import trends_queries as q
-from layers.disputes import city_dispute_totals, dispute_statistics
 from layers.event_query import NO_FILTER, EventFilter, EventQuery
-from layers.export import write_disputes_csv, write_disputes_xlsx, write_events_csv, write_events_xlsx
 from layers.lookups import dispute_classes
 from layers.stats import (
     LEVELS_AND_CITY,
@@ -32,7 +29,6 @@ from layers.stats import (
     choose_source,
     counts_by,
     disputes_in_window,
-    event_rows,
     find_grid,
     grid_table,
     period_start,
@@ -44,12 +40,12 @@ from store.schema import LEVELS
 from store.timewindow import TimeLike, bounded_window, checked_window, local_time
 
 __all__ = [
-    "Scope", "CITY", "PERIODS", "FIGURES", "MAP_FIGURES", "EXPORT_FORMATS", "EXPORT_LEVELS",
+    "Scope", "CITY", "PERIODS", "FIGURES", "MAP_FIGURES",
     "data_years", "trend_window", "grid_options",
     "dispute_series", "dispute_totals", "totals_table", "class_table", "period_label",
     "compare_windows", "same_period_comparison", "previous_year_comparison",
     "grid_month_values", "month_columns", "month_values",
-    "dispute_export", "event_export", "disputes_command", "events_command", "export_name",
+    "disputes_command", "events_command", "export_name",
 ]
 
 PERIODS: dict[str, str] = {"year": "年份", "month": "月份"}  # period -> its Chinese column header
@@ -58,8 +54,6 @@ PERIOD_BEFORE: dict[str, str] = {"year": "上年", "month": "上月"}
 FIGURES: dict[str, str] = {"events": "新增事件", "disputes_received": "受理纠纷", "disputes_resolved": "化解纠纷"}
 MAP_FIGURES: dict[str, str] = {"events": "事件数", "disputes_received": "受理纠纷数", "disputes_resolved": "化解纠纷数"}
 MEASURES: dict[str, str] = {"received": "受理纠纷数", "resolved": "化解纠纷数"}
-EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx")  # as minqing.cli.EXPORT_FORMATS
-EXPORT_LEVELS: tuple[str, ...] = ("large", "medium", "small", "all")  # as minqing.cli.EXPORT_LEVELS
 
 
 # --------------------------------------------------------------------------- scope and time
@@ -324,43 +318,6 @@ def month_values(values: pd.DataFrame, month: str) -> pd.Series:
 
 
 # --------------------------------------------------------------------------- exports, as the CLI writes them
-
-
-def _check_format(fmt: str) -> None:
-    if fmt not in EXPORT_FORMATS:
-        raise QueryError(f"`fmt` was {fmt!r} but is expected to be one of {list(EXPORT_FORMATS)}")
-
-
-def dispute_export(con: duckdb.DuckDBPyConnection, fmt: str, *, level: str, year_from: int, year_to: int,
-                   grid: str | None = None) -> bytes:
-    """The file `minqing export disputes --level L --from Y --to Y [--grid G] --format F` writes, as bytes:
-    dispute_statistics per level and city_dispute_totals through layers.export (XLSX: 全市合计 then the levels)."""
-    _check_format(fmt)
-    if level not in EXPORT_LEVELS:
-        raise QueryError(f"`level` was {level!r} but is expected to be one of {list(EXPORT_LEVELS)}")
-    if fmt == "csv" and level == "all":
-        raise QueryError("level 'all' writes one sheet per level and needs xlsx; for CSV pick large, medium or small")
-    levels = tuple(LEVELS) if level == "all" else (level,)
-    frames = {lv: dispute_statistics(con, lv, year_from=year_from, year_to=year_to, grid=grid) for lv in levels}
-    buffer = io.BytesIO()
-    if fmt == "csv":
-        write_disputes_csv(frames[level], buffer)
-    else:
-        totals = city_dispute_totals(con, year_from=year_from, year_to=year_to, grid=grid)
-        write_disputes_xlsx(frames, totals, buffer)
-    return buffer.getvalue()
-
-
-def event_export(con: duckdb.DuckDBPyConnection, fmt: str, *, start: TimeLike | None = None,
-                 end: TimeLike | None = None, where: EventFilter | None = None, level: str | None = None,
-                 grid: str | None = None) -> bytes:
-    """The file `minqing export events` writes for the same window, filter and grid, as bytes (event_rows through
-    layers.export)."""
-    _check_format(fmt)
-    rows = event_rows(con, start=start, end=end, where=where, level=level, grid=grid)
-    buffer = io.BytesIO()
-    (write_events_csv if fmt == "csv" else write_events_xlsx)(rows, buffer)
-    return buffer.getvalue()
 
 
 def export_name(kind: str, fmt: str, *parts: object) -> str:

@@ -100,7 +100,7 @@ def load(config_path: Path, inbox: Path | None, interval: float) -> None:
     if inbox is not None and not inbox.is_dir():
         raise UserError(f"--watch {inbox}: no such folder; create it (mkdir -p {inbox}) or name the inbox folder "
                         "the departments drop their files into")
-    _run_load(config_path)
+    report = _run_load(config_path)
     if inbox is not None:
         from etl.config import load_config
         from etl.watch import watch
@@ -113,6 +113,10 @@ def load(config_path: Path, inbox: Path | None, interval: float) -> None:
                   on_problem=lambda path, why: click.echo(f"错误 / error: {path}: {why}", err=True))
         except KeyboardInterrupt:
             click.echo("stopped")
+    problems = report.problems  # type: ignore[attr-defined]
+    if problems:  # reported above with the load report; the other files were loaded and published
+        names = ", ".join(f"{r.dept} {r.path.name}" for r in problems)
+        raise UserError(f"{len(problems)} file(s) not loaded: {names}; see \"failed\" / \"all rows rejected\" above")
 
 
 @main.command()
@@ -164,9 +168,6 @@ def rejects(database: Path, dept: str | None, limit: int) -> None:
 
 
 # --------------------------------------------------------------------------- export
-
-EXPORT_LEVELS = ("large", "medium", "small", "all")
-
 
 @main.group()
 def export() -> None:
@@ -295,10 +296,10 @@ def export_disputes(database: Path, level: str, year_from: int | None, year_to: 
                     fmt: str | None, output: Path, username: str | None, users_file: Path | None,
                     scopes: tuple[str, ...]) -> None:
     """Yearly dispute statistics (received, resolved, rate, change, per class) per grid."""
-    from layers.export_service import ExportRequest
+    from layers.export_service import DISPUTE_LEVELS, ExportRequest
 
-    if level not in EXPORT_LEVELS:
-        raise UserError(f"--level was {level!r}; pass one of {', '.join(EXPORT_LEVELS)}")
+    if level not in DISPUTE_LEVELS:
+        raise UserError(f"--level was {level!r}; pass one of {', '.join(DISPUTE_LEVELS)}")
     chosen = _export_format(fmt, output)
     if chosen == "csv" and level == "all":
         raise UserError("--level all writes one sheet per level and needs --format xlsx; for CSV pick --level large, medium or small")

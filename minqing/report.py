@@ -18,9 +18,12 @@ _WIDTH = 10_000  # render at full width: a narrow or absent terminal must not wr
 
 
 def load_table(report: LoadReport) -> list[tuple[object, ...]]:
-    """One row per department with the summed accounting, plus a total row."""
+    """One row per department with the summed accounting of the files it read, plus a total row (failed files
+    read nothing: they are listed apart, see print_load_report)."""
     rows: dict[str, list[int]] = {}
     for result in report.files:
+        if result.error is not None:
+            continue
         row = rows.setdefault(result.dept, [0] * 7)
         for i, value in enumerate((1, result.rows_in, result.loaded, result.updated, result.duplicate,
                                    result.rejected, result.outside_grid)):
@@ -64,14 +67,20 @@ def print_load_report(report: LoadReport, *, echo: Callable[[str], None]) -> Non
         for note in report.grids.notes:
             echo(f"  note: {note}")
     table = load_table(report)
-    if not table:
+    if not table and not report.files:
         echo("no department files found")
         return
-    for line in table_lines(_HEADERS, table, total=True):
-        echo(line)
+    if table:
+        for line in table_lines(_HEADERS, table, total=True):
+            echo(line)
     for result in report.files:
         for note in result.notes:
             echo(f"  note: {note}")
+    for result in report.files:
+        if result.error is not None:
+            echo(f"failed: {result.dept} {result.path}: {result.error}")
+        elif result.problem is not None:
+            echo(f"all rows rejected: {result.dept} {result.path}: {result.problem}")
     skipped = [r for r in report.files if r.skipped]
     if skipped:
         echo(f"{len(skipped)} file(s) unchanged since their last load: counted as duplicates")

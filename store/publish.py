@@ -36,7 +36,11 @@ def publishing(database: Path, *, mode: int = DEFAULT_FILE_MODE) -> Iterator[Pat
     reader holds either the old file (still valid while open) or the new one. A killed load leaves the
     published store as it was; its stale working copy is discarded by the next load.
     """
-    database.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{database}: cannot create its folder {database.parent} ({exc.strerror}); create it, or point "
+                        "`database` in minqing.toml into a folder you may write") from None
     with _exclusive(database):
         working = working_path(database)
         for stale in (working, working.with_name(working.name + ".wal")):
@@ -82,7 +86,13 @@ def _same_owner(path: Path, bits: int, gid: int | None) -> None:
 @contextmanager
 def _exclusive(database: Path) -> Iterator[None]:
     lock_path = database.with_name(database.name + ".lock")
-    with lock_path.open("w") as lock:
+    try:
+        lock = lock_path.open("w")
+    except OSError as exc:
+        raise UserError(f"{database}: cannot write {lock_path.name} beside it ({exc.strerror}); a load writes its lock "
+                        f"and working copy in {database.parent}: make that folder writable, or point `database` in "
+                        "minqing.toml into a folder you may write") from None
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

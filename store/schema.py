@@ -80,7 +80,8 @@ _DDL: tuple[str, ...] = (
         rows_duplicate    INTEGER NOT NULL DEFAULT 0,
         rows_rejected     INTEGER NOT NULL DEFAULT 0,
         rows_outside_grid INTEGER NOT NULL DEFAULT 0,
-        status            VARCHAR NOT NULL DEFAULT 'done'
+        status            VARCHAR NOT NULL DEFAULT 'done',
+        mapping_sha256    VARCHAR            -- hash of the mapping that read the file (NULL: loaded before it was kept)
     )
     """,
     """
@@ -192,10 +193,16 @@ _DDL: tuple[str, ...] = (
     """,
 )
 
+_MIGRATIONS: tuple[str, ...] = (
+    "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS mapping_sha256 VARCHAR",
+)
+
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table of the store if missing and record the schema version."""
     for statement in _DDL:
+        con.execute(statement)
+    for statement in _MIGRATIONS:  # columns added since the table first shipped: stores made before get them too
         con.execute(statement)
     con.execute(
         "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]

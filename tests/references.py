@@ -10,7 +10,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from layers.queries import EventFilter
+from layers.event_query import EventFilter
 
 GRID_COLUMN = {"large": "grid_large", "medium": "grid_medium", "small": "grid_small"}
 PUBLISHED = {2019: 1965, 2020: 3021, 2021: 4352}  # resolved disputes per year, the published Shanwei figures

@@ -1,5 +1,8 @@
 """What several pages share: the "—" mark and value texts, markdown-plain text, the pager, and the audited reveal.
 
+Value texts for people to read (`cell_text`) follow layers/display_text.py: bidi controls shown as tokens, long
+text cut with "…"; `raw_text` is the whole value, for comparing.
+
 The audited reveal is the one way a page shows personal data unmasked: `audited_reveal` writes the audit entry
 first and answers True only when the entry was written (no entry, no data); the page then asks the store for
 the unmasked rows. It draws nothing but its button and, when the log cannot be written, an error.
@@ -14,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.frame import PageContext
+from layers.display_text import display_text
 
 MISSING = "—"  # a value that is not known: a table cell, a metric, a profile field
 NO_PATROL_DATA = "未加载网格人员与巡查走访数据"  # a store loaded without a roster and check-ins
@@ -29,9 +33,15 @@ def is_missing(value: object) -> bool:
     return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
 
 
-def cell_text(value: object) -> str:
-    """The value as text, "" when missing."""
+def raw_text(value: object) -> str:
+    """The value as text, "" when missing (whole and unchanged: for comparing, not for showing)."""
     return "" if is_missing(value) else str(value)
+
+
+def cell_text(value: object) -> str:
+    """The value as a person may read it in a table cell, "" when missing: layers.display_text's rule (bidi controls
+    shown as tokens such as ⟨RLO⟩, cut at 200 characters with "…"); escape it where it goes into HTML."""
+    return display_text(raw_text(value))
 
 
 def count_text(value: object) -> str:

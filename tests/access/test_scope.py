@@ -21,7 +21,7 @@ from store.rollups import rollup_state
 from access.scope import SCOPE_TABLE, allowed_grids, ancestor_grids, scope_views, scoped_cursor
 from layers import disputes, drilldown, geometry, heatmap, kpis, lookups, markers, review, stats, trends
 from layers import grids as layer_grids
-from layers.queries import EventFilter
+from layers.event_query import EventFilter
 from minqing.cli import main
 from references import assert_figures_match, ref_grid_figures, ref_yearly
 

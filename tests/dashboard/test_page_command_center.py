@@ -21,7 +21,7 @@ from dashboard.widgets.command_center.live import live_context
 from store.schema import connect
 from fixtures import HOSTILE_NAME, FixtureStore, fixture_store  # noqa: F401  (pytest fixture)
 from layers.kpis import CommandKpis, Figure, command_kpis, kpi_periods
-from layers.queries import EventFilter
+from layers.event_query import EventFilter
 from layers.heatmap import LEAFLET_HEAT_JS_URL
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")

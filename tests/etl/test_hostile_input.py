@@ -31,13 +31,23 @@ import shapely
 from store.errors import UserError
 from etl.load import LoadReport
 from hostile import corpus as c
-from hostile.corpus import FORMULAS, Case
+from hostile.corpus import BIDI_ADDRESS, BIDI_DEPT, BIDI_MEDIUM, BIDI_SMALL, BIDI_TEXT, C0_FORMULAS, FORMULAS, Case
 from hostile.isolated import read_isolated
 from hostile.project import COLUMNS, stored
+from dashboard.widgets.command_center.feed import feed_html, feed_rows
+from layers.choropleth import GridChoropleth, choropleth
+from layers.display_text import BIDI_TOKENS, DISPLAY_LIMIT, ELLIPSIS
 from layers.export import write_events_csv, write_events_xlsx
+from layers.geometry import prepare_level
+from layers.kpis import latest_reports
+from layers.lookups import department_names
+from layers.markers import POPUP_FIELDS, event_markers, latest_events, markers_map
+from layers.offline import Basemap
+from layers.stats import event_rows
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may read as a formula
-from layers.stats import event_rows
+XLSX_CELL_CHARACTERS = 32_767  # the most an Excel cell holds
+AS_OF = "2024-03-02 00:00"  # after every row of the corpus (reported 2024-03-01)
 
 PEAK_MB = 1024  # a bomb must never take the reader past 1 GB
 
@@ -48,17 +58,26 @@ PEAK_MB = 1024  # a bomb must never take the reader past 1 GB
 @dataclass(frozen=True)
 class Fails:
     """One UserError whose message matches `match` and names the file (`file`: another file than the case's,
-    e.g. the mapping for a mapping's own problems)."""
+    e.g. the mapping for a mapping's own problems): raised by the load, or, for a department file, recorded as
+    that file's `error` in the report (etl/load.py: the file's transaction rolls back, the other files still load)."""
 
     match: str
     file: str | None = None
 
     def check(self, case: Case) -> None:
-        with pytest.raises(UserError, match=self.match) as info:
-            case.run()
+        try:
+            report = case.run()
+        except UserError as exc:
+            message = str(exc)
+        else:
+            failed = [f for f in report.files if getattr(f, "error", None)]
+            assert len(failed) == 1, f"no UserError raised and no file failed: {report.files}"
+            assert failed[0].loaded + failed[0].updated == 0, failed[0]
+            message = str(failed[0].error)
+        assert re.search(self.match, message), f"{self.match!r} not in {message!r}"
         named = self.file or case.file
-        assert named in str(info.value), f"the message does not name {named}: {info.value}"
-        assert "Traceback" not in str(info.value)
+        assert named in message, f"the message does not name {named}: {message}"
+        assert "Traceback" not in message
 
 
 @dataclass(frozen=True)
@@ -208,6 +227,145 @@ def _formulas_neutralised_on_export(case: Case, report: LoadReport) -> None:
     assert {"'" + p for p in FORMULAS} <= {cell.value for cell in texts}
 
 
+def _store(case: Case) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(case.config.parent / "store.duckdb"), read_only=True)
+
+
+def _exported_cells(rows: pd.DataFrame) -> tuple[list[str], list[Any]]:
+    """Every CSV cell, and every XLSX cell object (openpyxl, read back), of `rows` written by both event writers."""
+    buffer = io.BytesIO()
+    write_events_csv(rows, buffer)
+    limit = csv.field_size_limit(64 << 20)  # the 1 MB texts (the default limit is 128 KiB)
+    try:
+        csv_cells = [v for line in csv.reader(io.StringIO(buffer.getvalue().decode("utf-8-sig"))) for v in line]
+    finally:
+        csv.field_size_limit(limit)
+    buffer = io.BytesIO()
+    write_events_xlsx(rows, buffer)
+    xlsx_cells = [cell for line in openpyxl.load_workbook(buffer).active.iter_rows() for cell in line]
+    return csv_cells, xlsx_cells
+
+
+def _c0_formulas_neutralised_on_export(case: Case, report: LoadReport) -> None:
+    """Each C0-prefixed formula is stored as given (description and address) and leaves in both exports as
+    "'" + the formula: the control character removed first, then the apostrophe put before the formula character.
+
+    The forms behind \\x1f and \\x0b lose that character at load (str.strip takes it for whitespace): that is the
+    KNOWN_BUGS kind "C0 separators before formulas kept at load"; here their export is checked all the same."""
+    events = _events(case)
+    for i, given in enumerate(C0_FORMULAS):
+        event = events[f"P{i}"]
+        if not given[0].isspace():
+            assert (event["description"], event["address"]) == (given, given), (i, event["description"])
+    with _store(case) as con:
+        rows = event_rows(con)
+    assert len(rows) == len(C0_FORMULAS)
+    csv_cells, xlsx_cells = _exported_cells(rows)
+    texts = [cell for cell in xlsx_cells if isinstance(cell.value, str)]
+    assert not [cell.coordinate for cell in xlsx_cells if cell.data_type == "f"]
+    assert not [v for v in csv_cells if v.startswith(FORMULA_STARTS) or c.C0_FORMULAS[0][0] in v]
+    for given in C0_FORMULAS:
+        formula = given[1:]
+        for cells in (csv_cells, [cell.value for cell in texts]):
+            found = [v for v in cells if formula in v]
+            assert len(found) == 2, (given, found)  # the description and the address
+            assert all(v == "'" + formula and v[1] in "=+-@" for v in found), (given, found)
+
+
+def _c0_separators_kept_at_load(case: Case, report: LoadReport) -> None:
+    """A value is stored as given: a C0 control before a formula is not whitespace to strip silently."""
+    events = _events(case)
+    for i, given in enumerate(c.C0_SEPARATORS):
+        assert (events[f"W{i}"]["description"], events[f"W{i}"]["address"]) == (given, given), (i, events[f"W{i}"])
+
+
+def _no_raw_bidi(where: str, text: str) -> None:
+    """No bidi control in `text`, neither as the character nor as a JSON or JS escape of it."""
+    for ch in BIDI_TOKENS:
+        escape = f"\\u{ord(ch):04x}"
+        assert ch not in text and escape not in text.lower(), (where, f"U+{ord(ch):04X}")
+
+
+def _bidi_kept_and_shown_inert(case: Case, report: LoadReport) -> None:
+    """The store keeps every bidi control as loaded; the choropleth tooltips, the marker tooltips and popups and the
+    command center feed show each as a visible token (⟨RLO⟩, ...), so none can reorder what a person reads."""
+    events = _events(case)
+    assert (events["B1"]["description"], events["B1"]["address"]) == (BIDI_TEXT, BIDI_ADDRESS)
+    assert (events["B2"]["description"], events["B2"]["address"]) == (BIDI_ADDRESS, BIDI_TEXT)
+    shown_text = "甲⟨RLO⟩乙⟨LRO⟩丙⟨LRI⟩丁⟨RLI⟩戊⟨FSI⟩己⟨PDI⟩"
+    shown_small, shown_medium = ("⟨RLO⟩第1网格", "第2⟨LRI⟩网格⟨PDI⟩"), ("东⟨LRO⟩村", "西⟨RLI⟩村⟨PDI⟩")
+    with _store(case) as con:
+        names = dict(con.execute("SELECT grid_code, name FROM grids").fetchall())
+        assert [names[g] for g in ("S1", "S2", "M1", "M2")] == [*BIDI_SMALL, *BIDI_MEDIUM]
+        assert department_names(con) == {"hostile": BIDI_DEPT}
+        # choropleth tooltips, small and medium
+        for level, codes, shown in (("small", ("S1", "S2"), shown_small), ("medium", ("M1", "M2"), shown_medium)):
+            prepared = prepare_level(con, level)
+            counts = pd.Series([1, 1], index=list(codes))
+            layer = GridChoropleth(prepared, counts)
+            assert [p["name"] for p in layer.properties()] == list(shown), level
+            out = choropleth(prepared, counts, title="网格", basemap=Basemap.none()).get_root().render()
+            _no_raw_bidi(f"{level} choropleth", out)
+            assert all(name in out for name in shown), level
+        # markers: tooltip and popup
+        located = latest_events(con, as_of=AS_OF, limit=10)
+        layer = event_markers(located, dept_names=department_names(con))
+        popups = {p["编号"]: p for p in (dict(zip(POPUP_FIELDS, r[5])) for r in layer.rows)}
+        assert (popups["hostile:B1"]["描述"], popups["hostile:B1"]["地址"]) == (shown_text, "⟨RLO⟩exe.txt")
+        assert (popups["hostile:B2"]["描述"], popups["hostile:B2"]["地址"]) == ("⟨RLO⟩exe.txt", shown_text)
+        assert popups["hostile:B1"]["部门"] == "敌意⟨RLO⟩输入"
+        assert popups["hostile:B1"]["网格"] == "甲镇 / 东⟨LRO⟩村 / ⟨RLO⟩第1网格"
+        out = markers_map(located, dept_names=department_names(con), basemap=Basemap.none()).get_root().render()
+        _no_raw_bidi("markers", out)
+        # the command center feed
+        feed = feed_rows(latest_reports(con, as_of=AS_OF, limit=10))
+        by_id = {r.event_id: r for r in feed}
+        assert (by_id["hostile:B1"].dept, by_id["hostile:B1"].grid) == ("敌意⟨RLO⟩输入", "东⟨LRO⟩村·⟨RLO⟩第1网格")
+        assert by_id["hostile:B2"].grid == "西⟨RLI⟩村⟨PDI⟩·第2⟨LRI⟩网格⟨PDI⟩"
+        _no_raw_bidi("feed", feed_html(feed))
+
+
+def _long_text_shown_short_exported_whole(case: Case, report: LoadReport) -> None:
+    """A 1 MB description, address, grid name and department name: stored whole, exported whole, shown cut to
+    DISPLAY_LIMIT characters ending in "…" so the marker's popup, the feed row and the tooltip stay under 2 KB."""
+    events = _events(case)
+    long_description, long_address = "述" * c.ONE_MB, "址" * c.ONE_MB
+    assert (events["M1"]["description"], events["M1"]["address"]) == (long_description, long_address)
+    cut = DISPLAY_LIMIT - len(ELLIPSIS)
+    with _store(case) as con:
+        (grid_name,) = con.execute("SELECT name FROM grids WHERE grid_code = 'S1'").fetchone()
+        assert grid_name == "网" * c.ONE_MB and department_names(con) == {"hostile": "部" * c.ONE_MB}
+        # the marker's popup and tooltip
+        layer = event_markers(latest_events(con, as_of=AS_OF, limit=10), dept_names=department_names(con))
+        (row,) = [r for r in layer.rows if r[5][POPUP_FIELDS.index("编号")] == "hostile:M1"]
+        popup = dict(zip(POPUP_FIELDS, row[5]))
+        assert popup["描述"] == "述" * cut + ELLIPSIS and popup["地址"] == "址" * cut + ELLIPSIS
+        assert popup["部门"] == "部" * cut + ELLIPSIS and popup["网格"].endswith("网" + ELLIPSIS)
+        size = len(json.dumps(row, ensure_ascii=False).encode("utf-8"))
+        assert size < 4 * 1024, size  # four 200-character values of 3 bytes each, and the rest
+        assert len(json.dumps([row[4], popup["描述"]], ensure_ascii=False).encode("utf-8")) < 2 * 1024
+        # the feed row
+        feed = {r.event_id: r for r in feed_rows(latest_reports(con, as_of=AS_OF, limit=10))}
+        long_row = feed["hostile:M1"]
+        assert long_row.dept == "部" * cut + ELLIPSIS and long_row.grid == "东村·" + "网" * (cut - 3) + ELLIPSIS
+        size = len(feed_html([long_row]).encode("utf-8"))
+        assert size < 2 * 1024, size
+        # the choropleth tooltip
+        prepared = prepare_level(con, "small")
+        counts = pd.Series([1, 1], index=["S1", "S2"])
+        assert GridChoropleth(prepared, counts).properties()[0]["name"] == "网" * cut + ELLIPSIS
+        out = choropleth(prepared, counts, title="网格", basemap=Basemap.none()).get_root().render()
+        assert "网" * (cut + 1) not in out and len(out.encode("utf-8")) < 16 * 1024, len(out)
+        # exports: whole
+        rows = event_rows(con)
+    csv_cells, xlsx_cells = _exported_cells(rows)
+    assert long_description in csv_cells and long_address in csv_cells
+    # XLSX: not cut by the display rule; a cell holds at most Excel's 32,767 characters (openpyxl cuts there).
+    for whole in (long_description, long_address):
+        (value,) = [cell.value for cell in xlsx_cells if isinstance(cell.value, str) and cell.value[:1] == whole[0]]
+        assert whole.startswith(value) and len(value) >= XLSX_CELL_CHARACTERS and not value.endswith(ELLIPSIS)
+
+
 # --------------------------------------------------------------------------- the corpus
 
 FINITE = "coordinate is not finite"
@@ -258,6 +416,14 @@ KINDS: list[tuple[str, Builder, Expectation]] = [
     ("NUL bytes inside fields", c.nul_bytes_in_fields,
      Quarantines(frozenset({"N1"}), {"N2": "unknown category text"}, _nul_kept)),
     ("formula injection in text fields", c.formula_injection, Loads(len(FORMULAS) + 1, _formulas_neutralised_on_export)),
+    ("C0-prefixed formulas in description and address", c.c0_prefixed_formulas,
+     Loads(len(C0_FORMULAS), _c0_formulas_neutralised_on_export)),
+    ("C0 separators before formulas kept at load", c.c0_separators_before_formulas,
+     Loads(len(c.C0_SEPARATORS), _c0_separators_kept_at_load)),
+    ("bidi overrides in grid names, department and event text", c.bidi_controls_in_names_and_text,
+     Loads(2, _bidi_kept_and_shown_inert)),
+    ("a 1 MB text in a feed row (description, address, grid and department names)", c.one_mb_text_in_a_feed_row,
+     Loads(2, _long_text_shown_short_exported_whole)),
     ("dates in the years 9999 and 0001", c.dates_year_9999_and_0001,
      Quarantines(frozenset({"D1"}), {"D2": TIME, "D3": TIME, "D4": TIME, "D5": TIME, "D6": TIME})),
     ("xlsx date cells in the years 9999 and 0001", c.xlsx_dates_year_9999_and_0001,
@@ -315,8 +481,12 @@ KINDS: list[tuple[str, Builder, Expectation]] = [
     ("gzip bomb (2 GB from 4 MB)", c.gzip_zip_bomb, Bounded(match=r"inflates over 100 times .*hostile archive")),
     ("200,000 ragged rows", c.every_row_ragged, Bounded(rows=200_000)),
 ]
-# Kinds whose clear message needs a fix outside the files this suite may change (etl/mapping.py).
-KNOWN_BUGS: dict[str, str] = {}
+# Kinds whose clear message needs a fix outside the files this suite may change (etl/mapping.py, etl/normalize.py).
+KNOWN_BUGS: dict[str, str] = {
+    "C0 separators before formulas kept at load": (
+        "etl/normalize.py text_of/_text strip text with str.strip(), which takes \\x0b, \\x0c and \\x1c-\\x1f for "
+        "whitespace: '\\x1f@SUM(1)' is stored as '@SUM(1)', a value altered silently at load"),
+}
 
 
 def _params() -> list[Any]:
@@ -336,7 +506,8 @@ def test_the_corpus_has_at_least_thirty_kinds() -> None:
                 "missing required", "10 MB", "NUL", "formula", "9999", "inf", "swapped", "sea", "declared csv",
                 "never closes", "bare string", "bare number", "5 MB line", ".dbf", ".shx", "null geometries",
                 "self-intersecting", "empty grid", "duplicate grid", "outside its parent", "does not exist",
-                "floats in the DBF", "zip bomb", "unknown keys", "wrong types", "climbing out", "matching nothing"]
+                "floats in the DBF", "zip bomb", "unknown keys", "wrong types", "climbing out", "matching nothing",
+                "C0-prefixed formulas", "bidi overrides", "1 MB text"]
     for word in required:
         assert any(word in name for name in names), word
 

@@ -47,7 +47,7 @@ from layers.personal import (
     masked,
     persons_for_event,
 )
-from layers.queries import EventFilter
+from layers.event_query import EventFilter
 from minqing.cli import main
 
 REPO = Path(__file__).resolve().parents[2]

@@ -325,7 +325,7 @@ def test_chicago_status_categories_and_times(crimes: pd.DataFrame, assaults: pd.
 
 def test_layers_yearly_counts_per_district_match_the_reference(chicago: Loaded, assaults_raw: pd.DataFrame) -> None:
     """The analytics layer (rollups included) on real data, against the publisher's recorded codes."""
-    from layers.queries import EventFilter
+    from layers.event_query import EventFilter
     from layers.stats import counts_by
 
     ours = counts_by(chicago.con(), "large", "year", where=EventFilter(depts=("cod_assaults",)))

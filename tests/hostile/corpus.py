@@ -27,8 +27,20 @@ from .files import (
 from .project import COLUMNS, build_project, csv_text, grid_frames, row
 
 FORMULAS = ("=cmd|' /C calc'!A0", "+1+1", "@SUM(1)", "-2+3", "=HYPERLINK(\"http://x.invalid\",\"点我\")")
+# A formula behind a C0 control character: a neutraliser that checked for formulas before removing controls would
+# hand a spreadsheet the live formula (layers/cells.py removes first, then prefixes).
+C0_FORMULAS = ("\x01=2+5", "\x02-2+3", "\x00+1+1", "\x1f@SUM(1)", "\x0b=HYPERLINK(\"http://x.invalid\")")
+# C0 controls that Python's str.isspace() counts as whitespace (so str.strip() takes them off the front).
+C0_SEPARATORS = ("\x1f@SUM(1)", "\x0b=HYPERLINK(\"http://x.invalid\")", "\x0c=1+1", "\x1c+1+1")
+# Right-to-left / left-to-right overrides and isolates (U+202E RLO, U+202D LRO, U+2066-U+2069 LRI, RLI, FSI, PDI).
+BIDI_TEXT = "甲\u202e乙\u202d丙\u2066丁\u2067戊\u2068己\u2069"
+BIDI_ADDRESS = "\u202eexe.txt"  # shown obeyed, it reads "txt.exe"
+BIDI_SMALL = ("\u202e第1网格", "第2\u2066网格\u2069")
+BIDI_MEDIUM = ("东\u202d村", "西\u2067村\u2069")
+BIDI_DEPT = "敌意\u202e输入"
 TEN_MB = 10 * (1 << 20)
 FIVE_MB = 5 * (1 << 20)
+ONE_MB = 1 << 20  # characters
 
 
 @dataclass
@@ -204,6 +216,46 @@ def formula_injection(root: Path) -> Case:
     rows = [row(f"F{i}", note=text) for i, text in enumerate(FORMULAS)]
     rows.append(row("=1+2", note="@SUM(A1:A9)"))  # a formula as the source id too
     return _project(root, {"formulas.csv": _csv(rows)})
+
+
+def _with_address(rows: list[dict[str, str]], addresses: list[str]) -> bytes:
+    """Rows with an extra column `addr` (mapped to address by _ADDRESS_MAPPING) holding `addresses`."""
+    return csv_text([r | {"addr": a} for r, a in zip(rows, addresses)], columns=[*COLUMNS, "addr"]).encode()
+
+
+_ADDRESS_MAPPING: dict[str, Any] = {"fields": {"address": "addr"}}
+
+
+def c0_prefixed_formulas(root: Path) -> Case:
+    """The five C0-prefixed formula forms in the description and the address (the mapping's other free text)."""
+    rows = [row(f"P{i}", note=text) for i, text in enumerate(C0_FORMULAS)]
+    return _project(root, {"c0.csv": _with_address(rows, list(C0_FORMULAS))}, mapping=_ADDRESS_MAPPING)
+
+
+def c0_separators_before_formulas(root: Path) -> Case:
+    """Formulas behind the C0 controls str.strip() takes for whitespace (\\x0b, \\x0c, \\x1c-\\x1f)."""
+    rows = [row(f"W{i}", note=text) for i, text in enumerate(C0_SEPARATORS)]
+    return _project(root, {"separators.csv": _with_address(rows, list(C0_SEPARATORS))}, mapping=_ADDRESS_MAPPING)
+
+
+def bidi_controls_in_names_and_text(root: Path) -> Case:
+    """Bidi overrides and isolates in small and medium grid names, the department's name and event text."""
+    medium = grid_frames()["medium"]
+    medium["name"] = list(BIDI_MEDIUM)
+    rows = [row("B1", note=BIDI_TEXT), row("B2", x="115.15", note=BIDI_ADDRESS)]
+    config = build_project(root, {"bidi.csv": _with_address(rows, [BIDI_ADDRESS, BIDI_TEXT])},
+                           grids={"small": _small(name=list(BIDI_SMALL)), "medium": medium},
+                           mapping=_ADDRESS_MAPPING | {"name": BIDI_DEPT})
+    return Case(run=lambda: load(config), file="bidi.csv", config=config)
+
+
+def one_mb_text_in_a_feed_row(root: Path) -> Case:
+    """A 1 MB (2^20 characters) description and address, small grid name and department name on one event (M1)."""
+    rows = [row("M1", note="述" * ONE_MB), row("M2", x="115.15", reported="2024-03-01 09:00")]
+    config = build_project(root, {"long.csv": _with_address(rows, ["址" * ONE_MB, ""])},
+                           grids={"small": _small(name=["网" * ONE_MB, "第2网格"])},
+                           mapping=_ADDRESS_MAPPING | {"name": "部" * ONE_MB})
+    return Case(run=lambda: load(config), file="long.csv", config=config)
 
 
 def dates_year_9999_and_0001(root: Path) -> Case:

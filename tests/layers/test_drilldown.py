@@ -14,7 +14,7 @@ from layers.drilldown import (
     drill_map, event_history, grid_figures, grid_profile, map_grids, search_grids, timeline,
 )
 from layers.geometry import prepare_level
-from layers.queries import EventFilter
+from layers.event_query import EventFilter
 from layers.stats import data_clock
 from store.timewindow import QueryError
 

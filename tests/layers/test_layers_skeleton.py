@@ -18,7 +18,7 @@ import shapely
 
 from store.schema import LEVELS, connect
 from fixtures import HOSTILE_NAME, FixtureStore, fixture_store  # noqa: F401  (pytest fixture)
-from layers import queries
+from layers import grids_queries as queries
 from layers.choropleth import PALETTE, GridChoropleth, choropleth, classify, legend_labels, quantile_breaks
 from layers.geometry import topology_to_shapely
 from layers.grids import event_counts, grid_frame, store_summary

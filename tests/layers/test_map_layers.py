@@ -52,8 +52,8 @@ from layers.geometry import (
 from layers.grids import event_counts, grid_frame
 from layers.heatmap import MAX_CELLS, bin_points, heat_bins, heatmap, raw_heatmap_html_size
 from layers.kpis import latest_reports
-from layers.queries import filter_params
-from layers.queries import EventFilter
+from layers.event_query import filter_params
+from layers.event_query import EventFilter
 from layers.lookups import department_names
 from layers.markers import (
     DEFAULT_LIMIT,

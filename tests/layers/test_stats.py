@@ -22,7 +22,7 @@ from etl.load import load_project
 from store.rollups import refresh_rollups, rollup_state
 from layers import stats
 from layers.disputes import city_dispute_totals, dispute_statistics
-from layers.queries import EventFilter, compile_filter
+from layers.event_query import EventFilter, compile_filter
 from layers.review import review_report
 
 T = dt.datetime

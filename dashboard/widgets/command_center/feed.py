@@ -2,7 +2,9 @@
 
 A row is "new" when it was not in the feed at the previous refresh of the same filters (kept in session state
 under SEEN_KEY); the first drawing highlights nothing. Overdue rows (open and past their due time at the
-context's moment) carry "⚠ 超期". Every text cell is HTML-escaped; the markup around it is fixed.
+context's moment) carry "⚠ 超期". Every text cell is display text (layers.display_text: bidi controls shown as
+tokens, cut at 200 characters with "…", so a 1 MB name keeps the row small) and HTML-escaped; the markup around it
+is fixed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.frame import PageContext
-from dashboard.widgets.common import cell_text
+from dashboard.widgets.common import cell_text, raw_text
+from layers.display_text import display_text
 from layers.kpis import latest_reports
 from layers.markers import STATUS_LABELS
 
@@ -45,7 +48,7 @@ FEED_CSS = """
 
 @dataclass(frozen=True)
 class FeedRow:
-    """One report as the feed shows it (plain text; escaped when drawn)."""
+    """One report as the feed shows it (display text; escaped when drawn)."""
 
     event_id: str
     time: str
@@ -63,10 +66,10 @@ def feed_rows(events: pd.DataFrame, new_ids: set[str] | frozenset[str] = frozens
         FeedRow(
             event_id=str(e.event_id),
             time=pd.Timestamp(e.reported_at).strftime(TIME_FORMAT),
-            dept=cell_text(e.dept_name) or str(e.dept),
-            category=cell_text(e.category_name) or str(e.category),
+            dept=cell_text(e.dept_name) or cell_text(e.dept),
+            category=cell_text(e.category_name) or cell_text(e.category),
             grid=grid_label(e.grid_large_name, e.grid_medium_name, e.grid_small_name),
-            status=STATUS_LABELS.get(str(e.status), str(e.status)),
+            status=display_text(STATUS_LABELS.get(str(e.status), str(e.status))),
             overdue=bool(e.overdue),
             new=str(e.event_id) in new_ids,
         )
@@ -75,13 +78,14 @@ def feed_rows(events: pd.DataFrame, new_ids: set[str] | frozenset[str] = frozens
 
 
 def grid_label(large: object, medium: object, small: object) -> str:
-    """The finest grid with its community: "马墩社区·第1网格"; the medium or large name without a small grid."""
-    large_name, medium_name, small_name = cell_text(large), cell_text(medium), cell_text(small)
+    """The finest grid with its community: "马墩社区·第1网格"; the medium or large name without a small grid.
+    Display text (layers.display_text): the whole label at most 200 characters."""
+    large_name, medium_name, small_name = raw_text(large), raw_text(medium), raw_text(small)
     if small_name:
         if not medium_name or small_name.startswith(medium_name):
-            return small_name
-        return f"{medium_name}{GRID_JOIN}{small_name}"
-    return medium_name or large_name or OUTSIDE_GRIDS
+            return display_text(small_name)
+        return display_text(f"{medium_name}{GRID_JOIN}{small_name}")
+    return display_text(medium_name or large_name or OUTSIDE_GRIDS)
 
 
 def feed_html(rows: list[FeedRow], *, big: bool = False) -> str:

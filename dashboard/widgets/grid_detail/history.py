@@ -12,7 +12,7 @@ from dashboard.widgets.grid_detail.state import EVENT_PAGER
 from store.schema import STATUSES
 from layers.drilldown import PAGE_SIZE, EventPage, GridProfile, event_history
 from layers.lookups import STATUS_NAMES
-from layers.queries import EventFilter
+from layers.event_query import EventFilter
 
 SORTS = {"reported_at": "上报时间", "dispatched_at": "派遣时间", "closed_at": "办结时间", "due_at": "办理期限",
          "status": "状态", "category": "类别", "dept": "部门", "event_id": "编号"}

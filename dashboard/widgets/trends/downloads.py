@@ -1,15 +1,16 @@
 """The trends page's downloads: yearly dispute statistics and the filtered events, each as CSV and XLSX, made by
-the same functions as `minqing export` and shown with the command that writes the same file.
+the one export service (layers.export_service, as `minqing export` is) and shown with the command that writes the
+same file.
 
-The files are made only when a button is clicked (deferred download data), through the store's query cache; each
-file made is recorded as an "export" entry in the audit log (what, the options, the rows) by the deferred callable.
+The files are made only when a button is clicked (deferred download data), through the store's scoped query cache;
+the service records each one as an "export" entry in the audit log (what, the options, the rows) before it writes
+the bytes: no entry, no file.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import streamlit as st
 
@@ -17,11 +18,9 @@ from dashboard.frame import LEVEL_LABELS, PageContext
 from dashboard.widgets.common import plain
 from dashboard.widgets.trends.scope import ScopeChoice, filter_caption
 from store.schema import LEVELS
-from layers.disputes import dispute_statistics
-from layers.stats import event_rows
-from layers.trends import EXPORT_FORMATS, Scope, dispute_export, disputes_command, event_export, events_command, export_name
+from layers.export_service import FORMATS, MIME, ExportRequest, run_export
+from layers.trends import Scope, disputes_command, events_command, export_name
 
-MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 EXPORT_LEVEL_LABELS = {**LEVEL_LABELS, "all": "全部层级（仅 XLSX，每层一张表）"}
 
 
@@ -32,24 +31,15 @@ def export_levels(scope: Scope) -> list[str]:
     return [*finer, "all"] if scope.level in ("city", "large") else finer
 
 
-def _jsonable(options: dict[str, Any]) -> dict[str, Any]:
-    return {k: (dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v) for k, v in options.items()
-            if v is not None}
+def _download(ctx: PageContext, kind: str, fmt: str, file_name: str, options: dict[str, Any]) -> bytes:
+    """The file, made by the export service as the signed-in user sees the store; recorded before it is written."""
 
+    def record(what: str, *, rows: int, detail: dict[str, Any]) -> None:
+        if ctx.audit is not None:
+            ctx.audit.record(ctx.principal, "export", target=what, rows=rows,
+                             detail={"via": "dashboard", "file": file_name, **detail})
 
-def _audited(ctx: PageContext, what: str, fmt: str, file_name: str, options: dict[str, Any], make: partial,
-             count: Callable[[], int]) -> bytes:
-    """Make the file, then record the export (who, what, options, rows); no record (AuditError) means no file."""
-    data = make()
-    if ctx.audit is not None:
-        ctx.audit.record(ctx.principal, "export", target=what, rows=count(),
-                         detail={"via": "dashboard", "format": fmt, "file": file_name, "filters": _jsonable(options)})
-    return data
-
-
-def _dispute_rows(ctx: PageContext, level: str, **options: Any) -> int:
-    levels = ("large", "medium", "small") if level == "all" else (level,)
-    return sum(len(ctx.store.query(dispute_statistics, lv, **options)) for lv in levels)
+    return run_export(ExportRequest(kind, fmt, options), query=ctx.store.query, record=record).data
 
 
 def _button(label: str, fmt: str, file_name: str, make: partial, key: str, command: str | None) -> None:
@@ -70,14 +60,12 @@ def show_dispute_downloads(ctx: PageContext, choice: ScopeChoice, years: tuple[i
     level = st.selectbox("导出网格层级", export_levels(scope), format_func=EXPORT_LEVEL_LABELS.get,
                          key=f"trends_export_level_{scope.level}")
     options = dict(level=level, year_from=years[0], year_to=years[1], grid=scope.grid)
-    for column, fmt in zip(st.columns(2), EXPORT_FORMATS):
+    for column, fmt in zip(st.columns(2), FORMATS):
         with column:
             name = export_name("disputes", fmt, level, scope.grid, f"{years[0]}-{years[1]}")
             usable = not (fmt == "csv" and level == "all")
             command = disputes_command(ctx.store.path, fmt, output=name, **options) if usable else None
-            make = partial(_audited, ctx, "disputes", fmt, name, options,
-                           partial(ctx.store.query, dispute_export, fmt, **options),
-                           partial(_dispute_rows, ctx, level, year_from=years[0], year_to=years[1], grid=scope.grid))
+            make = partial(_download, ctx, "disputes", fmt, name, options)
             _button(f"下载 {fmt.upper()}", fmt, name, make, f"trends_download_disputes_{fmt}", command)
 
 
@@ -90,11 +78,9 @@ def show_event_downloads(ctx: PageContext, choice: ScopeChoice) -> None:
                    grid=scope.grid)
     stamp = "all" if ctx.start is None and ctx.end is None else "-".join(
         f"{t:%Y%m%d%H%M}" if t else "open" for t in (ctx.start, ctx.end))
-    for column, fmt in zip(st.columns(2), EXPORT_FORMATS):
+    for column, fmt in zip(st.columns(2), FORMATS):
         with column:
             name = export_name("events", fmt, scope.grid, stamp)
             command = events_command(ctx.store.path, fmt, output=name, **options)
-            make = partial(_audited, ctx, "events", fmt, name, options,
-                           partial(ctx.store.query, event_export, fmt, **options),
-                           lambda options=options: len(ctx.store.query(event_rows, **options)))
+            make = partial(_download, ctx, "events", fmt, name, options)
             _button(f"下载 {fmt.upper()}", fmt, name, make, f"trends_download_events_{fmt}", command)
