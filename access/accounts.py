@@ -36,7 +36,6 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from store.errors import ConfigError, Problem, UserError
 from access.principal import ROLES, Principal
 
-USERS_ENV = "MINQING_USERS"  # the USERS setting (declared in dashboard/settings.py); read here for `minqing export`
 MIN_PASSWORD_LENGTH = 8
 USERNAME_PATTERN = re.compile(r"^[\w.@-]{1,64}$")  # letters (Chinese too), digits, . _ @ -
 DEFAULT_SESSION_HOURS = 12.0
@@ -153,13 +152,6 @@ def authenticate(users: UsersFile, username: str, password: str) -> Account | No
 
 
 # --------------------------------------------------------------------------- reading
-
-def users_path_from_env() -> Path | None:
-    """$MINQING_USERS as an absolute path, or None when sign-in is not configured: for `minqing export --user`.
-    The dashboard gets the path from its settings (dashboard/settings.py) and passes it explicitly."""
-    value = os.environ.get(USERS_ENV, "").strip()
-    return Path(value).expanduser().resolve() if value else None
-
 
 def read_users(path: Path) -> UsersFile:
     """Parse and validate the users file; every problem is reported at once (ConfigError)."""

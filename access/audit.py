@@ -1,11 +1,11 @@
 """The audit log: who signed in, exported, revealed personal data or read this log, kept in its own SQLite file.
 
 The DuckDB store is read-only for the dashboard and replaced by loads in another process, so the log lives
-next to it in `<db>.audit.sqlite` (or $MINQING_AUDIT): SQLite in WAL mode, one short connection per call, safe
+next to it in `<db>.audit.sqlite` (or where the audit setting says): SQLite in WAL mode, one short connection per call, safe
 for several processes (dashboard sessions, the command line). The table is append-only (triggers refuse
 UPDATE and DELETE); archive it by moving the file away, a new one is created on the next write.
 
-    log = AuditLog(audit_path(db))
+    log = AuditLog(default_audit_path(db))
     log.record(principal, "export", target="events", detail={"filters": ...}, rows=1234)
     log.entries(AuditFilter(actions=("signin",)))  # -> DataFrame, newest first
 """
@@ -26,7 +26,6 @@ import pandas as pd
 from store.errors import UserError
 from access.principal import Principal
 
-AUDIT_ENV = "MINQING_AUDIT"  # the AUDIT setting (declared in dashboard/settings.py); read here for `minqing export`
 ACTIONS: dict[str, str] = {
     "signin": "登录",
     "signout": "退出登录",
@@ -72,14 +71,6 @@ def default_audit_path(db: Path | str) -> Path:
     """`<db>.audit.sqlite` next to the store: the log when none is configured (the dashboard passes its setting)."""
     db = Path(db).expanduser().resolve()
     return db.with_name(db.name + ".audit.sqlite")
-
-
-def audit_path(db: Path | str) -> Path:
-    """$MINQING_AUDIT, else `<db>.audit.sqlite` next to the store: for `minqing export`, which has no --audit."""
-    value = os.environ.get(AUDIT_ENV, "").strip()
-    if value:
-        return Path(value).expanduser().resolve()
-    return default_audit_path(db)
 
 
 def _stamp(moment: dt.datetime) -> str:
@@ -157,7 +148,7 @@ class AuditLog:
             con = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise AuditError(f"{self.path}: cannot open the audit log ({exc}); make its folder writable for the "
-                             f"dashboard or point ${AUDIT_ENV} at a writable file") from None
+                             "dashboard or point the audit setting (--audit, $MINQING_AUDIT) at a writable file") from None
         try:
             con.execute("PRAGMA busy_timeout = 10000")
             if key not in _READY:

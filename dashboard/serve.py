@@ -4,6 +4,7 @@ read) and the app's settings (dashboard/settings.py) as environment variables.""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -12,6 +13,8 @@ from pathlib import Path
 from dashboard.settings import ADDRESS, BY_ENV, DB, PORT, check_environment
 
 APP = Path(__file__).resolve().parent / "app.py"
+SHUTDOWN_GRACE_SECONDS = 20.0  # after a stop signal, how long streamlit may take before it is killed
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 LOCAL_ADDRESS = ADDRESS.default  # "127.0.0.1"; "0.0.0.0" serves the LAN, but then streamlit asks checkip.amazonaws.com for its IP
 
 
@@ -45,13 +48,43 @@ def environment(db_path: Path | str, settings: Mapping[str, str] | None = None) 
 
 def serve(db_path: Path, *, port: int = int(PORT.default), headless: bool = True, address: str = LOCAL_ADDRESS,
           settings: Mapping[str, str] | None = None) -> int:
-    """Serve the dashboard for `db_path` until it stops (Ctrl-C); return streamlit's exit code.
+    """Serve the dashboard for `db_path` until it stops; return streamlit's exit code.
 
+    SIGTERM, SIGINT and SIGHUP to this process (`kill PID`, Ctrl-C, a closed terminal) are passed on to the
+    streamlit child, which is then waited for: it never keeps serving the port after `minqing serve` is gone. A
+    second signal, or a child still running SHUTDOWN_GRACE_SECONDS after the first, gets the child killed.
     `settings` are the environment variables of the app's settings (dashboard/settings.py), see `environment`.
     """
-    proc = subprocess.Popen(command(db_path, port, headless=headless, address=address),
-                            env=environment(db_path, settings))
+    env = environment(db_path, settings)
+    proc = subprocess.Popen(command(db_path, port, headless=headless, address=address), env=env)
+    received: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if proc.poll() is not None:
+            return
+        try:
+            proc.send_signal(signum if len(received) == 1 else signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    previous = {}
     try:
-        return proc.wait()
-    except KeyboardInterrupt:  # the child got the same SIGINT; let it shut down cleanly
-        return proc.wait()
+        for signum in FORWARDED_SIGNALS:
+            previous[signum] = signal.signal(signum, forward)
+    except ValueError:  # not the main thread: signals cannot be caught here, the caller handles them
+        previous = {}
+    try:
+        while True:
+            try:
+                return proc.wait(timeout=SHUTDOWN_GRACE_SECONDS if received else None)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            except KeyboardInterrupt:  # SIGINT while handlers could not be installed: the child got it too
+                received.append(signal.SIGINT)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if proc.poll() is None:  # an unexpected error here: never leave streamlit serving behind
+            proc.kill()
+            proc.wait()

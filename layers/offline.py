@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -38,7 +37,6 @@ LEAFLET_HEAT_JS_URL = f"{VENDOR_URL_PREFIX}/leaflet-heat/leaflet-heat.min.js"
 
 NEUTRAL_BACKGROUND = "#f3f4f6"  # map background when there is no basemap
 
-BASEMAP_ENV = "MINQING_BASEMAP"  # the BASEMAP setting's variable (declared in dashboard/settings.py, which parses it)
 BasemapKind = Literal["none", "xyz", "tianditu"]
 BASEMAP_KINDS: tuple[str, ...] = ("none", "xyz", "tianditu")
 BASEMAP_FORMS = (
@@ -157,12 +155,6 @@ class Basemap:
                 TileSource(_tianditu_url(labels, self.key or ""), name=f"{name}注记", overlay=True, **common),  # type: ignore[arg-type]
             )
         return ()
-
-
-def basemap_from_env(environ: Mapping[str, str]) -> Basemap:
-    """The basemap named by $MINQING_BASEMAP in `environ` (see Basemap.from_setting); none when unset. The
-    dashboard reads it through dashboard/settings.py; this module never reads the process environment."""
-    return Basemap.from_setting(environ.get(BASEMAP_ENV))
 
 
 def use_offline_assets(m: folium.Map) -> folium.Map:

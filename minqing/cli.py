@@ -75,7 +75,7 @@ def demo(directory: Path, events: int, seed: int, patrol_since: dt.datetime | No
 
     since = patrol_since.date() if patrol_since is not None else None
     config_path = build_demo(directory, events=events, seed=seed, patrol_since=since, echo=click.echo)
-    report = _run_load(config_path)
+    _run_load(config_path)
     database = report_database(config_path)
     click.echo(f"数据库 / database: {database}")
     settings: dict[str, object] = {"clock": "data"}  # the demo's data stop at 2025-12-31
@@ -183,9 +183,6 @@ def _export_format(fmt: str | None, output: Path) -> str:
     return chosen
 
 
-PASSWORD_ENV = "MINQING_PASSWORD"  # the --user's password for unattended exports (else it is asked for)
-
-
 def _who_options(command):
     """--user / --users / --scope: whose jurisdiction an export is limited to (default: the whole city)."""
     command = click.option("--scope", "scopes", multiple=True, metavar="CODE",
@@ -193,15 +190,13 @@ def _who_options(command):
     command = click.option("--users", "users_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
                            help="The users file (default: $MINQING_USERS).")(command)
     command = click.option("--user", "username", default=None,
-                           help=f"Export as this user, limited to their jurisdiction; password from ${PASSWORD_ENV} "
+                           help="Export as this user, limited to their jurisdiction; password from $MINQING_PASSWORD "
                                 "or asked for.")(command)
     return command
 
 
 def _export_principal(username: str | None, users_file: Path | None, scopes: tuple[str, ...]):  # -> Principal
     """The signed-in user (--user), an unnamed official limited to --scope, or the operator (whole city)."""
-    import os
-
     from access.principal import SYSTEM, Principal
 
     if username is not None and scopes:
@@ -212,13 +207,14 @@ def _export_principal(username: str | None, users_file: Path | None, scopes: tup
         if scopes:
             return Principal(username="--scope", role="official", scope=tuple(dict.fromkeys(scopes)))
         return SYSTEM
-    from access.accounts import authenticate, read_users, users_path_from_env
+    from access.accounts import authenticate, read_users
+    from dashboard import settings
 
-    path = users_file or users_path_from_env()
+    path = users_file or settings.USERS.read()
     if path is None:
         raise UserError("--user needs the users file: pass --users FILE or set $MINQING_USERS")
     users = read_users(path)
-    password = os.environ.get(PASSWORD_ENV)
+    password = settings.EXPORT_PASSWORD.read()
     if password is None:
         password = click.prompt(f"密码 / password for {username}", hide_input=True, err=True)
     account = authenticate(users, username, password)
@@ -253,8 +249,9 @@ def _run_export(database: Path, principal, request, output: Path, *, cli_options
     the file written; a --grid outside a scoped user's jurisdiction is refused."""
     import getpass
 
-    from access.audit import AuditLog, audit_path
+    from access.audit import AuditLog, default_audit_path
     from access.scope import ScopedStore
+    from dashboard import settings
     from layers.export_service import run_export
 
     _checked_output(output)
@@ -270,7 +267,7 @@ def _run_export(database: Path, principal, request, output: Path, *, cli_options
             """An "export" entry before the file is written: an export that cannot be recorded is refused."""
             given = {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
                      for k, v in cli_options.items() if v not in (None, ())}
-            AuditLog(audit_path(database)).record(
+            AuditLog(settings.AUDIT.read() or default_audit_path(database)).record(
                 principal, "export", target=kind, rows=rows,
                 detail={"via": "cli", "command": f"minqing export {kind}", "os_user": getpass.getuser(),
                         "cli_options": given, **detail})

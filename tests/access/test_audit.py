@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from access.audit import FAILURE_WINDOW, MAX_FAILURES, AuditError, AuditFilter, AuditLog, audit_path
+from access.audit import FAILURE_WINDOW, MAX_FAILURES, AuditError, AuditFilter, AuditLog, default_audit_path
 from layers.export import write_audit_csv
 from access.principal import SYSTEM, Principal
 from minqing.cli import main
@@ -42,10 +42,13 @@ def log(tmp_path: Path) -> AuditLog:
 
 
 def test_path_sits_next_to_the_store_unless_set(tmp_path, monkeypatch):
+    from dashboard import settings
+
     monkeypatch.delenv("MINQING_AUDIT", raising=False)
-    assert audit_path(tmp_path / "minqing.duckdb") == tmp_path / "minqing.duckdb.audit.sqlite"
+    assert (settings.AUDIT.read() or default_audit_path(tmp_path / "minqing.duckdb")) == \
+        tmp_path / "minqing.duckdb.audit.sqlite"
     monkeypatch.setenv("MINQING_AUDIT", str(tmp_path / "elsewhere.sqlite"))
-    assert audit_path(tmp_path / "minqing.duckdb") == tmp_path / "elsewhere.sqlite"
+    assert settings.AUDIT.read() == tmp_path / "elsewhere.sqlite"
 
 
 def test_record_and_read_back(log: AuditLog):

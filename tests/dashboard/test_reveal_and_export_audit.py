@@ -12,7 +12,7 @@ from test_page_signin import RecordingManager  # records the app's media manager
 from streamlit.testing.v1 import AppTest
 
 from access.accounts import add_user
-from access.audit import AuditFilter, AuditLog, audit_path
+from access.audit import AuditFilter, AuditLog, default_audit_path
 from store.schema import connect
 from layers.personal import mask_name, mask_phone
 from minqing.cli import main
@@ -41,7 +41,7 @@ def env(monkeypatch, tmp_path: Path, demo_db: Path, users_template: Path):
     monkeypatch.setenv("MINQING_CLOCK", "data")
     monkeypatch.setenv("MINQING_USERS", str(users))
     monkeypatch.setattr("streamlit.testing.v1.app_test.MediaFileManager", RecordingManager)
-    return db, AuditLog(audit_path(db))
+    return db, AuditLog(default_audit_path(db))
 
 
 def signed_in(username: str, page: str) -> AppTest:

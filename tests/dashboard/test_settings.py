@@ -186,16 +186,6 @@ def test_every_minqing_name_in_the_code_is_declared():
     assert not undeclared, f"declare these in dashboard/settings.py: {undeclared}"
 
 
-def test_the_names_other_modules_keep_are_the_declared_ones():
-    from access.accounts import USERS_ENV
-    from access.audit import AUDIT_ENV
-    from dashboard.frame import NEGLECT_ENV
-    from layers.offline import BASEMAP_ENV
-
-    assert (USERS_ENV, AUDIT_ENV, NEGLECT_ENV, BASEMAP_ENV) == (settings.USERS.env, settings.AUDIT.env,
-                                                               settings.NEGLECT_DAYS.env, settings.BASEMAP.env)
-
-
 def test_the_declaration_is_whole():
     assert len({s.name for s in SETTINGS}) == len(SETTINGS) == len({s.option or s.env for s in SETTINGS})
     assert {s.name for s in APP_SETTINGS} == set(settings.Settings.__dataclass_fields__)

@@ -65,7 +65,7 @@ from layers.markers import (
     latest_events,
     markers_map,
 )
-from layers.offline import BASEMAP_ENV, LEAFLET_HEAT_JS_URL, LEAFLET_JS_URL, Basemap, basemap_from_env, offline_map
+from layers.offline import LEAFLET_HEAT_JS_URL, LEAFLET_JS_URL, Basemap, offline_map
 from layers.stats import open_now
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -516,8 +516,6 @@ def test_basemap_setting_parses_every_valid_form():
     assert Basemap.from_setting(f"TianDiTu:{TIANDITU_KEY}:img").layer == "img"
     for b in (Basemap.none(), xyz, tdt, Basemap.tianditu(TIANDITU_KEY, "img")):
         assert Basemap.from_setting(b.setting) == b
-    assert basemap_from_env({BASEMAP_ENV: "xyz:/tiles/{z}/{x}/{y}.png"}).url_template == "/tiles/{z}/{x}/{y}.png"
-    assert basemap_from_env({}) == Basemap.none()
     assert TIANDITU_KEY not in repr(tdt)
 
 
