@@ -180,6 +180,11 @@ def _scope_grids(con: duckdb.DuckDBPyConnection, principal: Principal, catalog: 
     return tuple((code, level, bool(own), bool(root)) for code, level, own, root in rows)
 
 
+def grid_levels(con: duckdb.DuckDBPyConnection, codes: list[str]) -> dict[str, str]:
+    """The level of each of `codes` that is a grid of the store (unknown codes are left out)."""
+    return dict(con.execute(_SCOPE_LEVELS.format(catalog=_catalog(con)), {"codes": list(codes)}).fetchall())
+
+
 def allowed_grids(con: duckdb.DuckDBPyConnection, principal: Principal) -> set[str]:
     """Codes of the grids whose data the principal may see and open: for a scoped principal the scope grids and
     every grid below them (current and previous boundary versions), not their ancestors (names only, see

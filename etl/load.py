@@ -191,12 +191,11 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
         "WHERE source = ? AND file_sha256 = ? AND status = 'done' ORDER BY batch_id",
         [mapping_digest, mapping.department, digest],
     ).fetchall()
-    same = [row for row in earlier if row[3]]
-    if same:
+    if earlier and earlier[-1][3]:  # the last read of these bytes used this mapping: the store holds what it gave
         result.skipped = True
-        result.rows_in = int(same[-1][1])
+        result.rows_in = int(earlier[-1][1])
         result.duplicate = result.rows_in
-        result.rejected_before = int(same[-1][2])
+        result.rejected_before = int(earlier[-1][2])
         return result
     replaced = [int(row[0]) for row in earlier]  # batches of these bytes under other mappings
     table = read_raw(path, fmt=format_of(path, mapping.format), encoding=mapping.encoding,

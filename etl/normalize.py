@@ -149,7 +149,7 @@ def date_and_time(dates: pd.Series, times: pd.Series) -> tuple[pd.Series, pd.Ser
     date/time cell (Excel), written as ISO text (2024-03-01, 14:05:00) so that "iso" parses it."""
     day, day_native = _time_part(dates, "%Y-%m-%d")
     clock, clock_native = _time_part(times, "%H:%M:%S")
-    return (day + " " + clock).str.strip(), day_native | clock_native
+    return (day + " " + clock).str.strip().astype("string"), day_native | clock_native  # text: parsed vectorised
 
 
 def _time_part(values: pd.Series, fmt: str) -> tuple[pd.Series, pd.Series]:

@@ -37,6 +37,7 @@ Target = str | os.PathLike | BinaryIO
 LEVEL_SHEETS: dict[str, str] = {"large": "大网格", "medium": "中网格", "small": "小网格"}
 CITY_SHEET = "全市合计"
 XLSX_MAX_ROWS = 1_048_575  # one row of the sheet is the header
+XLSX_MAX_CELL = 32_767  # characters an Excel cell holds (openpyxl would cut longer text silently)
 MAX_WIDTH = 50
 MIN_WIDTH = 8
 
@@ -141,7 +142,7 @@ def _write_csv(frame: pd.DataFrame, target: Target) -> None:
             handle.close()
 
 
-def _write_xlsx(sheets: list[tuple[str, pd.DataFrame]], target: Target) -> None:
+def _write_xlsx(sheets: list[tuple[str, pd.DataFrame]], target: Target) -> list[str]:
     """One sheet per frame, bold frozen header row, widths from the header and the first rows."""
     for name, frame in sheets:
         if len(frame) > XLSX_MAX_ROWS:
@@ -149,6 +150,7 @@ def _write_xlsx(sheets: list[tuple[str, pd.DataFrame]], target: Target) -> None:
                             "export CSV instead or narrow the filter")
     book = Workbook(write_only=True)
     bold = Font(bold=True)
+    shortened = 0
     for name, frame in sheets:
         sheet = book.create_sheet(title=name)
         sheet.freeze_panes = "A2"
@@ -170,6 +172,9 @@ def _write_xlsx(sheets: list[tuple[str, pd.DataFrame]], target: Target) -> None:
             cells = []
             for i, value in enumerate(row):
                 value = _cell(value)
+                if isinstance(value, str) and len(value) > XLSX_MAX_CELL:
+                    value = value[:XLSX_MAX_CELL - 1] + "…"
+                    shortened += 1
                 if i in date_columns and isinstance(value, dt.datetime):
                     cell = WriteOnlyCell(sheet, value=value)
                     cell.number_format = "yyyy-mm-dd hh:mm:ss"
@@ -187,6 +192,11 @@ def _write_xlsx(sheets: list[tuple[str, pd.DataFrame]], target: Target) -> None:
     finally:
         if owned:
             handle.close()
+    if not shortened:
+        return []
+    return [f"{shortened} 个单元格超过 XLSX 上限 {XLSX_MAX_CELL:,} 字符，已截断并以“…”结尾；完整内容请导出 CSV / "
+            f"{shortened} cell(s) longer than the XLSX limit of {XLSX_MAX_CELL:,} characters were cut, ending in "
+            "\"…\"; export CSV for the whole text"]
 
 
 def _letter(index: int) -> str:
@@ -214,8 +224,7 @@ def write_disputes_xlsx(frames_by_level: Mapping[str, pd.DataFrame], city_totals
         if level in frames_by_level:
             frame = frames_by_level[level]
             sheets.append((LEVEL_SHEETS[level], _display(frame, dispute_headers(frame.columns), clean)))
-    _write_xlsx(sheets, path_or_buffer)
-    return clean.notes()
+    return clean.notes() + _write_xlsx(sheets, path_or_buffer)
 
 
 def _events_display(df: pd.DataFrame, clean: CellCleaner) -> pd.DataFrame:
@@ -237,8 +246,7 @@ def write_events_csv(df: pd.DataFrame, path_or_buffer: Target) -> list[str]:
 def write_events_xlsx(df: pd.DataFrame, path_or_buffer: Target, *, sheet: str = "事件") -> list[str]:
     """Event rows in one sheet; more rows than an Excel sheet holds is an error that suggests CSV."""
     clean = CellCleaner()
-    _write_xlsx([(sheet, _events_display(df, clean))], path_or_buffer)
-    return clean.notes()
+    return clean.notes() + _write_xlsx([(sheet, _events_display(df, clean))], path_or_buffer)
 
 
 def write_review_csv(df: pd.DataFrame, path_or_buffer: Target) -> list[str]:
@@ -251,8 +259,7 @@ def write_review_csv(df: pd.DataFrame, path_or_buffer: Target) -> list[str]:
 def write_review_xlsx(df: pd.DataFrame, path_or_buffer: Target, *, sheet: str = "会商报表") -> list[str]:
     """A meeting report in one sheet (name it after the meeting: 日碰头 / 周会商 / 月调度)."""
     clean = CellCleaner()
-    _write_xlsx([(sheet, _display(df, REVIEW_HEADERS, clean))], path_or_buffer)
-    return clean.notes()
+    return clean.notes() + _write_xlsx([(sheet, _display(df, REVIEW_HEADERS, clean))], path_or_buffer)
 
 
 def _audit_text(value: object) -> object:

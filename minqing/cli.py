@@ -116,7 +116,8 @@ def load(config_path: Path, inbox: Path | None, interval: float) -> None:
     problems = report.problems  # type: ignore[attr-defined]
     if problems:  # reported above with the load report; the other files were loaded and published
         names = ", ".join(f"{r.dept} {r.path.name}" for r in problems)
-        raise UserError(f"{len(problems)} file(s) not loaded: {names}; see \"failed\" / \"all rows rejected\" above")
+        raise UserError(f"{len(problems)} file(s) failed or had every row rejected: {names}; see the load report "
+                        "above (the other files were loaded)")
 
 
 @main.command()
@@ -425,19 +426,16 @@ def _read_password(from_stdin: bool) -> str:
 
 def _check_scope(database: Path, scope: tuple[str, ...]) -> None:
     """Every scope code is a large or medium grid of the store."""
+    from access.scope import SCOPE_LEVELS, grid_levels
     from store.schema import open_published
 
-    con = open_published(database)
-    try:
-        found = dict(con.execute("SELECT grid_code, level FROM grids WHERE list_contains(?, grid_code)",
-                                 [list(scope)]).fetchall())
-    finally:
-        con.close()
+    with open_published(database) as con:
+        found = grid_levels(con, list(scope))
     unknown = [c for c in scope if c not in found]
     if unknown:
         raise UserError(f"--scope {', '.join(map(repr, unknown))}: no such grid in {database}; "
                         "give large or medium grid codes (see the 网格详情 page or `grids` table)")
-    small = [c for c in scope if found[c] not in ("large", "medium")]
+    small = [c for c in scope if found[c] not in SCOPE_LEVELS]
     if small:
         raise UserError(f"--scope {', '.join(map(repr, small))} is a small grid; scope an official to the large or "
                         "medium grid(s) they are responsible for")

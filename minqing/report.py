@@ -77,8 +77,9 @@ def print_load_report(report: LoadReport, *, echo: Callable[[str], None]) -> Non
         for note in result.notes:
             echo(f"  note: {note}")
     for result in report.files:
-        if result.error is not None:
-            echo(f"failed: {result.dept} {result.path}: {result.error}")
+        if result.error is not None:  # the message names the file already (a UserError always does)
+            where = "" if result.error.startswith(str(result.path)) else f" {result.path}"
+            echo(f"failed: {result.dept}{where}: {result.error}")
         elif result.problem is not None:
             echo(f"all rows rejected: {result.dept} {result.path}: {result.problem}")
     skipped = [r for r in report.files if r.skipped]

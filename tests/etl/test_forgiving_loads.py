@@ -90,7 +90,7 @@ def test_a_broken_file_is_reported_and_the_next_file_still_loads(tmp_path: Path)
     lines = result.output.splitlines()
     failed = [line for line in lines if line.startswith("failed: street")]
     assert len(failed) == 1 and "street.csv" in failed[0] and "类别" in failed[0], result.output
-    assert "1 file(s) not loaded: street street.csv" in result.output
+    assert "1 file(s) failed or had every row rejected: street street.csv" in result.output
     assert any(line.split()[:3] == ["city", "1", "2"] for line in lines), result.output  # city: 1 file, 2 rows in
     assert events(tmp_path / "store.duckdb") == [("city:A1", "closed"), ("city:A2", "in_progress")]
     assert [b[0] for b in batches(tmp_path / "store.duckdb")] == ["city"]  # the failed file left no batch
@@ -110,7 +110,7 @@ def test_a_file_whose_every_row_is_rejected_exits_2_and_says_which(tmp_path: Pat
     assert_clean_exit_2(result)
     assert any(line.startswith("all rows rejected: street") and "street.csv" in line and "every one of its 2 rows"
                in line for line in result.output.splitlines()), result.output
-    assert "1 file(s) not loaded: street street.csv" in result.output
+    assert "1 file(s) failed or had every row rejected: street street.csv" in result.output
     assert events(tmp_path / "store.duckdb") == [("city:A1", "closed")]
     # Nothing changed: the rerun skips both files and still says the street file has no rows in the store.
     again = run_load(config)
@@ -168,6 +168,13 @@ def test_a_mapping_fix_loads_the_rejected_rows_without_doubling(tmp_path: Path) 
     # Loading again changes nothing.
     assert load_project(load_config(config)).files[0].skipped
     assert len(batches(database)) == 2
+
+    # Back to the first mapping: read again (its batch is not the last read), A3 and A4 rejected and removed again.
+    mapping.write_text(STREET_MAPPING, encoding="utf-8")
+    (result,) = load_project(load_config(config)).files
+    assert not result.skipped and (result.duplicate, result.rejected, result.removed) == (3, 2, 2)
+    assert events(database) == [("street:A1", "closed"), ("street:A2", "in_progress")]
+    assert [r[0] for r in street_rejects(database)] == [3, 4]
 
 
 def test_a_changed_mapping_replaces_what_the_file_gave(tmp_path: Path) -> None:

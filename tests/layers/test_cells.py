@@ -86,3 +86,17 @@ def test_audit_csv_goes_through_the_same_neutraliser() -> None:
     write_audit_csv(frame, buffer)
     (row,) = csv_cells(buffer.getvalue())[1:]
     assert row == ["1", "2025-01-02 03:04:05", "'=cmd", "7"]
+
+
+def test_xlsx_says_when_a_cell_is_longer_than_excel_holds() -> None:
+    long_text = "长" * 40_000
+    buffer = io.BytesIO()
+    notes = write_events_xlsx(events_frame([long_text, "短"]), buffer)
+    sheet = openpyxl.load_workbook(io.BytesIO(buffer.getvalue()))["事件"]
+    header = [c.value for c in sheet[1]]
+    cell = sheet.cell(row=2, column=header.index("描述") + 1).value
+    assert len(cell) == 32_767 and cell.endswith("…") and cell.startswith("长长")
+    assert len(notes) == 1 and "2 cell(s)" in notes[0] and "export CSV" in notes[0]  # description and address
+    csv_buffer = io.BytesIO()
+    assert write_events_csv(events_frame([long_text]), csv_buffer) == []
+    assert long_text in csv_buffer.getvalue().decode("utf-8-sig")

@@ -29,7 +29,7 @@ import shapely
 from etl.config import load_config
 from store.schema import LEVELS, connect
 from fixtures import HOSTILE_NAME, FixtureStore, fixture_store  # noqa: F401  (pytest fixture)
-from layers import queries as map_queries  # the map layers' named SQL
+from layers import grids_queries, markers_queries  # the map layers' named SQL
 from layers.choropleth import (
     GridChoropleth,
     choropleth,
@@ -411,8 +411,9 @@ def test_filter_params_bind_lists_and_name_the_fix():
 
 
 def test_event_queries_bind_parameters_instead_of_formatting():
-    for name in ("EVENT_POINTS", "EVENT_POINTS_RAW", "LATEST_EVENTS", "GRID_LEVEL_SIGNATURE"):
-        sql = getattr(map_queries, name)
+    for module, name in ((markers_queries, "EVENT_POINTS"), (markers_queries, "EVENT_POINTS_RAW"),
+                         (markers_queries, "LATEST_EVENTS"), (grids_queries, "GRID_LEVEL_SIGNATURE")):
+        sql = getattr(module, name)
         assert "$" in sql and "{" not in sql and "%s" not in sql
 
 
