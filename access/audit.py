@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import sqlite3
@@ -218,6 +219,24 @@ class AuditLog:
             return []
         with self._connect() as con:
             return [r[0] for r in con.execute("SELECT DISTINCT username FROM audit ORDER BY username").fetchall()]
+
+    @contextlib.contextmanager
+    def signin_turn(self) -> Iterator[None]:
+        """Sign-ins one at a time, across threads and processes: check the limit, try the password and record the
+        outcome inside one turn, so parallel attempts cannot all pass the check before any failure is recorded."""
+        lock_path = self.path.with_name(self.path.name + ".signin.lock")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise AuditError(f"{lock_path}: cannot open the sign-in lock ({exc}); make the audit log's folder "
+                             "writable for the dashboard") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # each turn opens its own descriptor, so threads exclude each other too
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            os.close(handle)
 
     def signin_wait(self, username: str) -> dt.timedelta | None:
         """How long `username` must wait before the next sign-in attempt, or None when it may try now.

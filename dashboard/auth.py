@@ -11,6 +11,7 @@ MAX_FAILURES failed sign-ins within FAILURE_WINDOW is refused until the window p
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 from typing import Any, NoReturn
@@ -140,9 +141,10 @@ def _session_principal(users: UsersFile, audit: AuditLog) -> Principal | None:
     return None
 
 
-def _start_session(account: Account, audit: AuditLog, detail: dict[str, Any]) -> None:
+def _start_session(account: Account, audit: AuditLog, detail: dict[str, Any], *, recorded: bool = False) -> None:
     principal = account.principal
-    audit.record(principal, "signin", detail={**detail, **_client()})  # AuditError: no audit, no sign-in
+    if not recorded:
+        audit.record(principal, "signin", detail={**detail, **_client()})  # AuditError: no audit, no sign-in
     st.session_state[AUTH_KEY] = principal
     st.session_state[STAMP_KEY] = stamp(account)
     st.session_state[SINCE_KEY] = time.time()
@@ -175,24 +177,39 @@ def _password_screen(users: UsersFile, audit: AuditLog) -> None:
         st.error("请输入用户名和密码。")
         return
     try:
-        wait = audit.signin_wait(username)
-        if wait is not None:
-            audit.record(username, "signin", outcome="refused", detail={"via": "password", "reason": "rate_limited",
-                                                                        **_client()})
-            minutes = max(1, -(-int(wait.total_seconds()) // 60))
-            st.error(f"该账号登录失败次数过多，请 {minutes} 分钟后再试。")
-            return
-        account = authenticate(users, username, password)
-        if account is None:
-            audit.record(username, "signin", outcome="failure", detail={"via": "password", **_client()})
-            st.error("用户名或密码错误。")
-            return
-        fresh = read_users(users.path).accounts.get(account.username, account)  # the hash may have been upgraded
-        _start_session(fresh, audit, {"via": "password"})
+        account, wait = password_signin(users, audit, username, password, _client())
     except AuditError as exc:
         st.error(f"审计日志无法写入，为安全起见暂停登录。请管理员处理：{exc}")
         return
+    if wait is not None:
+        minutes = max(1, -(-int(wait.total_seconds()) // 60))
+        st.error(f"该账号登录失败次数过多，请 {minutes} 分钟后再试。")
+        return
+    if account is None:
+        st.error("用户名或密码错误。")
+        return
+    _start_session(account, audit, {"via": "password"}, recorded=True)
     st.rerun()
+
+
+def password_signin(users: UsersFile, audit: AuditLog, username: str, password: str,
+                    client: dict[str, Any]) -> tuple[Account | None, dt.timedelta | None]:
+    """One password sign-in attempt, decided and recorded in one turn (AuditLog.signin_turn): (the account, None)
+    on success, (None, None) on a wrong password, (None, wait) when the username is locked. The audit entry is
+    written before the answer is given; AuditError (no entry) refuses the sign-in."""
+    with audit.signin_turn():
+        wait = audit.signin_wait(username)
+        if wait is not None:
+            audit.record(username, "signin", outcome="refused", detail={"via": "password", "reason": "rate_limited",
+                                                                        **client})
+            return None, wait
+        account = authenticate(users, username, password)
+        if account is None:
+            audit.record(username, "signin", outcome="failure", detail={"via": "password", **client})
+            return None, None
+        fresh = read_users(users.path).accounts.get(account.username, account)  # the hash may have been upgraded
+        audit.record(fresh.principal, "signin", detail={"via": "password", **client})
+        return fresh, None
 
 
 def _oidc_screen(users: UsersFile, audit: AuditLog) -> None:

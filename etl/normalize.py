@@ -380,10 +380,15 @@ def check_columns(raw: pd.DataFrame, mapping: Mapping, path: Path) -> pd.DataFra
     return raw
 
 
+# Trimmed from both ends of a source text: spaces, tabs, line ends, no-break and ideographic spaces. Not the other
+# characters str.strip() takes for whitespace (\x0b, \x0c, \x1c-\x1f): they are data, kept as they came.
+TRIMMED = " \t\n\r\u00a0\u3000"
+
+
 def text_of(values: pd.Series) -> pd.Series:
-    """Source values as stripped text ('' for missing); vectorised for text columns (CSV), per value otherwise."""
+    """Source values as trimmed text ('' for missing); vectorised for text columns (CSV), per value otherwise."""
     if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
-        return values.fillna("").str.strip()
+        return values.fillna("").str.strip(TRIMMED)
     return values.map(_text).astype(str)
 
 
@@ -410,7 +415,7 @@ def _text(value: object) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    return str(value).strip(TRIMMED)
 
 
 def _jsonable(value: object) -> object:

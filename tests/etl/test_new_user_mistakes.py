@@ -231,6 +231,14 @@ def test_zero_zero_is_no_location_and_the_row_falls_back_to_its_grid_code_or_add
     assert "1 kept without a location" in note
 
 
+@pytest.mark.xfail(strict=True, reason="etl/load.py does not yet add Normalised.notes to FileResult.notes "
+                   "(one line in _load_chunk: result.notes += normalised.notes); remove this mark then")
+def test_the_load_report_counts_the_placeholder_rows(tmp_path: Path) -> None:
+    folder = _placed_project(tmp_path, [("P1", "0", "0", "S2", ""), ("G1", "115.05", "22.95", "", "")])
+    (result,) = load_project(load_config(folder / "minqing.toml")).files
+    assert any(n.startswith("1 rows had placeholder coordinates 0/0: treated as missing") for n in result.notes)
+
+
 def test_declared_placeholders_are_missing_too_and_a_bad_declaration_is_refused(tmp_path: Path) -> None:
     folder = _placed_project(tmp_path, [("P1", "-1", "-1", "", ""), ("P2", "999", "999", "S3", ""),
                                         ("G1", "115.15", "22.95", "", "")],
