@@ -163,6 +163,17 @@ class AuditLog:
         finally:
             con.close()
 
+    def writable_problem(self) -> str | None:
+        """Why an entry could not be written now (a read-only file or folder, a broken file), or None when it can:
+        pages check it before offering an action that must be recorded, so the refusal is said up front."""
+        try:
+            with self._connect() as con:
+                con.execute("BEGIN IMMEDIATE")  # takes the write lock, as an INSERT would
+                con.execute("ROLLBACK")
+        except AuditError as exc:
+            return str(exc)
+        return None
+
     def record(self, who: Principal | str, action: str, *, target: str = "", detail: Mapping[str, Any] | None = None,
                rows: int | None = None, outcome: str = "success") -> int:
         """Append one entry and return its id.

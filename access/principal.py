@@ -33,6 +33,11 @@ class Principal:
         return not self.scope
 
     @property
+    def may_see_server_paths(self) -> bool:
+        """Whether the dashboard may show where the store and logs live on the server: administrators only."""
+        return self.role == "admin"
+
+    @property
     def may_reveal_personal_data(self) -> bool:
         """Whether the role may reveal (one record at a time, audited) names, phones and ID numbers: administrators only."""
         return self.role == "admin"

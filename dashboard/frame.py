@@ -129,8 +129,9 @@ def build_context(store: Store, summary: StoreSummary, *, principal: Principal, 
 
 
 def _store_facts(store: Store, summary: StoreSummary, as_of: dt.datetime) -> None:
-    st.markdown("**数据库**")
-    st.caption(str(store.path))
+    if store.principal.may_see_server_paths:  # where the store lives is for administrators
+        st.markdown("**数据库**")
+        st.caption(str(store.path))
     last = summary.last_load.strftime("%Y-%m-%d %H:%M") if summary.last_load else "尚无加载记录"
     st.markdown(f"**最近加载**：{last}")
     st.markdown(f"**事件**：{summary.event_total:,} 条")

@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard.frame import context
 from dashboard.widgets.common import plain
 from dashboard.widgets.trends.charts import pick_measure, show_trend
-from dashboard.widgets.trends.downloads import show_dispute_downloads, show_event_downloads
+from dashboard.widgets.trends.downloads import downloads_allowed, show_dispute_downloads, show_event_downloads
 from dashboard.widgets.trends.metrics import show_comparisons
 from dashboard.widgets.trends.patrol import show_patrol_months
 from dashboard.widgets.trends.playback import show_playback
@@ -38,5 +38,6 @@ st.subheader("巡查走访与事件（按月）")
 show_patrol_months(ctx, choice.scope, years)
 
 st.subheader("导出")
-show_dispute_downloads(ctx, choice, years)
-show_event_downloads(ctx, choice)
+if downloads_allowed(ctx):
+    show_dispute_downloads(ctx, choice, years)
+    show_event_downloads(ctx, choice)

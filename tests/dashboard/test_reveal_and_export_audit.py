@@ -130,3 +130,32 @@ def test_a_cli_export_is_audited_with_its_rows(env, tmp_path: Path):
     (entry,) = log.entries(AuditFilter(actions=("export",))).itertuples()
     assert (entry.username, entry.target, entry.rows) == ("system", "events", written)
     assert "minqing export events" in entry.detail_json and "2025-01-01" in entry.detail_json
+
+
+def rendered_text(at: AppTest) -> str:
+    """Every text a person sees on the page: markdown, captions, code blocks."""
+    return "\n".join(str(e.value) for kind in ("markdown", "caption", "code") for e in getattr(at, kind))
+
+
+def test_only_administrators_see_where_the_store_lives(env) -> None:
+    db, _ = env
+    analyst = signed_in("analyst1", "views/trends.py")
+    text = rendered_text(analyst)
+    assert "等效命令" in text or "minqing export" in text
+    assert str(db) not in text and str(db.parent) not in text
+    assert "--db DB.duckdb" in text
+    admin = signed_in("admin1", "views/trends.py")
+    assert str(db) in rendered_text(admin)
+
+
+def test_downloads_say_so_when_the_audit_log_cannot_be_written(env) -> None:
+    db, log = env
+    at = signed_in("analyst1", "views/trends.py")
+    assert [b for b in at.get("download_button")]  # offered while the log is writable
+    for suffix in ("", "-wal", "-shm"):  # the log becomes unwritable even for root: a folder where the file was
+        Path(str(log.path) + suffix).unlink(missing_ok=True)
+    log.path.mkdir()
+    at.run()
+    assert not at.exception, at.exception
+    assert any("审计日志无法写入" in e.value for e in at.error)
+    assert not [b for b in at.get("download_button")]

@@ -21,6 +21,7 @@ from store.schema import LEVELS
 from layers.export_service import FORMATS, MIME, ExportRequest, run_export
 from layers.trends import Scope, disputes_command, events_command, export_name
 
+DB_PLACEHOLDER = "DB.duckdb"  # the --db of the 等效命令 shown to anyone but an administrator
 EXPORT_LEVEL_LABELS = {**LEVEL_LABELS, "all": "全部层级（仅 XLSX，每层一张表）"}
 
 
@@ -29,6 +30,11 @@ def export_levels(scope: Scope) -> list[str]:
     or a large grid (a medium or small grid has no large-grid rows)."""
     finer = list(LEVELS) if scope.level == "city" else list(LEVELS[LEVELS.index(scope.level):])
     return [*finer, "all"] if scope.level in ("city", "large") else finer
+
+
+def _db_shown(ctx: PageContext) -> str:
+    """The store's path for an administrator; a placeholder for everyone else (server paths are not theirs)."""
+    return str(ctx.store.path) if ctx.principal.may_see_server_paths else DB_PLACEHOLDER
 
 
 def _download(ctx: PageContext, kind: str, fmt: str, file_name: str, options: dict[str, Any]) -> bytes:
@@ -40,6 +46,16 @@ def _download(ctx: PageContext, kind: str, fmt: str, file_name: str, options: di
                              detail={"via": "dashboard", "file": file_name, **detail})
 
     return run_export(ExportRequest(kind, fmt, options), query=ctx.store.query, record=record).data
+
+
+def downloads_allowed(ctx: PageContext) -> bool:
+    """Every download is recorded first; when the audit log cannot be written, say so instead of offering buttons
+    that would fail without a word."""
+    problem = ctx.audit.writable_problem() if ctx.audit is not None else None
+    if problem is None:
+        return True
+    st.error(f"审计日志无法写入，导出已停用（每次导出必须先记入审计日志）。请管理员处理：{problem}")
+    return False
 
 
 def _button(label: str, fmt: str, file_name: str, make: partial, key: str, command: str | None) -> None:
@@ -64,7 +80,7 @@ def show_dispute_downloads(ctx: PageContext, choice: ScopeChoice, years: tuple[i
         with column:
             name = export_name("disputes", fmt, level, scope.grid, f"{years[0]}-{years[1]}")
             usable = not (fmt == "csv" and level == "all")
-            command = disputes_command(ctx.store.path, fmt, output=name, **options) if usable else None
+            command = disputes_command(_db_shown(ctx), fmt, output=name, **options) if usable else None
             make = partial(_download, ctx, "disputes", fmt, name, options)
             _button(f"下载 {fmt.upper()}", fmt, name, make, f"trends_download_disputes_{fmt}", command)
 
@@ -81,6 +97,6 @@ def show_event_downloads(ctx: PageContext, choice: ScopeChoice) -> None:
     for column, fmt in zip(st.columns(2), FORMATS):
         with column:
             name = export_name("events", fmt, scope.grid, stamp)
-            command = events_command(ctx.store.path, fmt, output=name, **options)
+            command = events_command(_db_shown(ctx), fmt, output=name, **options)
             make = partial(_download, ctx, "events", fmt, name, options)
             _button(f"下载 {fmt.upper()}", fmt, name, make, f"trends_download_events_{fmt}", command)
