@@ -62,6 +62,7 @@ class PageContext:
     audit: AuditLog | None = None
     neglect_days: int = DEFAULT_NEGLECT_DAYS
     clock: str | None = None  # "now" | "data" (settings.CLOCK); None: read $MINQING_CLOCK when needed
+    users: Path | None = None  # the users file the session signed in against (None: open mode)
 
     def window_text(self) -> str:
         """The time window as Chinese text for captions."""
@@ -124,7 +125,7 @@ def build_context(store: Store, summary: StoreSummary, *, principal: Principal, 
         where=EventFilter(depts=tuple(chosen_depts), categories=tuple(chosen_categories)),
         dept_names=depts, category_names=categories, basemap=settings.basemap, big_screen=big_screen,
         refresh_seconds=settings.refresh_seconds, principal=principal, audit=audit,
-        neglect_days=settings.neglect_days, clock=settings.clock,
+        neglect_days=settings.neglect_days, clock=settings.clock, users=settings.users,
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from store.errors import ConfigError, Problem, read_toml
+from etl.coords import crs_problem
 from etl.mapping import COORDINATE_SYSTEMS, ENCODINGS, Mapping, load_mapping
 from store.publish import DEFAULT_FILE_MODE
 from store.schema import LEVELS
@@ -55,6 +56,7 @@ class ProjectConfig:
     grids: dict[str, GridSource]
     departments: list[DepartmentSource]
     file_mode: int = DEFAULT_FILE_MODE  # permission bits of a new store (an existing store keeps its own)
+    users: Path | None = None  # the dashboard's users file (`users = "users.toml"`), for `minqing demo`
 
 
 # The keys minqing.toml may hold, per table; anything else is a typo reported with the nearest valid key.
@@ -95,6 +97,10 @@ def parse_config(raw: dict[str, Any], *, path: Path) -> ProjectConfig:
     if not isinstance(database, str) or not database:
         problem("database", database, "set the DuckDB file, e.g. database = \"minqing.duckdb\"")
         database = "minqing.duckdb"
+    users = raw.get("users")
+    if users is not None and (not isinstance(users, str) or not users):
+        problem("users", users, 'name the users file, e.g. users = "users.toml", or leave the key out')
+        users = None
 
     categories = _load_categories(base / raw.get("categories", "categories.toml"), problem)
     file_mode = _file_mode(raw.get("file_mode", f"{DEFAULT_FILE_MODE:04o}"), problem)
@@ -150,7 +156,8 @@ def parse_config(raw: dict[str, Any], *, path: Path) -> ProjectConfig:
     if problems:
         raise ConfigError(problems)
     return ProjectConfig(path=path, database=(base / database), categories=categories,
-                         grids=grids, departments=departments, file_mode=file_mode)
+                         grids=grids, departments=departments, file_mode=file_mode,
+                         users=(base / users).resolve() if users else None)
 
 
 def mapping_digest(mapping: Mapping, categories: dict[str, dict[str, str]]) -> str:
@@ -191,6 +198,8 @@ def _grid_source(level: str, spec: dict[str, Any], base: Path, default_system: s
     system = str(spec.get("coordinates", default_system)).lower()
     if system not in COORDINATE_SYSTEMS and not system.startswith("epsg:"):
         problem(f"{key}.coordinates", system, f"use one of {', '.join(COORDINATE_SYSTEMS)} or an EPSG code")
+    elif (fix := crs_problem(system)) is not None:
+        problem(f"{key}.coordinates", system, fix)
     return GridSource(level=level, path=path, code=str(spec.get("code", "")), name=str(spec.get("name", "")),
                       parent=spec.get("parent"), population=spec.get("population"),
                       grandparent=spec.get("grandparent"),

@@ -261,6 +261,7 @@ def _load_chunk(con: duckdb.DuckDBPyConnection, raw: pd.DataFrame, table: RawTab
         rows = normalised.events
         counts = merge_rows(con, target, rows, batch_id, grids.version, children=normalised.persons)
         rejects = normalised.rejects
+        result.notes += [n for n in normalised.notes if n not in result.notes]
     if keep_keys and not rows.empty:
         con.register("chunk_keys", rows[[target.key]].rename(columns={target.key: "key"}))
         try:

@@ -71,15 +71,16 @@ def _serve_options(command):
 def demo(directory: Path, events: int, seed: int, patrol_since: dt.datetime | None, serve: bool, port: int) -> None:
     """Build the demo city (if missing), load it into DuckDB and serve the dashboard."""
     from dashboard.settings import child_environment
-    from minqing.demo.build import build_demo, demo_users_path
+    from etl.config import load_config
+    from minqing.demo.build import build_demo
 
     since = patrol_since.date() if patrol_since is not None else None
-    config_path = build_demo(directory, events=events, seed=seed, patrol_since=since, echo=click.echo)
-    _run_load(config_path)
-    database = report_database(config_path)
+    config = load_config(build_demo(directory, events=events, seed=seed, patrol_since=since, echo=click.echo))
+    _run_load(config)
+    database = config.database
     click.echo(f"数据库 / database: {database}")
     settings: dict[str, object] = {"clock": "data"}  # the demo's data stop at 2025-12-31
-    users = demo_users_path(config_path)
+    users = config.users
     if users is not None:
         settings["users"] = users
         click.echo(f"账号 / accounts: {users} (sign in with the passwords printed when it was created; "
@@ -100,15 +101,17 @@ def load(config_path: Path, inbox: Path | None, interval: float) -> None:
     if inbox is not None and not inbox.is_dir():
         raise UserError(f"--watch {inbox}: no such folder; create it (mkdir -p {inbox}) or name the inbox folder "
                         "the departments drop their files into")
-    report = _run_load(config_path)
+    from etl.config import load_config
+
+    config = load_config(config_path)  # read and checked once, for the load and the watch
+    report = _run_load(config)
     if inbox is not None:
-        from etl.config import load_config
         from etl.watch import watch
         from minqing.report import print_load_report
 
         click.echo(f"监视 / watching {inbox} (Ctrl-C to stop)")
         try:
-            watch(load_config(config_path), inbox, interval=interval,
+            watch(config, inbox, interval=interval,
                   on_report=lambda report: print_load_report(report, echo=click.echo),
                   on_problem=lambda path, why: click.echo(f"错误 / error: {path}: {why}", err=True))
         except KeyboardInterrupt:
@@ -652,14 +655,13 @@ def audit_export(audit_file: Path, date_from, date_to, usernames, actions, outco
     click.echo(f"写出 / wrote {output}: {len(frame)} entries")
 
 
-def _run_load(config_path: Path) -> object:
-    from etl.config import load_config
+def _run_load(config):  # ProjectConfig -> LoadReport
+    """Load a checked project with a progress bar, then print the load report."""
+    from tqdm import tqdm
+
     from etl.load import load_project
     from minqing.report import print_load_report
 
-    from tqdm import tqdm
-
-    config = load_config(config_path)
     click.echo(f"加载 / loading {config.path}")
     with tqdm(unit="file", file=sys.stderr, disable=None, leave=False) as bar:
         def progress(done: int, total: int, what: str) -> None:
@@ -671,13 +673,6 @@ def _run_load(config_path: Path) -> object:
         report = load_project(config, progress=progress)
     print_load_report(report, echo=click.echo)
     return report
-
-
-def report_database(config_path: Path) -> Path:
-    """The database a config points at."""
-    from etl.config import load_config
-
-    return load_config(config_path).database
 
 
 def _serve(database: Path, port: int, settings: dict[str, str], *, address: str = "127.0.0.1") -> None:

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -17,6 +18,7 @@ from dashboard.frame import BIG_SCREEN_CSS, PageContext
 from dashboard.published import open_store
 from dashboard.widgets.command_center.feed import FeedRow, feed_html, feed_rows, grid_label, new_arrivals
 from dashboard.widgets.command_center.kpis import tiles
+from access.principal import Principal
 from dashboard.widgets.command_center.live import live_context
 from store.schema import connect
 from fixtures import HOSTILE_NAME, FixtureStore, fixture_store  # noqa: F401  (pytest fixture)
@@ -310,3 +312,58 @@ def test_live_context_moves_the_window_to_now(demo_db, monkeypatch):
     assert (moved.start, moved.end) == (moved.as_of - dt.timedelta(days=7), moved.as_of)
     custom = live_context(context("自定义", dt.datetime(2025, 1, 1), dt.datetime(2025, 2, 1)))
     assert (custom.start, custom.end) == (dt.datetime(2025, 1, 1), dt.datetime(2025, 2, 1))
+
+
+def test_an_officials_live_refresh_keeps_their_own_now(demo_db):
+    """The live tiles move to the newest report of the official's jurisdiction, as the full run does, not the city's."""
+    con = duckdb.connect(str(demo_db), read_only=True)
+    try:
+        town, newest = con.execute("SELECT grid_large, max(reported_at) FROM events WHERE grid_large IS NOT NULL "
+                                   "GROUP BY grid_large ORDER BY 2 LIMIT 1").fetchone()
+        city_newest = con.execute("SELECT max(reported_at) FROM events").fetchone()[0]
+    finally:
+        con.close()
+    assert newest < city_newest  # else the test could not tell the two apart
+    official = Principal(username="o1", role="official", scope=(town,))
+    store = open_store(demo_db, official)
+    old = newest - dt.timedelta(days=3)
+    ctx = PageContext(store=store, summary=None, as_of=old, start=old - dt.timedelta(days=7), end=old,  # type: ignore[arg-type]
+                      window_label="最近7天", where=EventFilter(), principal=official, clock="data")
+    moved = live_context(ctx)
+    assert moved.as_of == newest + dt.timedelta(minutes=1)  # now_for: the newest report + 1 minute
+
+
+class Rerun(Exception):
+    """Raised in place of st.rerun, so a test sees that the live refresh asked for a full run."""
+
+
+def test_the_live_refresh_rechecks_the_account(demo_db, tmp_path, monkeypatch):
+    """A removed account's wall must not keep refreshing: each refresh checks the session against the users file."""
+    import streamlit as st
+
+    from access.accounts import add_user, read_users, remove_user, stamp
+    from access.audit import AuditLog
+    from dashboard import auth
+    from dashboard.widgets.command_center import live
+
+    def rerun(**_):
+        raise Rerun()
+
+    monkeypatch.setattr(live.st, "rerun", rerun)
+    users = tmp_path / "users.toml"
+    add_user(users, "wall1", role="command_center", password="a long wall password 1")
+    add_user(users, "admin1", role="admin", password="a long admin password 1")
+    account = read_users(users).accounts["wall1"]
+    principal = account.principal
+    st.session_state[auth.AUTH_KEY] = principal
+    st.session_state[auth.STAMP_KEY] = stamp(account)
+    st.session_state[auth.SINCE_KEY] = __import__("time").time()
+    store = open_store(demo_db, principal)
+    ctx = PageContext(store=store, summary=None, as_of=dt.datetime(2025, 12, 1), start=None, end=None,  # type: ignore[arg-type]
+                      window_label="全部", where=EventFilter(), principal=principal, clock="data", users=users,
+                      audit=AuditLog(tmp_path / "audit.sqlite"))
+    assert live.live_context(ctx).principal == principal  # still valid: the refresh goes on
+    remove_user(users, "wall1")
+    auth.load_users.clear() if hasattr(auth.load_users, "clear") else None
+    with pytest.raises(Rerun):
+        live.live_context(ctx)  # removed: a full run, which shows the sign-in screen

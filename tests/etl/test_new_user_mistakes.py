@@ -8,13 +8,11 @@ import json
 from pathlib import Path
 
 import duckdb
-import geopandas as gpd
 import openpyxl
 import pandas as pd
 import pyogrio
 import pyproj
 import pytest
-import shapely
 from click.testing import CliRunner
 
 from etl.assign import GridIndex
@@ -24,7 +22,7 @@ from etl.mapping import parse_mapping
 from etl.normalize import normalise
 from etl.readers import format_of, read_raw
 from minqing.cli import main
-from projects import CATEGORIES, write_config, write_street_project, write_town_grids
+from projects import write_config, write_street_project, write_town_grids
 from store.errors import ConfigError
 
 KNOWN = frozenset({"dispute_neighbour", "urban_street_order"})
@@ -231,8 +229,6 @@ def test_zero_zero_is_no_location_and_the_row_falls_back_to_its_grid_code_or_add
     assert "1 kept without a location" in note
 
 
-@pytest.mark.xfail(strict=True, reason="etl/load.py does not yet add Normalised.notes to FileResult.notes "
-                   "(one line in _load_chunk: result.notes += normalised.notes); remove this mark then")
 def test_the_load_report_counts_the_placeholder_rows(tmp_path: Path) -> None:
     folder = _placed_project(tmp_path, [("P1", "0", "0", "S2", ""), ("G1", "115.05", "22.95", "", "")])
     (result,) = load_project(load_config(folder / "minqing.toml")).files

@@ -4,6 +4,7 @@ exit code 2, and the values reach the Streamlit process as the declared environm
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from pathlib import Path
 
 import pytest
@@ -115,9 +116,9 @@ def test_demo_passes_the_data_clock_and_its_accounts(monkeypatch, tmp_path):
     calls: list[tuple] = []
     users = tmp_path / "users.toml"
     monkeypatch.setattr("minqing.demo.build.build_demo", lambda directory, **kw: directory / "minqing.toml")
-    monkeypatch.setattr("minqing.demo.build.demo_users_path", lambda config: users)
+    config = SimpleNamespace(database=tmp_path / "minqing.duckdb", users=users)  # a checked minqing.toml's fields
+    monkeypatch.setattr("etl.config.load_config", lambda path: config)
     monkeypatch.setattr("minqing.cli._run_load", lambda config: None)
-    monkeypatch.setattr("minqing.cli.report_database", lambda config: tmp_path / "minqing.duckdb")
     monkeypatch.setattr("minqing.cli._serve", lambda database, port, env, **kw: calls.append((port, env)))
     result = invoke("demo", "--dir", str(tmp_path), "--port", "8600")
     assert result.exit_code == 0, result.output

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import streamlit as st
 
+from dashboard.auth import current_principal
 from dashboard.frame import PageContext, now_for, window_bounds
 from dashboard.published import open_store
 from layers.stats import QueryError, data_clock
@@ -33,10 +34,13 @@ def live(draw: Callable[[PageContext], None], ctx: PageContext) -> None:
 
 def live_context(ctx: PageContext) -> PageContext:
     """`ctx` moved to the current moment: same filters and window length, latest store version and "now"."""
-    store = open_store(ctx.store.path) or ctx.store  # the file is replaced atomically, so it is normally there
+    if ctx.users is not None and ctx.audit is not None and current_principal(ctx.audit, ctx.users) != ctx.principal:
+        st.rerun(scope="app")  # the account was removed, changed or expired: the full run signs the session out
+    # the file is replaced atomically, so it is normally there; seen as the signed-in user sees it
+    store = open_store(ctx.store.path, ctx.store.principal) or ctx.store
     if store.signature != ctx.store.signature:
         st.rerun(scope="app")  # a new load was published: redraw everything from it
-    as_of = now_for(store)
+    as_of = now_for(store, ctx.clock)  # "now" of the user's own jurisdiction, as the full run has it
     if as_of == ctx.as_of:
         return ctx
     if ctx.window_label == CUSTOM_WINDOW:
