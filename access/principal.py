@@ -34,7 +34,8 @@ class Principal:
 
     @property
     def may_see_server_paths(self) -> bool:
-        """Whether the dashboard may show where the store and logs live on the server: administrators only."""
+        """Whether the dashboard may show where the store and logs live on the server: administrators only (the
+        operator, SYSTEM, is one: the command line and open mode)."""
         return self.role == "admin"
 
     @property
