@@ -31,7 +31,7 @@ system-packages:
 	@bash .ci/system-packages
 
 test: install-test system-packages
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2  # both cores; the tests synchronise by files and pipes, never by time
 
 bench: install-test
 	$(BIN)/python bench/etl.py
