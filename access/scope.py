@@ -157,16 +157,25 @@ def _checked_scope(con: duckdb.DuckDBPyConnection, principal: Principal, catalog
         if not isinstance(code, str):
             raise UserError(f"{who}: scope entry {_shown(code)} is a {type(code).__name__}; a scope lists grid "
                             "codes as text, e.g. '441502001000000'")
-    found = dict(con.execute(_SCOPE_LEVELS.format(catalog=catalog), {"codes": codes}).fetchall())
-    unknown = [c for c in codes if c not in found]
+    unknown, small = scope_mistakes(con, codes, catalog=catalog)
     if unknown:
         raise UserError(f"{who}: scope code {_shown(unknown[0])} is not a grid in the store; a scope lists the "
                         "codes of large or medium grids (`minqing export disputes --level large` lists them)")
-    small = [c for c in codes if found[c] not in SCOPE_LEVELS]
     if small:
-        raise UserError(f"{who}: scope code {small[0]!r} is a {found[small[0]]} grid; a scope lists large or "
+        code, level = small[0]
+        raise UserError(f"{who}: scope code {code!r} is a {level} grid; a scope lists large or "
                         "medium grids (give the small grid's medium grid instead)")
     return codes
+
+
+def scope_mistakes(con: duckdb.DuckDBPyConnection, codes: list[str], *,
+                   catalog: str | None = None) -> tuple[list[str], list[tuple[str, str]]]:
+    """What is wrong with scope `codes`: those that are no grid of the store, and (code, level) of those that are
+    grids finer than a scope may name. Both empty: every code is a large or medium grid."""
+    found = dict(con.execute(_SCOPE_LEVELS.format(catalog=catalog or _catalog(con)), {"codes": list(codes)}).fetchall())
+    unknown = [c for c in codes if c not in found]
+    small = [(c, found[c]) for c in codes if c in found and found[c] not in SCOPE_LEVELS]
+    return unknown, small
 
 
 def _scope_grids(con: duckdb.DuckDBPyConnection, principal: Principal, catalog: str,
@@ -178,11 +187,6 @@ def _scope_grids(con: duckdb.DuckDBPyConnection, principal: Principal, catalog: 
         history = f"UNION ALL SELECT grid_code, level, parent_code FROM {catalog}.main.grid_history"
     rows = con.execute(_SCOPE_GRIDS.format(catalog=catalog, history=history), {"codes": codes}).fetchall()
     return tuple((code, level, bool(own), bool(root)) for code, level, own, root in rows)
-
-
-def grid_levels(con: duckdb.DuckDBPyConnection, codes: list[str]) -> dict[str, str]:
-    """The level of each of `codes` that is a grid of the store (unknown codes are left out)."""
-    return dict(con.execute(_SCOPE_LEVELS.format(catalog=_catalog(con)), {"codes": list(codes)}).fetchall())
 
 
 def allowed_grids(con: duckdb.DuckDBPyConnection, principal: Principal) -> set[str]:

@@ -428,20 +428,18 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _check_scope(database: Path, scope: tuple[str, ...]) -> None:
-    """Every scope code is a large or medium grid of the store."""
-    from access.scope import SCOPE_LEVELS, grid_levels
+    """Every scope code is a large or medium grid of the store (the rule of access.scope)."""
+    from access.scope import scope_mistakes
     from store.schema import open_published
 
     with open_published(database) as con:
-        found = grid_levels(con, list(scope))
-    unknown = [c for c in scope if c not in found]
+        unknown, small = scope_mistakes(con, list(scope))
     if unknown:
         raise UserError(f"--scope {', '.join(map(repr, unknown))}: no such grid in {database}; "
                         "give large or medium grid codes (see the 网格详情 page or `grids` table)")
-    small = [c for c in scope if found[c] not in SCOPE_LEVELS]
     if small:
-        raise UserError(f"--scope {', '.join(map(repr, small))} is a small grid; scope an official to the large or "
-                        "medium grid(s) they are responsible for")
+        raise UserError(f"--scope {', '.join(repr(code) for code, _ in small)} is a small grid; scope an official to "
+                        "the large or medium grid(s) they are responsible for")
 
 
 @users.command("add")
