@@ -16,7 +16,7 @@ import tomli_w
 
 REPO_DATA = Path(__file__).resolve().parents[2] / "data"
 MANIFEST = "demo.json"
-GENERATOR_VERSION = 3  # bump when the generated files change, so an existing demo folder is rebuilt
+GENERATOR_VERSION = 4  # bump when the generated files change, so an existing demo folder is rebuilt
 USERS_FILE = "users.toml"
 PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/l/I
 DEMO_ACCOUNTS = (  # username, role, display name
@@ -80,6 +80,7 @@ def build_demo(directory: Path, *, events: int = 200_000, seed: int = 7, patrol_
         "resolved_disputes_by_year": {str(k): v for k, v in truth.resolved_disputes_by_year.items()},
         "roster": workers.roster.summary(),
         "patrol": workers.patrol.summary(),
+        "planted": truth.planted,  # what the analysis should find (minqing/demo/planted.py)
     }, ensure_ascii=False, indent=2), encoding="utf-8")
     write_demo_accounts(directory, _large_grid_codes(directory), echo=echo)
     return config_path

@@ -32,7 +32,7 @@ import shapely
 from etl.duetime import apply_rule
 from etl.mapping import DueRule, load_mapping
 from etl.persons import ID_CHECK_CHARS, ID_WEIGHTS
-from minqing.demo import exports
+from minqing.demo import exports, planted
 from minqing.demo.rowkinds import (  # noqa: F401  (also read as events.BAD_* / events.MISSING)
     BAD_CLOSED_BEFORE_REPORTED, BAD_COORDINATES, BAD_GRID_CODE, BAD_IMPOSSIBLE_DATE, BAD_KIND_NAMES, BAD_MISSING_ID,
     BAD_MISSING_TIME, BAD_UNKNOWN_CATEGORY, BAD_UNKNOWN_STATUS, BAD_UNPARSEABLE_TIME, MISSING,
@@ -102,6 +102,7 @@ class EventsTruth:
     outside_city_by_dept: dict[str, int]  # valid rows whose point lies outside the city outline
     resolved_disputes_by_year: dict[int, int]  # 2019..2025, see the module docstring
     refs_by_dept: dict[str, EventRefs] = field(default_factory=dict)  # e.g. the grid_app events check-ins follow up
+    planted: dict[str, Any] = field(default_factory=dict)  # patterns for the analysis to find (minqing.demo.planted)
 
 
 def load_recipe(path: Path | None = None) -> dict[str, Any]:
@@ -233,6 +234,7 @@ class _Geo:
         self.codes = small["grid_code"].astype(str).to_numpy(dtype=object)
         self.code_set = frozenset(self.codes)
         parent = small["parent_code"].astype(str)
+        self.parent = parent.to_numpy(dtype=object)  # the medium grid of each small grid
         self.village = parent.map(medium["name"]).fillna("").astype(str).to_numpy(dtype=object)
         self.town = parent.map(medium["parent_code"]).map(large["name"]).fillna("").astype(str).to_numpy(dtype=object)
         polys = np.asarray(small.geometry.values, dtype=object)
@@ -772,6 +774,9 @@ def write_events(city: City, raw_dir: Path, *, events: int = 200_000, seed: int 
     _regular_reports(ctx, rng_regular, max(0, events - len(ctx.table)))
     _bad_rows(ctx, rng_bad)
     table = ctx.table
+    drawn_grid = table["grid"].copy()  # points are drawn for these grids, as before planting
+    rng_plant = np.random.default_rng([seed, 4000])
+    plan = planted.plant(ctx, rng_plant)
 
     resolved = _resolved_by_year(ctx)
     if resolved != targets:
@@ -781,7 +786,11 @@ def write_events(city: City, raw_dir: Path, *, events: int = 200_000, seed: int 
     n = len(table)
     lon, lat = np.full(n, np.nan), np.full(n, np.nan)
     inside = table["grid"] >= 0
-    lon[inside], lat[inside] = ctx.geo.points(rng_points, table["grid"][inside])
+    lon[inside], lat[inside] = ctx.geo.points(rng_points, drawn_grid[inside])
+    moved = np.array(sorted(set(plan.moved) - set(plan.spot_rows)), dtype=np.int64)
+    lon[moved], lat[moved] = ctx.geo.points(rng_plant, table["grid"][moved])
+    spots = np.array(sorted(plan.spot_rows), dtype=np.int64)
+    lon[spots], lat[spots] = planted.spot_points(plan, rng_plant, spots)
     outside = np.flatnonzero(~inside)
     lon[outside], lat[outside] = ctx.geo.outside_points(rng_outside, len(outside))
 
@@ -869,6 +878,9 @@ def write_events(city: City, raw_dir: Path, *, events: int = 200_000, seed: int 
             home = np.where(row_grid >= 0, grid_county[np.maximum(row_grid, 0)], 0)
             for party in parties:
                 name, phone, id_number = _people(rng_people, people_spec, party, home, table["t_rep"][rows])
+                if planted.PERSON_ROLES.get(code) == party["role"]:
+                    for i in np.flatnonzero(np.isin(rows, list(plan.person_rows))):
+                        name[i], id_number[i] = plan.person_rows[int(rows[i])]
                 persons[str(party["role"])] = exports.People(
                     name=name[position], phone=phone[position], id_number=id_number[position])
 
@@ -911,6 +923,9 @@ def write_events(city: City, raw_dir: Path, *, events: int = 200_000, seed: int 
         named = valid & (table["grid"][rows] >= 0)
         refs[code] = EventRefs(source_id=ids[rows][named], grid=table["grid"][rows][named],
                                reported=table["t_rep"][rows][named])
+    def event_id(row: int) -> str:
+        return f"{DEPARTMENTS[table['dept'][row]]}:{ids[row]}"
+
     return EventsTruth(files=files, rows_by_dept=rows_by, bad_rows_by_dept=bad_by,
                        repeated_rows_by_dept=repeated_by, outside_city_by_dept=outside_by,
-                       resolved_disputes_by_year=resolved, refs_by_dept=refs)
+                       resolved_disputes_by_year=resolved, refs_by_dept=refs, planted=plan.truth(event_id))

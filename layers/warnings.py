@@ -1,0 +1,368 @@
+"""Early warnings (预警) per grid: spikes of a category (or department) against a seasonal baseline, overdue cases
+building up, and the findings of layers/repeats.py and the patrol figures, as one list with a Chinese sentence each.
+
+Spike method (docs/analytics.md, "Early warnings"): a negative-binomial upper bound computed for every grid × category
+at once. The expected count of a grid and category in the last 7 days is the category's expected citywide count
+(its level over the 8 weeks before, times the seasonal change the same weeks showed in earlier years) times the grid's
+share of that category over the last year (shrunk toward the grid's share of all events). The bound is the
+(1 − alpha) quantile of a negative binomial with that mean and the category's dispersion; a warning needs the count
+above the bound and at least MIN_COUNT incidents. `spike_bounds` is the pure core (arrays in, arrays out).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from layers import analysis_queries as q
+from layers.event_query import EventFilter, EventQuery
+from layers.lookups import category_names, department_names
+from layers.stats import QueryError, grid_table, open_now
+from store.schema import LEVELS
+from store.timewindow import TimeLike, local_time
+
+__all__ = [
+    "KINDS", "WARNING_COLUMNS", "SpikeSettings", "spike_bounds", "spike_warnings", "backlog_warnings",
+    "patrol_warnings", "grid_warnings", "all_warnings", "expected_text",
+]
+
+KINDS: dict[str, str] = {
+    "spike_7d": "近7日异常增多",
+    "spike_1d": "今日异常增多",
+    "backlog": "超期积压",
+    "repeat_place": "重复发生地点",
+    "repeat_person": "重复来访当事人",
+    "patrol_gap": "巡查薄弱且事件上升",
+}
+WARNING_COLUMNS: tuple[str, ...] = (
+    "grid_code", "grid_name", "parent_name", "grandparent_name", "level", "kind", "kind_name", "key", "key_name",
+    "observed", "expected", "ratio", "p_value", "window_start", "window_end", "sentence",
+)
+BY_NAMES = {"category": "类别", "dept": "部门"}
+
+
+@dataclass(frozen=True)
+class SpikeSettings:
+    """The spike method's knobs (docs/analytics.md): false-alarm rate per series, minimum count, baseline spans."""
+
+    alpha: float = 0.001  # per grid × category and window: P(count > bound) under the baseline
+    min_count: int = 3  # incidents: fewer never warn, however rare the category
+    recent_weeks: int = 8  # the level: buckets 1..8 before the window
+    season_half_width: int = 2  # the same weeks in earlier years: ±2 weeks around 52, 104, 156 weeks back
+    years: int = 3  # earlier years used for the seasonal change
+    share_weeks: int = 52  # the grid's share of a category: buckets 1..52
+    prior_events: float = 2.0  # shrinkage of a grid's category share toward its share of all events
+    max_dispersion: float = 5.0
+
+    @property
+    def horizon_weeks(self) -> int:
+        return 52 * self.years + max(self.recent_weeks, self.season_half_width) + 1
+
+
+DEFAULT = SpikeSettings()
+
+
+# --------------------------------------------------------------------------- the pure core
+
+
+def citywide_expected(city: np.ndarray, settings: SpikeSettings = DEFAULT) -> np.ndarray:
+    """Expected count in bucket 0 per key from a (keys × buckets) matrix of citywide weekly counts (bucket 0 = the
+    window itself, not used): recent level × (same weeks in earlier years + ½) / (the weeks before those + ½)."""
+    keys, weeks = city.shape
+    recent = city[:, 1:settings.recent_weeks + 1].mean(axis=1)
+    same, before = np.zeros(keys), np.zeros(keys)
+    years = 0
+    for y in range(1, settings.years + 1):
+        centre = 52 * y
+        if centre + settings.recent_weeks + 1 > weeks:
+            break
+        same += city[:, centre - settings.season_half_width:centre + settings.season_half_width + 1].mean(axis=1)
+        before += city[:, centre + 1:centre + settings.recent_weeks + 1].mean(axis=1)
+        years += 1
+    if years == 0:
+        return recent
+    return recent * (same / years + 0.5) / (before / years + 0.5)
+
+
+def grid_shares(n_gk: np.ndarray, n_g: np.ndarray, settings: SpikeSettings = DEFAULT) -> np.ndarray:
+    """Share of each key's incidents per grid (grids × keys), shrunk toward the grid's share of all incidents."""
+    total = max(float(n_g.sum()), 1.0)
+    q_g = (n_g + 1.0 / len(n_g)) / (total + 1.0)  # every grid keeps a small share
+    return (n_gk + settings.prior_events * q_g[:, None]) / (n_gk.sum(axis=0, keepdims=True) + settings.prior_events)
+
+
+def dispersion(y: np.ndarray, mu: np.ndarray, settings: SpikeSettings = DEFAULT) -> float:
+    """Quasi-Poisson dispersion from cells with mu ≥ 1 (Pearson χ² / cells), between 1 and max_dispersion; 1 when
+    fewer than 20 such cells."""
+    usable = mu >= 1.0
+    if usable.sum() < 20:
+        return 1.0
+    chi2 = float((((y - mu) ** 2) / mu)[usable].sum())
+    return float(min(max(chi2 / usable.sum(), 1.0), settings.max_dispersion))
+
+
+def spike_bounds(observed: np.ndarray, expected: np.ndarray, phi: np.ndarray | float,
+                 settings: SpikeSettings = DEFAULT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bound, p_value, warn) per series: the (1 − alpha) quantile of a negative binomial with mean `expected` and
+    variance phi × expected (Poisson when phi is 1), P(X ≥ observed), and observed > bound and ≥ min_count."""
+    mu = np.maximum(np.asarray(expected, dtype=float), 1e-9)
+    phi = np.broadcast_to(np.asarray(phi, dtype=float), mu.shape)
+    obs = np.asarray(observed, dtype=float)
+    poisson = phi <= 1.0 + 1e-6
+    bound = np.where(poisson, stats.poisson.ppf(1 - settings.alpha, mu), 0.0)
+    p_value = np.where(poisson, stats.poisson.sf(obs - 1, mu), 1.0)
+    if (~poisson).any():
+        size = mu[~poisson] / (phi[~poisson] - 1.0)
+        prob = 1.0 / phi[~poisson]
+        bound[~poisson] = stats.nbinom.ppf(1 - settings.alpha, size, prob)
+        p_value[~poisson] = stats.nbinom.sf(obs[~poisson] - 1, size, prob)
+    warn = (obs > bound) & (obs >= settings.min_count)
+    return bound, p_value, warn
+
+
+# --------------------------------------------------------------------------- spikes on a store
+
+
+def _series(con: duckdb.DuckDBPyConnection, level: str, by: str, as_of: dt.datetime, where: EventFilter | None,
+            weeks: int) -> pd.DataFrame:
+    query = EventQuery.of(where=where, as_of=as_of)
+    sql = q.weekly_series_sql(level, by)
+    return con.execute(sql, query.bind(sql, weeks=weeks)).df()
+
+
+def _labels(con: duckdb.DuckDBPyConnection, level: str) -> pd.DataFrame:
+    grids = grid_table(con, level)
+    return grids[["grid_code", "name", "parent_name", "grandparent_name"]].rename(columns={"name": "grid_name"})
+
+
+def _key_names(con: duckdb.DuckDBPyConnection, by: str) -> dict[str, str]:
+    return category_names(con) if by == "category" else department_names(con)
+
+
+def expected_text(expected: float) -> str:
+    """'约 3 起', '约 0.4 起', '不足 0.1 起'."""
+    if expected < 0.1:
+        return "不足 0.1 起"
+    return f"约 {expected:.0f} 起" if expected >= 1.5 else f"约 {expected:.1f} 起"
+
+
+def spike_warnings(con: duckdb.DuckDBPyConnection, level: str = "small", *, as_of: TimeLike, days: int = 7,
+                   by: str = "category", where: EventFilter | None = None,
+                   settings: SpikeSettings = DEFAULT) -> pd.DataFrame:
+    """Grids × categories (or departments) whose incidents in [as_of − days, as_of) exceed the bound (module doc).
+
+    `days` is 7 (近7日) or 1 (今日: the same weekly expectation divided by 7). Columns: WARNING_COLUMNS."""
+    if level not in LEVELS:
+        raise QueryError(f"`level` was {level!r} but is expected to be one of {list(LEVELS)}")
+    if by not in q.SERIES_KEY:
+        raise QueryError(f"`by` was {by!r} but is expected to be one of {list(q.SERIES_KEY)}")
+    if days not in (1, 7):
+        raise QueryError(f"`days` was {days!r}; warnings look at the last 7 days or at today (1)")
+    moment = local_time(as_of, "as_of")
+    if moment is None:
+        raise QueryError("`as_of` is required: pass the moment the warnings look back from")
+    cells = _series(con, level, by, moment, where, settings.horizon_weeks)
+    grids = _labels(con, level)
+    if cells.empty:
+        return _empty()
+    codes = grids["grid_code"].to_numpy()
+    g_index = pd.Index(codes)
+    keys = pd.Index(sorted(cells["key"].dropna().unique()))
+    cells = cells[cells["grid_code"].isin(g_index) & cells["key"].notna()]
+    gi, ki = g_index.get_indexer(cells["grid_code"]), keys.get_indexer(cells["key"])
+    bucket, n = cells["bucket"].to_numpy(), cells["n"].to_numpy(dtype=float)
+    city = np.zeros((len(keys), settings.horizon_weeks))
+    np.add.at(city, (ki, bucket), n)
+    in_share = (bucket >= 1) & (bucket <= settings.share_weeks)
+    n_gk = np.zeros((len(codes), len(keys)))
+    np.add.at(n_gk, (gi[in_share], ki[in_share]), n[in_share])
+    shares = grid_shares(n_gk, n_gk.sum(axis=1), settings)
+    weekly = citywide_expected(city, settings)
+    phi = _dispersions(gi, ki, bucket, n, city, shares, settings)
+    if days == 7:
+        now = bucket == 0
+        obs_g, obs_k, obs_n = gi[now], ki[now], n[now]
+    else:
+        recent = con.execute(q.recent_days_sql(level, by), EventQuery.of(where=where, as_of=moment).bind(
+            q.recent_days_sql(level, by), days=days)).df()
+        recent = recent[recent["grid_code"].isin(g_index) & recent["key"].isin(keys)]
+        obs_g, obs_k = g_index.get_indexer(recent["grid_code"]), keys.get_indexer(recent["key"])
+        obs_n = recent["n"].to_numpy(dtype=float)
+    expected = weekly[obs_k] * shares[obs_g, obs_k] * days / 7.0
+    bound, p_value, warn = spike_bounds(obs_n, expected, phi[obs_k], settings)
+    if not warn.any():
+        return _empty()
+    names = _key_names(con, by)
+    start = moment - dt.timedelta(days=days)
+    found = pd.DataFrame({
+        "grid_code": codes[obs_g[warn]], "key": keys[obs_k[warn]].to_numpy(), "observed": obs_n[warn].astype("int64"),
+        "expected": expected[warn], "p_value": p_value[warn],
+    })
+    found = found.merge(grids, on="grid_code", how="left")
+    found["level"] = level
+    found["kind"] = "spike_7d" if days == 7 else "spike_1d"
+    found["key_name"] = found["key"].map(lambda k: names.get(k, k))
+    found["ratio"] = found["observed"] / found["expected"]
+    found["window_start"], found["window_end"] = start, moment
+    span = "近7日" if days == 7 else "今日"
+    found["sentence"] = [f"{span}{k}{o}起，往年同期{expected_text(e)}" for k, o, e in
+                         zip(found["key_name"], found["observed"], found["expected"])]
+    return _finish(found)
+
+
+def _dispersions(gi: np.ndarray, ki: np.ndarray, bucket: np.ndarray, n: np.ndarray, city: np.ndarray,
+                 shares: np.ndarray, settings: SpikeSettings) -> np.ndarray:
+    """Per key: the quasi-Poisson dispersion of grid-week counts in the recent weeks against citywide × share."""
+    out = np.ones(city.shape[0])
+    weeks = range(1, settings.recent_weeks + 1)
+    for k in range(city.shape[0]):
+        big = np.flatnonzero(shares[:, k] * city[k, 1:settings.recent_weeks + 1].max() >= 1.0)
+        if not len(big):
+            continue
+        mine = (ki == k) & (bucket >= 1) & (bucket <= settings.recent_weeks)
+        y = np.zeros((len(big), settings.recent_weeks))
+        pos = pd.Index(big).get_indexer(gi[mine])
+        keep = pos >= 0
+        np.add.at(y, (pos[keep], bucket[mine][keep] - 1), n[mine][keep])
+        mu = shares[big, k][:, None] * np.array([city[k, w] for w in weeks])[None, :]
+        out[k] = dispersion(y.ravel(), mu.ravel(), settings)
+    return out
+
+
+def _empty() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in WARNING_COLUMNS})
+    return frame.astype({"observed": "int64", "expected": "float64", "ratio": "float64", "p_value": "float64"})
+
+
+def _finish(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["kind_name"] = frame["kind"].map(KINDS)
+    for column in WARNING_COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    frame = frame[list(WARNING_COLUMNS)].astype({"observed": "int64"})
+    return frame.sort_values(["p_value", "grid_code", "key"], kind="stable", na_position="last").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- overdue cases building up
+
+
+BACKLOG_MIN = 5  # overdue events at least
+BACKLOG_FACTOR = 2.0  # at least twice as many as BACKLOG_DAYS before
+BACKLOG_DAYS = 28
+
+
+def backlog_warnings(con: duckdb.DuckDBPyConnection, level: str = "small", *, as_of: TimeLike,
+                     where: EventFilter | None = None) -> pd.DataFrame:
+    """Grids whose overdue events at as_of are at least BACKLOG_MIN and BACKLOG_FACTOR × those 4 weeks before."""
+    moment = local_time(as_of, "as_of")
+    now = open_now(con, level, as_of=moment, where=where)
+    before = open_now(con, level, as_of=moment - dt.timedelta(days=BACKLOG_DAYS), where=where)
+    frame = now.merge(before[["grid_code", "overdue_now"]].rename(columns={"overdue_now": "before"}), on="grid_code")
+    hit = frame[(frame["overdue_now"] >= BACKLOG_MIN)
+                & (frame["overdue_now"] >= BACKLOG_FACTOR * frame["before"].clip(lower=1))]
+    if hit.empty:
+        return _empty()
+    found = hit[["grid_code", "overdue_now", "before", "open_now"]].merge(_labels(con, level), on="grid_code")
+    found = found.rename(columns={"overdue_now": "observed", "before": "expected"})
+    found["expected"] = found["expected"].astype(float)
+    found["ratio"] = found["observed"] / found["expected"].clip(lower=1)
+    found["level"], found["kind"], found["key"], found["key_name"] = level, "backlog", "", "超期未办结"
+    found["window_start"], found["window_end"] = moment - dt.timedelta(days=BACKLOG_DAYS), moment
+    found["p_value"] = np.nan
+    found["sentence"] = [f"超期未办结{o}件（4周前{int(b)}件），在办{n}件" for o, b, n in
+                         zip(found["observed"], found["expected"], found["open_now"])]
+    return _finish(found)
+
+
+# --------------------------------------------------------------------------- patrol gaps with rising events
+
+
+PATROL_RISE = 1.5
+PATROL_MIN_EVENTS = 5
+
+
+def patrol_warnings(con: duckdb.DuckDBPyConnection, level: str = "small", *, as_of: TimeLike,
+                    where: EventFilter | None = None) -> pd.DataFrame:
+    """Grids that nobody visited in the last 7 days (no small grid of theirs) while their events of the last 28
+    days rose to at least PATROL_MIN_EVENTS and PATROL_RISE × the 28 days before. Empty without patrol data."""
+    from layers.patrol import has_patrol_data, patrol_figures
+    from layers.stats import window_totals
+
+    if not has_patrol_data(con):
+        return _empty()
+    moment = local_time(as_of, "as_of")
+    patrol = patrol_figures(con, level, as_of=moment)
+    recent = window_totals(con, level, start=moment - dt.timedelta(days=28), end=moment, where=where, source="raw")
+    before = window_totals(con, level, start=moment - dt.timedelta(days=56), end=moment - dt.timedelta(days=28),
+                           where=where, source="raw")
+    frame = patrol[["grid_code", "visited_small_7d", "days_since_visit"]].merge(
+        recent[["grid_code", "events"]], on="grid_code").merge(
+        before[["grid_code", "events"]].rename(columns={"events": "before"}), on="grid_code")
+    hit = frame[(frame["visited_small_7d"] == 0) & (frame["events"] >= PATROL_MIN_EVENTS)
+                & (frame["events"] >= PATROL_RISE * frame["before"].clip(lower=1))]
+    if hit.empty:
+        return _empty()
+    found = hit.merge(_labels(con, level), on="grid_code").rename(columns={"events": "observed", "before": "expected"})
+    found["expected"] = found["expected"].astype(float)
+    found["ratio"] = found["observed"] / found["expected"].clip(lower=1)
+    found["level"], found["kind"], found["key"], found["key_name"] = level, "patrol_gap", "", "巡查走访"
+    found["window_start"], found["window_end"] = moment - dt.timedelta(days=28), moment
+    found["p_value"] = np.nan
+    days = found["days_since_visit"]
+    found["sentence"] = [f"近7日无巡查走访（{'从未走访' if pd.isna(d) else f'已{int(d)}天'}），近4周事件{o}起，此前4周{int(b)}起"
+                         for d, o, b in zip(days, found["observed"], found["expected"])]
+    return _finish(found)
+
+
+# --------------------------------------------------------------------------- one list
+
+
+def all_warnings(con: duckdb.DuckDBPyConnection, level: str = "small", *, as_of: TimeLike,
+                 where: EventFilter | None = None, by: str = "category", kinds: tuple[str, ...] | None = None,
+                 settings: SpikeSettings = DEFAULT) -> pd.DataFrame:
+    """Every kind of warning at `level` (KINDS; `kinds` picks some), one row each, strongest spikes first.
+
+    A 今日 spike of a grid and key that also has a 近7日 spike is left out (the same finding)."""
+    from layers.repeats import person_warnings, place_warnings
+
+    chosen = tuple(KINDS) if kinds is None else kinds
+    unknown = [k for k in chosen if k not in KINDS]
+    if unknown:
+        raise QueryError(f"`kinds` had {unknown}; choose from {list(KINDS)}")
+    moment = local_time(as_of, "as_of")
+    parts = []
+    if "spike_7d" in chosen:
+        parts.append(spike_warnings(con, level, as_of=moment, days=7, by=by, where=where, settings=settings))
+    if "spike_1d" in chosen:
+        today = spike_warnings(con, level, as_of=moment, days=1, by=by, where=where, settings=settings)
+        if parts and len(today):
+            seen = set(zip(parts[0]["grid_code"], parts[0]["key"]))
+            today = today[[(g, k) not in seen for g, k in zip(today["grid_code"], today["key"])]]
+        parts.append(today)
+    if "backlog" in chosen:
+        parts.append(backlog_warnings(con, level, as_of=moment, where=where))
+    if "repeat_place" in chosen:
+        parts.append(place_warnings(con, level, as_of=moment))
+    if "repeat_person" in chosen:
+        parts.append(person_warnings(con, level, as_of=moment))
+    if "patrol_gap" in chosen:
+        parts.append(patrol_warnings(con, level, as_of=moment, where=where))
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return _empty()
+    out = pd.concat(parts, ignore_index=True)
+    out["kind_name"] = out["kind"].map(KINDS)
+    order = {k: i for i, k in enumerate(KINDS)}
+    out["_order"] = out["kind"].map(order)
+    out = out.sort_values(["_order", "p_value", "grid_code", "key"], kind="stable", na_position="last")
+    return out.drop(columns="_order").reset_index(drop=True)
+
+
+def grid_warnings(warnings: pd.DataFrame, code: str) -> pd.DataFrame:
+    """The rows of a warnings frame about grid `code`."""
+    return warnings[warnings["grid_code"] == code].reset_index(drop=True)
