@@ -28,11 +28,15 @@ from layers.trends import data_years
 from store.errors import UserError
 from store.schema import LEVELS
 
-KINDS: tuple[str, ...] = ("disputes", "events", "review")
+KINDS: tuple[str, ...] = ("disputes", "events", "review", "warnings", "hotspots", "emerging", "brief")
 FORMATS: tuple[str, ...] = ("csv", "xlsx")
+DOCUMENT_FORMATS: tuple[str, ...] = ("pdf", "docx")  # the briefing's
 DISPUTE_LEVELS: tuple[str, ...] = (*LEVELS, "all")
+LAYOUTS: tuple[str, ...] = ("rows", "yearly")  # disputes: one row per grid and year, or one row per grid
 MIME: dict[str, str] = {"csv": "text/csv",
-                        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+                        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        "pdf": "application/pdf",
+                        "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 
 
 class Query(Protocol):
@@ -51,9 +55,13 @@ class Recorder(Protocol):
 class ExportRequest:
     """What to export: `kind` (disputes | events | review), `fmt` (csv | xlsx) and the kind's options.
 
-    disputes: level (large | medium | small | all), year_from, year_to (None: the data's first / last year), grid.
+    disputes: level (large | medium | small | all), year_from, year_to (None: the data's first / last year), grid,
+        layout (rows | yearly: one row per grid, years as columns, 合计 row, title and definitions; as_of).
     events: start, end (the [start, end) window), where (layers.event_query.EventFilter), level, grid.
     review: period (day | week | month), as_of (None: the latest report).
+    warnings: level, as_of (None: the latest report), kinds, by (category | dept).
+    hotspots: level, start, end, measure (rate | count). emerging: level, as_of, weeks, measure.
+    brief (fmt pdf | docx): period (day | week | month), as_of, grid.
     """
 
     kind: str
@@ -63,8 +71,9 @@ class ExportRequest:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise UserError(f"export kind was {self.kind!r}; expected one of {', '.join(KINDS)}")
-        if self.fmt not in FORMATS:
-            raise UserError(f"format was {self.fmt!r}; pass csv or xlsx")
+        allowed = DOCUMENT_FORMATS if self.kind == "brief" else FORMATS
+        if self.fmt not in allowed:
+            raise UserError(f"format was {self.fmt!r}; pass {' or '.join(allowed)}")
 
 
 @dataclass(frozen=True)
@@ -121,12 +130,19 @@ def _disputes(request: ExportRequest, query: Query) -> _Built:
     if request.fmt == "csv" and level == "all":
         raise UserError("level all writes one sheet per level and needs xlsx; for CSV pick large, medium or small")
     year_from, year_to, grid = options.get("year_from"), options.get("year_to"), options.get("grid")
+    if options.get("layout") == "yearly" and level == "all":
+        raise UserError("the yearly layout lists one level; pick large, medium or small")
     if year_from is None or year_to is None:
         first, last = query(data_years)
         if first is None:
             raise UserError("the store has no events; give the first and last year or load events first")
         year_from = first if year_from is None else year_from
         year_to = last if year_to is None else year_to
+    layout = options.get("layout", "rows")
+    if layout not in LAYOUTS:
+        raise UserError(f"layout was {layout!r}; pass one of {', '.join(LAYOUTS)}")
+    if layout == "yearly":
+        return _yearly(request, query, level, year_from, year_to, grid, options.get("as_of"))
     levels = tuple(LEVELS) if level == "all" else (level,)
     frames = {lv: query(dispute_statistics, lv, year_from=year_from, year_to=year_to, grid=grid) for lv in levels}
     totals = query(city_dispute_totals, year_from=year_from, year_to=year_to, grid=grid)
@@ -175,6 +191,92 @@ def _review(request: ExportRequest, query: Query) -> _Built:
     return _Built(rows=len(report), write=write, notes=notes, options=dict(period=period, as_of=as_of), sheet=sheet)
 
 
+def _as_of(query: Query, as_of: Any) -> tuple[Any, tuple[str, ...]]:
+    if as_of is not None:
+        return as_of, ()
+    moment = query(data_clock) + dt.timedelta(minutes=1)
+    return moment, (f"截至 / as of {moment:%Y-%m-%d %H:%M} (just after the latest report)",)
+
+
+def _findings(frame: pd.DataFrame, headers: dict[str, str], fmt: str, options: dict[str, Any],
+              notes: tuple[str, ...] = (), sheet: str = "研判结果") -> _Built:
+    from layers.analysis_export import write_findings
+
+    return _Built(rows=len(frame), write=lambda buffer: write_findings(frame, headers, fmt, buffer, sheet=sheet),
+                  notes=notes, options=options, sheet=sheet)
+
+
+def _warnings(request: ExportRequest, query: Query) -> _Built:
+    from layers.analysis_export import WARNING_HEADERS
+    from layers.warnings import all_warnings
+
+    o = request.options
+    level = o.get("level") or "small"
+    as_of, notes = _as_of(query, o.get("as_of"))
+    frame = query(all_warnings, level, as_of=as_of, kinds=o.get("kinds"), by=o.get("by") or "category")
+    return _findings(frame, WARNING_HEADERS, request.fmt, dict(level=level, as_of=as_of, kinds=o.get("kinds"),
+                                                                  by=o.get("by") or "category"), notes, "预警")
+
+
+def _hotspots(request: ExportRequest, query: Query) -> _Built:
+    from layers.analysis_export import HOTSPOT_HEADERS
+    from layers.hotspots import hotspots
+
+    o = request.options
+    level, measure = o.get("level") or "medium", o.get("measure") or "rate"
+    frame = query(hotspots, level, start=o.get("start"), end=o.get("end"), measure=measure)
+    return _findings(frame, HOTSPOT_HEADERS, request.fmt,
+                     dict(level=level, start=o.get("start"), end=o.get("end"), measure=measure), sheet="热点分析")
+
+
+def _emerging(request: ExportRequest, query: Query) -> _Built:
+    from layers.analysis_export import EMERGING_HEADERS
+    from layers.hotspots import emerging_hotspots
+
+    o = request.options
+    level, measure, weeks = o.get("level") or "medium", o.get("measure") or "rate", int(o.get("weeks") or 52)
+    as_of, notes = _as_of(query, o.get("as_of"))
+    frame = query(emerging_hotspots, level, as_of=as_of, weeks=weeks, measure=measure)
+    return _findings(frame, EMERGING_HEADERS, request.fmt, dict(level=level, as_of=as_of, weeks=weeks,
+                                                                   measure=measure), notes, "时空热点")
+
+
+def _yearly(request: ExportRequest, query: Query, level: str, year_from: int, year_to: int, grid: str | None,
+            as_of: Any) -> _Built:
+    from layers.yearly import write_yearly_csv, write_yearly_xlsx, yearly_statistics
+
+    if level == "all":
+        raise UserError("the yearly layout lists one level; pick large, medium or small")
+    as_of, notes = _as_of(query, as_of)
+    table = query(yearly_statistics, level, year_from=year_from, year_to=year_to, as_of=as_of, grid=grid)
+
+    def write(buffer: io.BytesIO) -> list[str]:
+        return (write_yearly_csv if request.fmt == "csv" else write_yearly_xlsx)(table, buffer)
+
+    options = dict(level=level, year_from=int(year_from), year_to=int(year_to), grid=grid, layout="yearly",
+                   as_of=as_of)
+    return _Built(rows=len(table.rows), write=write, notes=notes, options=options, sheet="年度统计")
+
+
+def _brief(request: ExportRequest, query: Query) -> _Built:
+    from layers.briefing import briefing_content
+    from layers.briefing_docx import render_docx
+    from layers.briefing_pdf import render_pdf
+
+    o = request.options
+    period = o.get("period") or "week"
+    as_of, notes = _as_of(query, o.get("as_of"))
+    content = query(briefing_content, period, as_of=as_of, grid=o.get("grid"))
+
+    def write(buffer: io.BytesIO) -> list[str]:
+        buffer.write((render_pdf if request.fmt == "pdf" else render_docx)(content))
+        return []
+
+    return _Built(rows=content.rows, write=write, notes=notes, options=dict(period=period, as_of=as_of,
+                                                                             grid=o.get("grid")))
+
+
 _BUILDERS: dict[str, Callable[[ExportRequest, Query], _Built]] = {
-    "disputes": _disputes, "events": _events, "review": _review,
+    "disputes": _disputes, "events": _events, "review": _review, "warnings": _warnings, "hotspots": _hotspots,
+    "emerging": _emerging, "brief": _brief,
 }
