@@ -22,6 +22,7 @@ def pages_for(principal: Principal | None) -> list[st.Page]:
         st.Page(VIEWS / "command_center.py", title="指挥中心", icon=":material/radar:", default=True),
         st.Page(VIEWS / "grid_detail.py", title="网格详情", icon=":material/travel_explore:"),
         st.Page(VIEWS / "trends.py", title="趋势与导出", icon=":material/monitoring:"),
+        st.Page(VIEWS / "analysis.py", title="分析研判", icon=":material/crisis_alert:"),
     ]
     if principal is not None and principal.role == "admin":
         pages.append(st.Page(VIEWS / "audit.py", title="审计日志", icon=":material/policy:"))

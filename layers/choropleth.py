@@ -55,6 +55,7 @@ def choropleth(
     value_format: Callable[[float], str] | None = None,
     edges: Sequence[float] | None = None,
     labels: Sequence[str] | None = None,
+    colours: Sequence[str] | None = None,
 ) -> folium.Map:
     """A map of the grids filled by `values` (a Series indexed by grid_code), fitted to the grids.
 
@@ -65,7 +66,7 @@ def choropleth(
     """
     prepared = grids if isinstance(grids, PreparedGrids) else prepared_from_frame(grids)
     layer = GridChoropleth(prepared, values, value_label=value_label, method=method, k=k, value_format=value_format,
-                           edges=edges, labels=labels)
+                           edges=edges, labels=labels, colours=colours)
     minx, miny, maxx, maxy = prepared.bounds
     m = offline_map(basemap, location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=12, control_scale=True)
     layer.add_to(m)
@@ -144,6 +145,7 @@ class GridChoropleth(MacroElement):
         value_format: Callable[[float], str] | None = None,
         edges: Sequence[float] | None = None,
         labels: Sequence[str] | None = None,
+        colours: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         self._name = "GridChoropleth"
@@ -154,7 +156,9 @@ class GridChoropleth(MacroElement):
         if labels is not None and len(labels) != len(self.edges) - 1:
             raise ValueError(f"{len(labels)} labels for {len(self.edges) - 1} classes")
         self.labels = list(labels) if labels is not None else None
-        self.colours = class_colours(max(len(self.edges) - 1, 0))
+        self.colours = list(colours) if colours is not None else class_colours(max(len(self.edges) - 1, 0))
+        if len(self.colours) != max(len(self.edges) - 1, 0):
+            raise ValueError(f"{len(self.colours)} colours for {len(self.edges) - 1} classes")
         classes = classify(self.aligned, self.edges)
         self.classes = [-1 if pd.isna(c) else int(c) for c in classes]
         ranks = self.aligned.rank(ascending=False, method="min")

@@ -9,11 +9,13 @@ is not a rate and is not shown as one (docs/analytics.md).
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 from dataclasses import dataclass, field
 
 import duckdb
+import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
@@ -127,7 +129,7 @@ def _text_cell(value: object, rate: bool) -> str:
         return MISSING
     if rate:
         return f"{float(value) * 100:.1f}%"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return f"{int(value):,}"
     return str(value)
 
@@ -142,7 +144,7 @@ def write_yearly_csv(table: YearlyTable, target: Target) -> list[str]:
         lines.append([clean(_text_cell(row[c], c in table.rate_columns)) for c in columns])
     lines.append([clean(_text_cell(table.total.get(c, ""), c in table.rate_columns)) for c in columns])
     buffer = io.StringIO()
-    pd.DataFrame(lines).to_csv(buffer, index=False, header=False, lineterminator="\r\n")
+    csv.writer(buffer, lineterminator="\r\n").writerows(lines)
     handle, owned = _open(target)
     try:
         handle.write(("\ufeff" + buffer.getvalue()).encode("utf-8"))

@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import click
 
@@ -248,7 +249,7 @@ def _warn_unknown(store, depts: tuple[str, ...], categories: tuple[str, ...]) ->
 
 
 def _run_export(database: Path, principal, request, output: Path, *, cli_options: dict, grid: str | None = None,
-                depts: tuple[str, ...] = (), categories: tuple[str, ...] = ()):  # -> ExportResult
+                depts: tuple[str, ...] = (), categories: tuple[str, ...] = (), command: str | None = None):
     """The export service (layers.export_service) on the store scoped to `principal`, audited as a CLI export, then
     the file written; a --grid outside a scoped user's jurisdiction is refused."""
     import getpass
@@ -273,7 +274,7 @@ def _run_export(database: Path, principal, request, output: Path, *, cli_options
                      for k, v in cli_options.items() if v not in (None, ())}
             AuditLog(settings.AUDIT.read() or default_audit_path(database)).record(
                 principal, "export", target=kind, rows=rows,
-                detail={"via": "cli", "command": f"minqing export {kind}", "os_user": getpass.getuser(),
+                detail={"via": "cli", "command": command or f"minqing export {kind}", "os_user": getpass.getuser(),
                         "cli_options": given, **detail})
 
         result = run_export(request, query=store.query, record=record)
@@ -680,6 +681,11 @@ def _serve(database: Path, port: int, settings: dict[str, str], *, address: str 
     click.echo(f"仪表盘 / dashboard: http://{host}:{port}  (大屏 / big screen: http://{host}:{port}/?screen=big)")
     sys.exit(serve_dashboard(database.resolve(), port=port, address=address, settings=settings))
 
+
+from minqing import analyse as _analyse  # noqa: E402  (minqing analyse …, minqing brief)
+
+_analyse.register(main, SimpleNamespace(who_options=_who_options, principal=_export_principal, run_export=_run_export,
+                                        export_format=_export_format))
 
 if __name__ == "__main__":
     main()

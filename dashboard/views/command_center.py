@@ -14,6 +14,7 @@ from dashboard.widgets.command_center.kpis import kpi_tiles
 from dashboard.widgets.command_center.live import live, stale_data_notice
 from dashboard.widgets.command_center.map import map_controls, show_map
 from dashboard.widgets.command_center.patrol import patrol_feed, patrol_tiles
+from dashboard.widgets.analysis.warnings import warning_tile
 
 ctx = context()
 apply_big_screen(ctx)
@@ -23,6 +24,7 @@ st.caption(f"时间范围：{ctx.window_text()}")
 stale_data_notice(ctx)
 live(kpi_tiles, ctx)
 live(patrol_tiles, ctx)
+live(warning_tile, ctx)
 
 map_side, feed_side = st.columns([3, 2], gap="medium")
 with map_side:

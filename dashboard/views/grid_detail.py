@@ -14,6 +14,7 @@ from dashboard.widgets.grid_detail.panels import (
 from dashboard.widgets.grid_detail.patrol import patrol_panel
 from dashboard.widgets.grid_detail.picker import breadcrumb, grid_map, search, selectors
 from dashboard.widgets.grid_detail.state import current_grid
+from dashboard.widgets.analysis.warnings import grid_warning_panel
 
 ctx = context()
 apply_big_screen(ctx)
@@ -40,6 +41,9 @@ with trend_tab:
     timeline_panel(ctx, grid)
 with category_tab:
     category_panel(ctx, grid)
+
+st.subheader("本网格预警")
+grid_warning_panel(ctx, grid.code, grid.level)
 
 patrol_panel(ctx, grid)
 

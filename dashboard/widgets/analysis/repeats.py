@@ -1,0 +1,57 @@
+"""Repeat places and repeat people (masked) of the 分析研判 page, and the briefing downloads."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.frame import PageContext
+from dashboard.widgets.common import cell_text
+from dashboard.widgets.trends.downloads import _download, downloads_allowed
+from layers.export_service import MIME
+from layers.repeats import repeat_people, repeat_places
+
+
+def show_repeat_places(ctx: PageContext) -> None:
+    places = ctx.store.query(repeat_places, as_of=ctx.as_of)
+    st.caption("近90天，同一地点（50米内，或同一地址）矛盾纠纷 3 起及以上。")
+    if places.empty:
+        st.info("近90天没有重复发生矛盾纠纷的地点。")
+        return
+    st.dataframe(pd.DataFrame({
+        "网格": [f"grid_detail?grid={c}" for c in places["grid_small"].fillna(places["grid_medium"])],
+        "地址": places["address"].map(cell_text), "纠纷数": places["disputes"],
+        "首次": places["first_at"].dt.strftime("%Y-%m-%d"), "最近": places["last_at"].dt.strftime("%Y-%m-%d"),
+        "经度": places["lon"].round(5), "纬度": places["lat"].round(5),
+    }), hide_index=True, use_container_width=True, column_config={
+        "网格": st.column_config.LinkColumn("网格", display_text=r"grid=(.*)$")})
+
+
+def show_repeat_people(ctx: PageContext) -> None:
+    people = ctx.store.query(repeat_people, as_of=ctx.as_of)
+    st.caption("近一年，同一身份证号在 2 个及以上部门、共 3 件及以上（姓名、证件号已脱敏）。")
+    if people.empty:
+        st.info("近一年没有跨部门重复来访的当事人。")
+        return
+    st.dataframe(pd.DataFrame({
+        "当事人": people["name"], "证件号": people["id_number"], "件数": people["records"],
+        "部门": people["dept_names"], "最近": people["last_at"].dt.strftime("%Y-%m-%d"),
+        "网格": [f"grid_detail?grid={c}" for c in people["grid_small"].fillna(people["grid_medium"])],
+    }), hide_index=True, use_container_width=True, column_config={
+        "网格": st.column_config.LinkColumn("网格", display_text=r"grid=(.*)$")})
+
+
+def show_briefing_downloads(ctx: PageContext) -> None:
+    if not downloads_allowed(ctx):
+        return
+    period = st.radio("简报周期", ["day", "week", "month"], index=1, horizontal=True, key="analysis_brief_period",
+                      format_func={"day": "日碰头", "week": "周会商", "month": "月调度"}.get)
+    options = dict(period=period, as_of=ctx.as_of, grid=None)
+    for column, fmt in zip(st.columns(2), ("pdf", "docx")):
+        name = f"brief_{period}_{ctx.as_of:%Y%m%d}.{fmt}"
+        column.download_button(f"下载简报 {fmt.upper()}", data=partial(_download, ctx, "brief", fmt, name, options),
+                               file_name=name, mime=MIME[fmt], key=f"analysis_brief_{fmt}", on_click="ignore",
+                               icon=":material/download:")
+    st.caption(f"等效命令：minqing brief --db DB.duckdb --period {period} -o brief.pdf")
