@@ -155,11 +155,13 @@ def briefing_content(con: duckdb.DuckDBPyConnection, period: str, *, as_of: Time
     top_grids = pd.DataFrame({"网格": top["name"], "上级": top["parent_name"].fillna("—"),
                               "新增事件": top["events"], "受理纠纷": top["disputes_received"],
                               "在办": top["open_now"], "超期": top["overdue_now"]}).reset_index(drop=True)
-    level = "small" if grid is None or own_level != "large" else "small"
+    level = "small"
     warnings = all_warnings(con, level, as_of=moment)
     if grid is not None:
         warnings = _inside(warnings, con, level, grid)
-    warning_table = pd.DataFrame({"网格": warnings["grid_name"], "类型": warnings["kind_name"],
+    place = [" · ".join(str(x) for x in (n, p) if isinstance(x, str) and x)
+             for n, p in zip(warnings["grid_name"], warnings["parent_name"])]
+    warning_table = pd.DataFrame({"网格": place, "类型": warnings["kind_name"],
                                   "说明": warnings["sentence"]}).head(15).reset_index(drop=True)
     names = category_names(con)
     by_category = counts_by(con, "city" if grid is None else own_level, "category", start=start, end=end)
