@@ -291,11 +291,13 @@ def _run_export(database: Path, principal, request, output: Path, *, cli_options
 @click.option("--from", "year_from", type=int, default=None, help="First year (default: the first year with reports).")
 @click.option("--to", "year_to", type=int, default=None, help="Last year (default: the last year with reports).")
 @click.option("--grid", default=None, help="Only grids inside this grid code (the grid itself or its children).")
+@click.option("--layout", default="rows", show_default=True,
+              help="rows (one per grid and year) | yearly (one per grid, years as columns, 合计, title, definitions).")
 @click.option("--format", "fmt", default=None, help="csv | xlsx (default: from the -o file's ending).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @_who_options
 def export_disputes(database: Path, level: str, year_from: int | None, year_to: int | None, grid: str | None,
-                    fmt: str | None, output: Path, username: str | None, users_file: Path | None,
+                    layout: str, fmt: str | None, output: Path, username: str | None, users_file: Path | None,
                     scopes: tuple[str, ...]) -> None:
     """Yearly dispute statistics (received, resolved, rate, change, per class) per grid."""
     from layers.export_service import DISPUTE_LEVELS, ExportRequest
@@ -306,9 +308,10 @@ def export_disputes(database: Path, level: str, year_from: int | None, year_to: 
     if chosen == "csv" and level == "all":
         raise UserError("--level all writes one sheet per level and needs --format xlsx; for CSV pick --level large, medium or small")
     principal = _export_principal(username, users_file, scopes)
-    request = ExportRequest("disputes", chosen, dict(level=level, year_from=year_from, year_to=year_to, grid=grid))
+    request = ExportRequest("disputes", chosen, dict(level=level, year_from=year_from, year_to=year_to, grid=grid,
+                                                     layout=layout))
     result = _run_export(database, principal, request, output, grid=grid,
-                         cli_options=dict(level=level, year_from=year_from, year_to=year_to, grid=grid,
+                         cli_options=dict(level=level, year_from=year_from, year_to=year_to, grid=grid, layout=layout,
                                           format=chosen, output=output, scope=scopes))
     span = f"{result.options['year_from']}-{result.options['year_to']}"
     click.echo(f"写出 / wrote {output}: {result.rows} rows, {span}")
