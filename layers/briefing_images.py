@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from typing import TYPE_CHECKING
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -15,9 +15,6 @@ import pandas as pd
 from layers.choropleth import NO_DATA_COLOUR, class_breaks, class_colours, classify, legend_labels
 from layers.fonts import cjk_font_path
 from layers.geometry import prepare_level
-
-if TYPE_CHECKING:
-    from layers.briefing import BriefingContent
 
 __all__ = ["briefing_images", "choropleth_png", "hotspot_png", "trend_png", "categories_png"]
 
@@ -124,9 +121,10 @@ def categories_png(categories: pd.DataFrame, title: str) -> bytes:
     return _png(fig)
 
 
-def briefing_images(con: duckdb.DuckDBPyConnection, content: BriefingContent, *, grid: str | None,
+def briefing_images(con: duckdb.DuckDBPyConnection, content: Any, *, grid: str | None,
                     child_level: str) -> dict[str, bytes]:
-    """Caption -> PNG: events per grid of the level below the scope, the hotspot map (medium grids), trend, mix."""
+    """Caption -> PNG: events per grid of the level below the scope, the hotspot map (medium grids), trend, mix.
+    `content` is a layers.briefing.BriefingContent (not imported: briefing imports this module)."""
     from layers.hotspots import hotspots
     from layers.stats import grid_table, window_totals
 

@@ -22,6 +22,7 @@ from scipy.spatial import cKDTree
 
 from layers import analysis_queries as q
 from layers.event_query import EventQuery
+from layers.findings import empty, finish, labels
 from layers.lookups import department_names
 from layers.personal import mask_id, mask_name
 from store.timewindow import TimeLike, local_time
@@ -151,19 +152,17 @@ def repeat_people(con: duckdb.DuckDBPyConnection, *, as_of: TimeLike, days: int 
 
 def _as_warnings(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, level: str, kind: str, key_name: str,
                  count: str, sentence) -> pd.DataFrame:
-    from layers.warnings import _empty, _finish, _labels
-
     column = GRID_COLUMN[level]
     frame = frame[frame[column].notna()] if len(frame) else frame
     if frame.empty:
-        return _empty()
+        return empty()
     found = pd.DataFrame({"grid_code": frame[column].to_numpy(), "observed": frame[count].astype("int64").to_numpy(),
                           "window_start": frame["first_at"].to_numpy(), "window_end": frame["last_at"].to_numpy(),
                           "sentence": [sentence(r) for r in frame.itertuples(index=False)]})
-    found = found.merge(_labels(con, level), on="grid_code", how="inner")
+    found = found.merge(labels(con, level), on="grid_code", how="inner")
     found["level"], found["kind"], found["key"], found["key_name"] = level, kind, "", key_name
     found["expected"], found["ratio"], found["p_value"] = np.nan, np.nan, np.nan
-    return _finish(found)
+    return finish(found)
 
 
 def place_warnings(con: duckdb.DuckDBPyConnection, level: str = "small", *, as_of: TimeLike) -> pd.DataFrame:

@@ -21,8 +21,9 @@ from scipy import stats
 
 from layers import analysis_queries as q
 from layers.event_query import EventFilter, EventQuery
+from layers.findings import KINDS, WARNING_COLUMNS, empty as _empty, finish as _finish, labels as _labels
 from layers.lookups import category_names, department_names
-from layers.stats import QueryError, grid_table, open_now
+from layers.stats import QueryError, open_now
 from store.schema import LEVELS
 from store.timewindow import TimeLike, local_time
 
@@ -31,18 +32,6 @@ __all__ = [
     "patrol_warnings", "grid_warnings", "all_warnings", "expected_text",
 ]
 
-KINDS: dict[str, str] = {
-    "spike_7d": "近7日异常增多",
-    "spike_1d": "今日异常增多",
-    "backlog": "超期积压",
-    "repeat_place": "重复发生地点",
-    "repeat_person": "重复来访当事人",
-    "patrol_gap": "巡查薄弱且事件上升",
-}
-WARNING_COLUMNS: tuple[str, ...] = (
-    "grid_code", "grid_name", "parent_name", "grandparent_name", "level", "kind", "kind_name", "key", "key_name",
-    "observed", "expected", "ratio", "p_value", "window_start", "window_end", "sentence",
-)
 BY_NAMES = {"category": "类别", "dept": "部门"}
 
 
@@ -133,11 +122,6 @@ def _series(con: duckdb.DuckDBPyConnection, level: str, by: str, as_of: dt.datet
     query = EventQuery.of(where=where, as_of=as_of)
     sql = q.weekly_series_sql(level, by)
     return con.execute(sql, query.bind(sql, weeks=weeks)).df()
-
-
-def _labels(con: duckdb.DuckDBPyConnection, level: str) -> pd.DataFrame:
-    grids = grid_table(con, level)
-    return grids[["grid_code", "name", "parent_name", "grandparent_name"]].rename(columns={"name": "grid_name"})
 
 
 def _key_names(con: duckdb.DuckDBPyConnection, by: str) -> dict[str, str]:
@@ -232,20 +216,6 @@ def _dispersions(gi: np.ndarray, ki: np.ndarray, bucket: np.ndarray, n: np.ndarr
         mu = shares[big, k][:, None] * np.array([city[k, w] for w in weeks])[None, :]
         out[k] = dispersion(y.ravel(), mu.ravel(), settings)
     return out
-
-
-def _empty() -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in WARNING_COLUMNS})
-    return frame.astype({"observed": "int64", "expected": "float64", "ratio": "float64", "p_value": "float64"})
-
-
-def _finish(frame: pd.DataFrame) -> pd.DataFrame:
-    frame["kind_name"] = frame["kind"].map(KINDS)
-    for column in WARNING_COLUMNS:
-        if column not in frame:
-            frame[column] = None
-    frame = frame[list(WARNING_COLUMNS)].astype({"observed": "int64"})
-    return frame.sort_values(["p_value", "grid_code", "key"], kind="stable", na_position="last").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- overdue cases building up

@@ -776,7 +776,7 @@ def write_events(city: City, raw_dir: Path, *, events: int = 200_000, seed: int 
     table = ctx.table
     drawn_grid = table["grid"].copy()  # points are drawn for these grids, as before planting
     rng_plant = np.random.default_rng([seed, 4000])
-    plan = planted.plant(ctx, rng_plant)
+    plan = planted.plant(ctx, rng_plant, draw=_draw, workflow=_workflow)
 
     resolved = _resolved_by_year(ctx)
     if resolved != targets:

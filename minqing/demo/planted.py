@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import numpy as np
 import shapely
 
 from etl.persons import ID_CHECK_CHARS, ID_WEIGHTS
 
-if TYPE_CHECKING:
-    from minqing.demo.events import _Context
+_Context = Any  # minqing.demo.events._Context (not imported: events imports this module)
 
 DAY = 86_400
 WEEK = 7 * DAY
@@ -47,6 +46,8 @@ PERSON_DAYS = 330
 MOVABLE_DEPTS = ("grid_app",)  # emerging clusters take grid_app reports (the largest share, no seasonal test on it)
 POINT_DISPUTE_DEPTS = ("police110", "hotline12345", "grid_app")
 M_PER_DEG_LAT = 110_574.0
+_DRAW: Callable | None = None  # set by plant()
+_WORKFLOW: Callable | None = None
 
 
 @dataclass
@@ -76,8 +77,11 @@ class Plan:
         }
 
 
-def plant(ctx: _Context, rng: np.random.Generator) -> Plan:
-    """Re-place background reports into the planted patterns (module docstring); the table is changed in place."""
+def plant(ctx: _Context, rng: np.random.Generator, *, draw: Callable, workflow: Callable) -> Plan:
+    """Re-place background reports into the planted patterns (module docstring); the table is changed in place.
+    `draw` and `workflow` are minqing.demo.events' samplers (an index by weights; a report's workflow times)."""
+    global _DRAW, _WORKFLOW
+    _DRAW, _WORKFLOW = draw, workflow
     plan = Plan()
     free = _free_rows(ctx)
     end_day = ctx.clock.now // DAY + 1  # the first midnight after the data
@@ -114,8 +118,7 @@ def _move(ctx: _Context, rng: np.random.Generator, rows: np.ndarray, grids: np.n
           days: np.ndarray) -> None:
     """Give `rows` new grids and report times (uniform day in [day0, day0 + days), the department's hours), and a
     workflow drawn afresh for the new time."""
-    from minqing.demo.events import _draw, _workflow
-
+    _draw, _workflow = _DRAW, _WORKFLOW
     t = ctx.table
     t.cols["grid"][rows] = grids
     for code, dept in ctx.depts.items():
