@@ -84,6 +84,18 @@ def change_text(change: int, pct: float | None) -> str:
     return f"{sign}{change:,}（{'—' if pct is None else f'{sign}{pct:.1f}%'}）"
 
 
+def headline_table(content: BriefingContent) -> pd.DataFrame:
+    """The headline figures as the briefing's first table (本期, 上期, 较上期, 去年同期, 较去年同期)."""
+    heads = content.headlines
+    return pd.DataFrame({
+        "指标": [h.label for h in heads], "本期": [f"{h.value:,}" for h in heads],
+        "上期": [f"{h.previous:,}" for h in heads],
+        "较上期": [change_text(h.change_prev, h.change_prev_pct) for h in heads],
+        "去年同期": [f"{h.last_year:,}" for h in heads],
+        "较去年同期": [change_text(h.change_yoy, h.change_yoy_pct) for h in heads],
+    })
+
+
 def _pct(value: object) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 

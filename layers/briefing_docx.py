@@ -11,7 +11,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
-from layers.briefing import BriefingContent, change_text
+from layers.briefing import BriefingContent, headline_table
 
 __all__ = ["render_docx", "EAST_ASIA_FONT"]
 
@@ -53,14 +53,7 @@ def render_docx(content: BriefingContent) -> bytes:
                             f"统计时点：{content.as_of:%Y-%m-%d %H:%M}")
     sub.alignment = WD_ALIGN_PARAGRAPH.CENTER
     doc.add_heading("一、总体情况", level=1)
-    _table(doc, pd.DataFrame({
-        "指标": [h.label for h in content.headlines],
-        "本期": [f"{h.value:,}" for h in content.headlines],
-        "上期": [f"{h.previous:,}" for h in content.headlines],
-        "较上期": [change_text(h.change_prev, h.change_prev_pct) for h in content.headlines],
-        "去年同期": [f"{h.last_year:,}" for h in content.headlines],
-        "较去年同期": [change_text(h.change_yoy, h.change_yoy_pct) for h in content.headlines],
-    }))
+    _table(doc, headline_table(content))
     doc.add_paragraph(f"截至统计时点，在办事件 {content.open_now:,} 件，其中超期 {content.overdue_now:,} 件。")
     doc.add_heading("二、分布与热点", level=1)
     for caption, png in content.images.items():

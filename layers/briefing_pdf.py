@@ -18,7 +18,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from layers.briefing import BriefingContent, change_text
+from layers.briefing import BriefingContent, headline_table
 from layers.fonts import cjk_font_path
 
 __all__ = ["render_pdf", "FONT_NAME"]
@@ -88,14 +88,7 @@ def render_pdf(content: BriefingContent) -> bytes:
         Spacer(1, 4 * mm),
         Paragraph("一、总体情况", styles["h"]),
     ]
-    head = pd.DataFrame({
-        "指标": [h.label for h in content.headlines],
-        "本期": [f"{h.value:,}" for h in content.headlines],
-        "上期": [f"{h.previous:,}" for h in content.headlines],
-        "较上期": [change_text(h.change_prev, h.change_prev_pct) for h in content.headlines],
-        "去年同期": [f"{h.last_year:,}" for h in content.headlines],
-        "较去年同期": [change_text(h.change_yoy, h.change_yoy_pct) for h in content.headlines],
-    })
+    head = headline_table(content)
     story += [_table(head, styles), Spacer(1, 2 * mm),
               Paragraph(_escape(f"截至统计时点，在办事件 {content.open_now:,} 件，其中超期 {content.overdue_now:,} 件。"),
                         styles["p"])]
