@@ -16,7 +16,7 @@ import tomli_w
 
 REPO_DATA = Path(__file__).resolve().parents[2] / "data"
 MANIFEST = "demo.json"
-GENERATOR_VERSION = 4  # bump when the generated files change, so an existing demo folder is rebuilt
+GENERATOR_VERSION = 5  # bump when the generated files change, so an existing demo folder is rebuilt
 USERS_FILE = "users.toml"
 PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/l/I
 DEMO_ACCOUNTS = (  # username, role, display name

@@ -26,10 +26,8 @@ from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import shapely
 
-from etl.duetime import apply_rule
 from etl.mapping import DueRule, load_mapping
 from etl.persons import ID_CHECK_CHARS, ID_WEIGHTS
 from minqing.demo import exports, planted
@@ -37,6 +35,7 @@ from minqing.demo.rowkinds import (  # noqa: F401  (also read as events.BAD_* / 
     BAD_CLOSED_BEFORE_REPORTED, BAD_COORDINATES, BAD_GRID_CODE, BAD_IMPOSSIBLE_DATE, BAD_KIND_NAMES, BAD_MISSING_ID,
     BAD_MISSING_TIME, BAD_UNKNOWN_CATEGORY, BAD_UNKNOWN_STATUS, BAD_UNPARSEABLE_TIME, MISSING,
 )
+from minqing.demo.sampling import CLOSED, DAY, draw, office, workflow
 
 if TYPE_CHECKING:
     from minqing.demo.city import City
@@ -64,11 +63,7 @@ POINT_DEPARTMENTS = frozenset({"grid_app", "police110", "hotline12345", "natural
 TEXT_POINT_DEPARTMENTS = frozenset({"grid_app", "police110", "hotline12345", "urban_mgmt"})
 CODE_DEPARTMENTS = frozenset({"petition", "mediation"})
 
-DAY = 86_400
 STATUSES: tuple[str, ...] = ("reported", "dispatched", "in_progress", "closed")
-CLOSED = 3
-IN_PROGRESS_SHARE = 0.65  # open and dispatched: in progress rather than just dispatched
-MIN_HANDLING_S = 600  # closing takes at least 10 minutes after dispatch
 INNER_MARGIN_DEG = 0.0001  # points stay ~10 m inside their grid, safe against coordinate round trips
 OUTSIDE_GAP_DEG = 0.01  # outside points are at least ~1 km from the city
 
@@ -206,18 +201,13 @@ class _Clock:
 
     def sample(self, rng: np.random.Generator, n: int, day_weights: np.ndarray, hours: list[float],
                precision: int) -> np.ndarray:
-        day = _draw(rng, day_weights, n)
-        hour = _draw(rng, np.asarray(hours, dtype=float), n)
+        day = draw(rng, day_weights, n)
+        hour = draw(rng, np.asarray(hours, dtype=float), n)
         t = self.base + day * DAY + hour * 3600 + rng.integers(0, 3600, n)
         return t - t % precision
 
     def years_of(self, t: np.ndarray) -> np.ndarray:
         return t.astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64) + 1970
-
-
-def _draw(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray:
-    cdf = np.cumsum(weights)
-    return np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"), len(weights) - 1).astype(np.int64)
 
 
 # --------------------------------------------------------------------------- geography
@@ -359,79 +349,6 @@ class _Table:
         return self.cols[key]
 
 
-# --------------------------------------------------------------------------- workflow times
-
-
-def _due_times(t_rep: np.ndarray, rule: DueRule | None) -> np.ndarray:
-    """Due times under one mapping rule, by the loader's own rule (etl.duetime); no rule: a week."""
-    if rule is None:
-        return t_rep + 7 * DAY
-    due = apply_rule(pd.Series(t_rep.astype("datetime64[s]")), rule)
-    return due.to_numpy(dtype="datetime64[s]").astype(np.int64)
-
-
-def _workflow(rng: np.random.Generator, dept: _Dept, cat: np.ndarray, t_rep: np.ndarray,
-              now: int) -> dict[str, np.ndarray]:
-    """Dispatch, closure, due time and status of each report as of `now`."""
-    n = len(t_rep)
-    timing = dept.spec["timing"]
-    # Due times per distinct category (cheap: few categories, vectorised within each).
-    due = np.empty(n, dtype=np.int64)
-    for c in np.unique(cat):
-        mask = cat == c
-        code = str(dept.codes[c])
-        due[mask] = _due_times(t_rep[mask], dept.due_rules.get(code, dept.due_default))
-    median, sigma = timing["dispatch_minutes"]
-    delay = np.exp(math.log(float(median) * 60.0) + float(sigma) * rng.standard_normal(n))
-    t_disp = _office(rng, t_rep + np.maximum(60, delay).astype(np.int64), dept, t_rep + 60)
-    ratio = np.exp(math.log(float(timing["close_median"])) + dept.close_sigma * rng.standard_normal(n))
-    span = np.maximum(due - t_rep, 3600)
-    t_close = t_rep + (ratio * span).astype(np.int64)
-    t_close = _office(rng, np.maximum(t_close, t_disp + MIN_HANDLING_S), dept, t_disp + MIN_HANDLING_S)
-    t_disp -= t_disp % dept.precision
-    t_close -= t_close % dept.precision
-    stuck = rng.random(n) < float(timing["stuck"])
-    closed = (t_close <= now) & ~stuck
-    dispatched = t_disp <= now
-    in_progress = rng.random(n) < IN_PROGRESS_SHARE
-    status = np.where(closed, CLOSED, np.where(dispatched, np.where(in_progress, 2, 1), 0)).astype(np.int8)
-    return {
-        "t_disp": np.where(dispatched, t_disp, MISSING),
-        "t_close": np.where(closed, t_close, MISSING),
-        "t_due": due,
-        "status": status,
-    }
-
-
-def _office(rng: np.random.Generator, t: np.ndarray, dept: _Dept, lower: np.ndarray) -> np.ndarray:
-    """Move most times outside the department's working hours (and days) into a working window.
-
-    A time goes back to a random moment of the last window before it when that stays at or after
-    `lower` (work done earlier that day), else forward into the next window.
-    """
-    timing = dept.spec["timing"]
-    hours = timing.get("office_hours")
-    if not hours or not len(t):
-        return t
-    start, end = int(float(hours[0]) * 3600), int(float(hours[1]) * 3600)
-    weekdays_only = bool(timing.get("office_weekdays", False))
-    day = t // DAY
-    tod = t - day * DAY
-    outside = (tod < start) | (tod >= end)
-    if weekdays_only:
-        outside |= ~np.is_busday(day.astype("datetime64[D]"))
-    outside &= rng.random(len(t)) < float(timing.get("office_share", 0.92))
-    back_day = np.where(tod >= end, day, day - 1)
-    next_day = np.where(tod < start, day, day + 1)
-    if weekdays_only:
-        back_day = np.busday_offset(back_day.astype("datetime64[D]"), 0, roll="backward").astype(np.int64)
-        next_day = np.busday_offset(next_day.astype("datetime64[D]"), 0, roll="forward").astype(np.int64)
-    back = back_day * DAY + start + rng.integers(0, end - start, len(t))
-    forward = next_day * DAY + start + rng.integers(0, end - start, len(t))
-    moved = np.where((back >= lower) & (back <= t), back, forward)
-    return np.where(outside, moved, t)
-
-
 def _log_uniform_hours(rng: np.random.Generator, lo: float, hi: float, n: int) -> np.ndarray:
     return (np.exp(rng.uniform(math.log(lo), math.log(hi), n)) * 3600).astype(np.int64)
 
@@ -457,7 +374,7 @@ def _draw_category(rng: np.random.Generator, dept: _Dept, n: int, *, dispute: bo
         w = np.where(np.isin(dept.codes, codes), w, 0.0)
     if w.sum() <= 0:
         raise ValueError(f"{dept.code}: no category text fits (dispute={dispute}, codes={codes})")
-    return _draw(rng, w, n).astype(np.int32)
+    return draw(rng, w, n).astype(np.int32)
 
 
 def _estimated_dispute_rows(recipe: dict[str, Any], targets: dict[int, int]) -> float:
@@ -483,7 +400,7 @@ def _dispute_incidents(ctx: _Context, rng: np.random.Generator, targets: dict[in
         return
     for _attempt in range(8):
         n = int(math.ceil(total * factor)) + 50
-        kind = _draw(rng, weights, n)
+        kind = draw(rng, weights, n)
         parts: list[dict[str, np.ndarray]] = []
         for s, (root_code, link_code, _w) in enumerate(structures):
             idx = np.flatnonzero(kind == s)
@@ -498,16 +415,16 @@ def _dispute_incidents(ctx: _Context, rng: np.random.Generator, targets: dict[in
             t0 = clock.sample(rng, m, day_w, root.spec["hours"], root.precision)
             cat0 = _draw_category(rng, root, m, dispute=True)
             grid = ctx.geo.grids(rng, root_code, m)
-            w0 = _workflow(rng, root, cat0, t0, clock.now)
+            w0 = workflow(rng, root, cat0, t0, clock.now)
             part = {"s": np.full(m, s), "t0": t0, "cat0": cat0, "grid": grid, **{k + "0": v for k, v in w0.items()}}
             if link_code:
                 link = depts[link_code]
                 lo, hi = spec["link_delay_hours"][link_code]
-                t1 = _office(rng, t0 + _log_uniform_hours(rng, float(lo), float(hi), m), link, t0 + 60)
+                t1 = office(rng, t0 + _log_uniform_hours(rng, float(lo), float(hi), m), link, t0 + 60)
                 t1 -= t1 % link.precision
                 has_link = t1 <= clock.now
                 cat1 = link.text_index(root.codes[cat0])
-                w1 = _workflow(rng, link, cat1, np.minimum(t1, clock.now), clock.now)
+                w1 = workflow(rng, link, cat1, np.minimum(t1, clock.now), clock.now)
                 part.update({"has1": has_link, "t1": t1, "cat1": cat1, **{k + "1": v for k, v in w1.items()}})
             parts.append(part)
         # Resolution time of each incident: the earliest closure among its reports.
@@ -582,7 +499,7 @@ def _regular_reports(ctx: _Context, rng: np.random.Generator, budget: int) -> di
         if "address_only" in dept.spec:
             addr_only = rng.random(n) < float(dept.spec["address_only"])
         ctx.table.append(dept=dept.index, cat=cat, t_rep=t, grid=grid, addr_only=addr_only,
-                         **_workflow(rng, dept, cat, t, clock.now))
+                         **workflow(rng, dept, cat, t, clock.now))
     table = ctx.table
     for spec, k in zip(links, link_n):
         dept, target = depts[spec["dept"]], depts[spec["target"]]
@@ -592,7 +509,7 @@ def _regular_reports(ctx: _Context, rng: np.random.Generator, budget: int) -> di
         candidates = candidates[np.isin(target.codes[table["cat"][candidates]], spec["target_codes"])]
         roots = np.sort(rng.choice(candidates, size=min(k, len(candidates)), replace=False))
         lo, hi = spec["delay_hours"]
-        t = _office(rng, table["t_rep"][roots] + _log_uniform_hours(rng, float(lo), float(hi), len(roots)), dept,
+        t = office(rng, table["t_rep"][roots] + _log_uniform_hours(rng, float(lo), float(hi), len(roots)), dept,
                     table["t_rep"][roots] + 60)
         t -= t % dept.precision
         ok = t <= clock.now
@@ -600,7 +517,7 @@ def _regular_reports(ctx: _Context, rng: np.random.Generator, budget: int) -> di
         table.cols["target"][roots] = True
         cat = _draw_category(rng, dept, len(roots), dispute=False, codes=list(spec["codes"]))
         table.append(dept=dept.index, cat=cat, t_rep=t, grid=table["grid"][roots], link=roots,
-                     **_workflow(rng, dept, cat, t, clock.now))
+                     **workflow(rng, dept, cat, t, clock.now))
         # Links dropped because they would fall after "now" are made up as plain reports.
         missing = k - len(roots)
         if missing > 0:
@@ -608,7 +525,7 @@ def _regular_reports(ctx: _Context, rng: np.random.Generator, budget: int) -> di
             t = clock.sample(rng, missing, day_w, dept.spec["hours"], dept.precision)
             cat = _draw_category(rng, dept, missing, dispute=False)
             table.append(dept=dept.index, cat=cat, t_rep=t, grid=ctx.geo.grids(rng, dept.code, missing),
-                         **_workflow(rng, dept, cat, t, clock.now))
+                         **workflow(rng, dept, cat, t, clock.now))
     return count
 
 
@@ -639,7 +556,7 @@ def _bad_rows(ctx: _Context, rng: np.random.Generator) -> None:
         day_w = clock.day_weights(dept.spec["years"], dept.spec["months"], dept.spec["weekdays"])
         t = clock.sample(rng, n, day_w, dept.spec["hours"], dept.precision)
         cat = _draw_category(rng, dept, n, dispute=None)
-        flow = _workflow(rng, dept, cat, t, clock.now)
+        flow = workflow(rng, dept, cat, t, clock.now)
         before = kind == BAD_CLOSED_BEFORE_REPORTED
         early = t - _log_uniform_hours(rng, 1.0, 96.0, n)
         flow["t_close"] = np.where(before, early - early % dept.precision, flow["t_close"])
@@ -707,7 +624,7 @@ def _people(rng: np.random.Generator, spec: dict[str, Any], party: dict[str, Any
     """
     k = len(t_rep)
     surnames = np.array([str(s) for s, _w in spec["surnames"]], dtype=_S)
-    surname = surnames[_draw(rng, np.array([float(w) for _s, w in spec["surnames"]]), k)]
+    surname = surnames[draw(rng, np.array([float(w) for _s, w in spec["surnames"]]), k)]
     male = rng.random(k) < float(spec["male"])
     chars_m = np.array(list(spec["given_male"]), dtype=_S)
     chars_f = np.array(list(spec["given_female"]), dtype=_S)
@@ -776,7 +693,7 @@ def write_events(city: City, raw_dir: Path, *, events: int = 200_000, seed: int 
     table = ctx.table
     drawn_grid = table["grid"].copy()  # points are drawn for these grids, as before planting
     rng_plant = np.random.default_rng([seed, 4000])
-    plan = planted.plant(ctx, rng_plant, draw=_draw, workflow=_workflow)
+    plan = planted.plant(ctx, rng_plant)
 
     resolved = _resolved_by_year(ctx)
     if resolved != targets:
@@ -848,8 +765,8 @@ def write_events(city: City, raw_dir: Path, *, events: int = 200_000, seed: int 
         for s, (texts, p) in enumerate(dept.status_texts):
             mask = status_idx == s
             # One draw per distinct source row, so a repeated row keeps its text.
-            draw = _draw(np.random.default_rng([seed, dept.index, s]), p, len(rows))
-            status[mask] = texts[draw[position[mask]]]
+            picked = draw(np.random.default_rng([seed, dept.index, s]), p, len(rows))
+            status[mask] = texts[picked[position[mask]]]
         unknown_status = kind == BAD_UNKNOWN_STATUS
         status[unknown_status] = rng_ids.choice(np.array(bad_spec["unknown_statuses"], dtype=_S), unknown_status.sum())
         source_id = ids[out].copy()

@@ -16,6 +16,7 @@ from etl.coords import wgs84_to_gcj02
 from minqing.demo import events as ev
 from minqing.demo import exports as ex
 from minqing.demo.city import KM_PER_DEG_LAT, KM_PER_DEG_LON, City
+from minqing.demo.sampling import draw
 
 __all__ = ["GridWorkersTruth", "PatrolTruth", "RosterTruth", "write_grid_workers", "ROSTER_FILE", "ROSTER_HEADER",
            "ROSTER_SHEET", "PATROL_DIR", "PATROL_GLOB"]
@@ -608,7 +609,7 @@ def _visits(plan: _Plan, rng: np.random.Generator, d0: int, d1: int) -> tuple[np
         day = np.concatenate([day, rng.choice(working, k)])
     grid = _visited_grid(plan, rng, worker, day, d0, d1)
     worker, day, grid = worker[grid >= 0], day[grid >= 0], grid[grid >= 0]
-    hour = ev._draw(rng, np.asarray(spec["hours"], dtype=float), len(day))
+    hour = draw(rng, np.asarray(spec["hours"], dtype=float), len(day))
     t = day * DAY + hour * 3600 + rng.integers(0, 3600, len(day))
     order = np.lexsort((worker, t))
     return worker[order], grid[order], t[order]
@@ -632,7 +633,7 @@ def _types(plan: _Plan, rng: np.random.Generator, grid: np.ndarray, t: np.ndarra
     """checkinType index per check-in and the event a follow-up names (index into plan.events, else -1)."""
     spec = plan.spec
     texts = list(spec["types"])
-    kind = ev._draw(rng, np.array([float(spec["types"][x]) for x in texts]), len(t))
+    kind = draw(rng, np.array([float(spec["types"][x]) for x in texts]), len(t))
     follow, fallback = texts.index(spec["follow_up_type"]), texts.index(spec["fallback_type"])
     event = np.full(len(t), -1, dtype=np.int64)
     asks = np.flatnonzero(kind == follow)

@@ -7,8 +7,9 @@ time and status stay put). What is planted (the truth, written to demo.json):
 
 - spikes: in one small grid, one category, one 7-day window, max(SPIKE_MIN, ⌈3 × the expected weekly count⌉) reports
   of that category (the expected count: the grid's mean weekly count of the category over the 52 weeks before);
-- emerging hotspots: a medium grid and its neighbours get reports rising over the last 52 weeks ("intensifying"), or
-  appearing only in the last 4 weeks ("new");
+- emerging hotspots: a medium grid and its neighbours get reports rising linearly over the last 52 weeks to
+  INTENSIFYING_PEAK a week ("intensifying"; taken from the nearest towns, enough for the whole rise), or
+  appearing only in the last 4 weeks ("new"); "planted" vs "intended" in the truth shows a shortfall (tiny demos);
 - repeat places: SPOT_DISPUTES dispute reports of the last 90 days moved to within SPOT_RADIUS_M of a fixed anchor;
 - repeat petitioners: one person (same ID number) named by petitions and mediation cases of the last year.
 """
@@ -23,11 +24,10 @@ import numpy as np
 import shapely
 
 from etl.persons import ID_CHECK_CHARS, ID_WEIGHTS
+from minqing.demo.sampling import DAY, draw, workflow
 
-_Context = Any  # minqing.demo.events._Context (not imported: events imports this module)
+_Context = Any  # minqing.demo.events._Context: recipe, depts, clock, geo, table (events imports this module)
 
-DAY = 86_400
-WEEK = 7 * DAY
 SPIKES = 40  # planted spikes, in distinct weeks of the last two years (two in the final 7 days)
 SPIKE_MIN = 6  # reports of a spike at least
 SPIKE_FACTOR = 3.0  # times the expected weekly count
@@ -46,8 +46,6 @@ PERSON_DAYS = 330
 MOVABLE_DEPTS = ("grid_app",)  # emerging clusters take grid_app reports (the largest share, no seasonal test on it)
 POINT_DISPUTE_DEPTS = ("police110", "hotline12345", "grid_app")
 M_PER_DEG_LAT = 110_574.0
-_DRAW: Callable | None = None  # set by plant()
-_WORKFLOW: Callable | None = None
 
 
 @dataclass
@@ -77,11 +75,8 @@ class Plan:
         }
 
 
-def plant(ctx: _Context, rng: np.random.Generator, *, draw: Callable, workflow: Callable) -> Plan:
-    """Re-place background reports into the planted patterns (module docstring); the table is changed in place.
-    `draw` and `workflow` are minqing.demo.events' samplers (an index by weights; a report's workflow times)."""
-    global _DRAW, _WORKFLOW
-    _DRAW, _WORKFLOW = draw, workflow
+def plant(ctx: _Context, rng: np.random.Generator) -> Plan:
+    """Re-place background reports into the planted patterns (module docstring); the table is changed in place."""
     plan = Plan()
     free = _free_rows(ctx)
     end_day = ctx.clock.now // DAY + 1  # the first midnight after the data
@@ -95,15 +90,20 @@ def plant(ctx: _Context, rng: np.random.Generator, *, draw: Callable, workflow: 
 # --------------------------------------------------------------------------- helpers
 
 
+def _disputes(ctx: _Context) -> np.ndarray:
+    """Which rows have a dispute category."""
+    t = ctx.table
+    dispute = np.zeros(len(t), dtype=bool)
+    for dept in ctx.depts.values():
+        rows = t["dept"] == dept.index
+        dispute[rows] = dept.is_dispute[t["cat"][rows]]
+    return dispute
+
+
 def _free_rows(ctx: _Context) -> np.ndarray:
     """Plain background reports that may move: valid, inside the city, no link either way, not a dispute."""
     t = ctx.table
-    dispute = np.zeros(len(t), dtype=bool)
-    for code, dept in ctx.depts.items():
-        rows = t["dept"] == dept.index
-        dispute[rows] = dept.is_dispute[t["cat"][rows]]
-    ok = (t["bad"] == 0) & (t["grid"] >= 0) & (t["link"] < 0) & ~t["target"] & ~t["addr_only"] & ~dispute
-    return ok
+    return (t["bad"] == 0) & (t["grid"] >= 0) & (t["link"] < 0) & ~t["target"] & ~t["addr_only"] & ~_disputes(ctx)
 
 
 def _take(rng: np.random.Generator, free: np.ndarray, candidates: np.ndarray, n: int) -> np.ndarray:
@@ -118,7 +118,6 @@ def _move(ctx: _Context, rng: np.random.Generator, rows: np.ndarray, grids: np.n
           days: np.ndarray) -> None:
     """Give `rows` new grids and report times (uniform day in [day0, day0 + days), the department's hours), and a
     workflow drawn afresh for the new time."""
-    _draw, _workflow = _DRAW, _WORKFLOW
     t = ctx.table
     t.cols["grid"][rows] = grids
     for code, dept in ctx.depts.items():
@@ -127,10 +126,10 @@ def _move(ctx: _Context, rng: np.random.Generator, rows: np.ndarray, grids: np.n
             continue
         r = rows[mine]
         day = day0[mine] + (rng.random(len(r)) * days[mine]).astype(np.int64)
-        hour = _draw(rng, np.asarray(dept.spec["hours"], dtype=float), len(r))
+        hour = draw(rng, np.asarray(dept.spec["hours"], dtype=float), len(r))
         stamp = day * DAY + hour * 3600 + rng.integers(0, 3600, len(r))
         stamp = np.minimum(stamp - stamp % dept.precision, ctx.clock.now - ctx.clock.now % dept.precision)
-        flow = _workflow(rng, dept, t["cat"][r], stamp, ctx.clock.now)
+        flow = workflow(rng, dept, t["cat"][r], stamp, ctx.clock.now)
         t.cols["t_rep"][r] = stamp
         for key in ("t_disp", "t_close", "t_due", "status"):
             t.cols[key][r] = flow[key]
@@ -201,6 +200,21 @@ def _neighbours(polys: np.ndarray, i: int) -> list[int]:
     return sorted(hits, key=lambda j: shapely.distance(shapely.centroid(polys[i]), shapely.centroid(polys[j])))
 
 
+def _nearby_rows(ctx: _Context, candidates: np.ndarray, centre: shapely.Point, wanted: float) -> np.ndarray:
+    """Rows of `candidates` from the towns nearest `centre`, town by town until there are `wanted` (a town's own
+    reports are too few for a year-long rise at the test demo's size; the whole city would thin the busy centre)."""
+    geo, grid = ctx.geo, np.maximum(ctx.table["grid"], 0)
+    towns = np.unique(geo.town)
+    x, y = shapely.get_x(shapely.centroid(geo.inner)), shapely.get_y(shapely.centroid(geo.inner))
+    middle = shapely.points([x[geo.town == town].mean() for town in towns], [y[geo.town == town].mean() for town in towns])
+    chosen = np.zeros(len(candidates), dtype=bool)
+    for i in np.argsort(shapely.distance(middle, centre), kind="stable"):
+        chosen |= candidates & (geo.town[grid] == towns[i])
+        if chosen.sum() >= wanted:
+            break
+    return np.flatnonzero(chosen)
+
+
 def _emerging(ctx: _Context, rng: np.random.Generator, plan: Plan, free: np.ndarray, end_day: int) -> None:
     t, geo = ctx.table, ctx.geo
     medium_of_small = geo.parent
@@ -223,13 +237,15 @@ def _emerging(ctx: _Context, rng: np.random.Generator, plan: Plan, free: np.ndar
             cluster = [int(core), *ring]
             if len(ring) < 4 or used & set(cluster) or any(set(_neighbours(polys, j)) & used for j in cluster):
                 continue
-            towns = {geo.town[np.flatnonzero(medium_of_small == mediums[m])[0]] for m in cluster}
-            source = np.flatnonzero(movable & np.isin(geo.town[np.maximum(t["grid"], 0)], list(towns)))
             used |= set(cluster)
+            weeks = EMERGING_WEEKS if kind == "intensifying" else NEW_WEEKS
+            rates = [INTENSIFYING_PEAK * (EMERGING_WEEKS - w) / EMERGING_WEEKS if kind == "intensifying" else NEW_RATE
+                     for w in range(weeks)]
+            intended = sum(rates) * len(cluster)
+            source = _nearby_rows(ctx, movable & free, shapely.centroid(polys[core]), 1.5 * intended)
             rows_all: list[int] = []
-            for w in range(EMERGING_WEEKS if kind == "intensifying" else NEW_WEEKS):
+            for w, rate in enumerate(rates):
                 week_start = end_day - 7 * (w + 1)
-                rate = INTENSIFYING_PEAK * (EMERGING_WEEKS - w) / EMERGING_WEEKS if kind == "intensifying" else NEW_RATE
                 for m in cluster:
                     n = int(rng.poisson(rate))
                     smalls = np.flatnonzero(medium_of_small == mediums[m])
@@ -241,9 +257,9 @@ def _emerging(ctx: _Context, rng: np.random.Generator, plan: Plan, free: np.ndar
                     rows_all += rows.tolist()
             plan.moved += rows_all
             plan.emerging.append({"kind": kind, "core": str(mediums[core]),
-                                  "cluster": [str(mediums[m]) for m in cluster], "weeks": EMERGING_WEEKS
-                                  if kind == "intensifying" else NEW_WEEKS, "end": _day_text(end_day),
-                                  "planted": len(rows_all), "rows": rows_all})
+                                  "cluster": [str(mediums[m]) for m in cluster], "weeks": weeks,
+                                  "end": _day_text(end_day),
+                                  "planted": len(rows_all), "intended": round(intended, 1), "rows": rows_all})
             break
 
 
@@ -255,10 +271,7 @@ def _spots(ctx: _Context, rng: np.random.Generator, plan: Plan, end_day: int) ->
     status stay, so the dispute figures do not change."""
     t, geo = ctx.table, ctx.geo
     point_depts = [ctx.depts[d].index for d in POINT_DISPUTE_DEPTS]
-    dispute = np.zeros(len(t), dtype=bool)
-    for dept in ctx.depts.values():
-        rows = t["dept"] == dept.index
-        dispute[rows] = dept.is_dispute[t["cat"][rows]]
+    dispute = _disputes(ctx)
     since = (end_day - SPOT_DAYS) * DAY
     pool = np.flatnonzero(dispute & (t["bad"] == 0) & (t["grid"] >= 0) & (t["link"] < 0) & ~t["target"]
                           & np.isin(t["dept"], point_depts) & (t["t_rep"] >= since))
