@@ -18,14 +18,55 @@ _BUCKET = f"CAST(floor(epoch({AS_OF} - e.reported_at) / {WEEK_SECONDS}) AS INTEG
 _HORIZON = f"e.reported_at < {AS_OF} AND e.reported_at > {AS_OF} - to_days(CAST($weeks * 7 AS INTEGER))"
 
 
+def _series_rows(level: str, by: str) -> str:
+    """Located reports of the last $weeks weeks passing the filter, in a grid of `level` that the grids table knows:
+    grid_code, key, bucket, incident_id. Parameters: $as_of, $weeks, $level, the filter's lists."""
+    grid, key = pick(GRID_KEY, level, "level"), pick(SERIES_KEY, by, "by")
+    return f"""
+SELECT {grid} AS grid_code, {key} AS key, {_BUCKET} AS bucket, e.incident_id
+FROM events AS e
+WHERE {grid} IS NOT NULL AND {key} IS NOT NULL AND {_HORIZON} AND {EVENT_FILTER}
+  AND {grid} IN (SELECT g.grid_code FROM grids AS g WHERE g.level = $level)
+"""
+
+
 def weekly_series_sql(level: str, by: str) -> str:
     """Per grid of `level`, key (category or department) and week bucket 0 .. $weeks − 1: distinct incidents.
     Sparse: only cells with incidents."""
-    grid, key = pick(GRID_KEY, level, "level"), pick(SERIES_KEY, by, "by")
     return f"""
-SELECT {grid} AS grid_code, {key} AS key, {_BUCKET} AS bucket, count(DISTINCT e.incident_id) AS n
-FROM events AS e
-WHERE {grid} IS NOT NULL AND {_HORIZON} AND {EVENT_FILTER}
+SELECT grid_code, key, bucket, count(DISTINCT incident_id) AS n
+FROM ({_series_rows(level, by)}) AS r
+GROUP BY 1, 2, 3
+"""
+
+
+def city_weeks_sql(level: str, by: str) -> str:
+    """Per key and week bucket in the list $buckets: the sum over the grids of their distinct incidents (an incident
+    reported in two grids counts in both, as when the grids' cells are added up)."""
+    return f"""
+SELECT key, bucket, count(DISTINCT (grid_code, incident_id)) AS n
+FROM ({_series_rows(level, by)}) AS r
+WHERE list_contains(CAST($buckets AS INTEGER[]), bucket)
+GROUP BY 1, 2
+"""
+
+
+def grid_key_sql(level: str, by: str) -> str:
+    """Per grid and key: the sum over week buckets 1 .. $share_weeks of the distinct incidents of each week."""
+    return f"""
+SELECT grid_code, key, count(DISTINCT (bucket, incident_id)) AS n
+FROM ({_series_rows(level, by)}) AS r
+WHERE bucket BETWEEN 1 AND CAST($share_weeks AS INTEGER)
+GROUP BY 1, 2
+"""
+
+
+def recent_cells_sql(level: str, by: str) -> str:
+    """Per grid, key and week bucket 0 .. $recent_weeks: distinct incidents (the window and the recent weeks)."""
+    return f"""
+SELECT grid_code, key, bucket, count(DISTINCT incident_id) AS n
+FROM ({_series_rows(level, by)}) AS r
+WHERE bucket <= CAST($recent_weeks AS INTEGER)
 GROUP BY 1, 2, 3
 """
 
@@ -43,12 +84,17 @@ GROUP BY 1, 2
 
 
 def grid_weeks_sql(level: str) -> str:
-    """Per grid of `level` and week bucket 0 .. $weeks − 1: distinct incidents (for hotspots over time)."""
+    """Per grid of `level` and week bucket 0 .. $weeks − 1 counted back from $weeks_end (bucket 0 = the 7 days
+    before it): distinct incidents reported before $as_of (for hotspots over time: the weeks end at a midnight, the
+    data at as_of)."""
     grid = pick(GRID_KEY, level, "level")
+    end = "CAST($weeks_end AS TIMESTAMP)"
     return f"""
-SELECT {grid} AS grid_code, {_BUCKET} AS bucket, count(DISTINCT e.incident_id) AS n
+SELECT {grid} AS grid_code, CAST(floor(epoch({end} - e.reported_at) / {WEEK_SECONDS}) AS INTEGER) AS bucket,
+       count(DISTINCT e.incident_id) AS n
 FROM events AS e
-WHERE {grid} IS NOT NULL AND {_HORIZON} AND {EVENT_FILTER}
+WHERE {grid} IS NOT NULL AND e.reported_at < {AS_OF} AND e.reported_at > {end} - to_days(CAST($weeks * 7 AS INTEGER))
+  AND {EVENT_FILTER}
 GROUP BY 1, 2
 """
 

@@ -7,6 +7,10 @@ at once. The expected count of a grid and category in the last 7 days is the cat
 share of that category over the last year (shrunk toward the grid's share of all events). The bound is the
 (1 − alpha) quantile of a negative binomial with that mean and the category's dispersion; a warning needs the count
 above the bound and at least MIN_COUNT incidents. `spike_bounds` is the pure core (arrays in, arrays out).
+
+DuckDB does the sums (`weekly_counts`): the citywide weeks the expectation reads, each grid's share-year total and
+the cells of the last 9 weeks; only these leave the database. `spike_backtest` gives the warnings of many moments
+whole weeks apart from one read of the weekly cells.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from store.schema import LEVELS
 from store.timewindow import TimeLike, local_time
 
 __all__ = [
-    "KINDS", "WARNING_COLUMNS", "SpikeSettings", "spike_bounds", "spike_warnings", "backlog_warnings",
+    "KINDS", "WARNING_COLUMNS", "SpikeSettings", "WeeklyCounts", "spike_bounds", "weekly_counts", "shifted_counts",
+    "season_buckets", "spike_warnings", "spike_backtest", "backlog_warnings",
     "patrol_warnings", "grid_warnings", "all_warnings", "expected_text",
 ]
 
@@ -117,11 +122,83 @@ def spike_bounds(observed: np.ndarray, expected: np.ndarray, phi: np.ndarray | f
 # --------------------------------------------------------------------------- spikes on a store
 
 
-def _series(con: duckdb.DuckDBPyConnection, level: str, by: str, as_of: dt.datetime, where: EventFilter | None,
-            weeks: int) -> pd.DataFrame:
+@dataclass(frozen=True)
+class WeeklyCounts:
+    """What the spike method reads for one as_of, in distinct incidents per grid, key and week bucket (bucket 0 = the
+    7 days before as_of, bucket k the k-th week before that); grids and keys are positions in `codes` and `keys`."""
+
+    codes: np.ndarray  # the grids of the level, in label order
+    keys: pd.Index  # the categories (or departments) seen, sorted
+    city: np.ndarray  # keys × horizon_weeks: the sum over the grids; only the buckets citywide_expected reads
+    share_counts: np.ndarray  # grids × keys: the sum over buckets 1 .. share_weeks
+    grid: np.ndarray  # the sparse cells of buckets 0 .. recent_weeks: grid position, key position, bucket, count
+    key: np.ndarray
+    bucket: np.ndarray
+    n: np.ndarray
+
+
+def season_buckets(settings: SpikeSettings = DEFAULT) -> list[int]:
+    """The week buckets citywide_expected reads: the recent weeks, and per earlier year the same weeks ± the half
+    width and the recent weeks before them."""
+    wanted = set(range(1, settings.recent_weeks + 1))
+    for y in range(1, settings.years + 1):
+        centre = 52 * y
+        wanted |= set(range(centre - settings.season_half_width, centre + settings.season_half_width + 1))
+        wanted |= set(range(centre + 1, centre + settings.recent_weeks + 1))
+    return sorted(b for b in wanted if b < settings.horizon_weeks)
+
+
+def weekly_counts(con: duckdb.DuckDBPyConnection, level: str, by: str, *, as_of: dt.datetime, codes: np.ndarray,
+                  where: EventFilter | None = None, settings: SpikeSettings = DEFAULT) -> WeeklyCounts:
+    """The counts of one as_of, aggregated in the database: the citywide weeks the expectation reads, each grid's
+    incidents of the share weeks, and the cells of the recent weeks (only these leave DuckDB)."""
     query = EventQuery.of(where=where, as_of=as_of)
-    sql = q.weekly_series_sql(level, by)
-    return con.execute(sql, query.bind(sql, weeks=weeks)).df()
+    extra = {"weeks": settings.horizon_weeks, "level": level, "buckets": season_buckets(settings),
+             "share_weeks": settings.share_weeks, "recent_weeks": settings.recent_weeks}
+    frames = {}
+    for name, sql in (("city", q.city_weeks_sql(level, by)), ("share", q.grid_key_sql(level, by)),
+                      ("cells", q.recent_cells_sql(level, by))):
+        frames[name] = con.execute(sql, query.bind(sql, **extra)).df()
+    city_rows, share_rows, cells = frames["city"], frames["share"], frames["cells"]
+    seen = pd.concat([city_rows["key"], share_rows["key"], cells["key"]]).unique()
+    keys = pd.Index(sorted(seen), dtype=object)
+    grids = pd.Index(codes)
+    city = np.zeros((len(keys), settings.horizon_weeks))
+    city[keys.get_indexer(city_rows["key"]), city_rows["bucket"].to_numpy()] = city_rows["n"].to_numpy(dtype=float)
+    share_counts = np.zeros((len(codes), len(keys)))
+    share_counts[grids.get_indexer(share_rows["grid_code"]), keys.get_indexer(share_rows["key"])] = \
+        share_rows["n"].to_numpy(dtype=float)
+    return WeeklyCounts(codes=np.asarray(codes), keys=keys, city=city, share_counts=share_counts,
+                        grid=grids.get_indexer(cells["grid_code"]), key=keys.get_indexer(cells["key"]),
+                        bucket=cells["bucket"].to_numpy(dtype=np.int64), n=cells["n"].to_numpy(dtype=float))
+
+
+def shifted_counts(cells: pd.DataFrame, weeks_back: int, *, codes: np.ndarray, keys: pd.Index,
+                   settings: SpikeSettings = DEFAULT) -> WeeklyCounts:
+    """The counts of the as_of `weeks_back` whole weeks before the one `cells` (grid_code, key, bucket, n: every cell
+    of weekly_series_sql) were counted from: the same figures weekly_counts gives for that moment."""
+    bucket = cells["bucket"].to_numpy(dtype=np.int64) - weeks_back
+    inside = (bucket >= 0) & (bucket < settings.horizon_weeks)
+    grid, key = pd.Index(codes).get_indexer(cells["grid_code"]), keys.get_indexer(cells["key"])
+    inside &= (grid >= 0) & (key >= 0)
+    grid, key, bucket, n = grid[inside], key[inside], bucket[inside], cells["n"].to_numpy(dtype=float)[inside]
+    city = np.zeros((len(keys), settings.horizon_weeks))
+    season = np.isin(bucket, season_buckets(settings))
+    np.add.at(city, (key[season], bucket[season]), n[season])
+    share_counts = np.zeros((len(codes), len(keys)))
+    in_share = (bucket >= 1) & (bucket <= settings.share_weeks)
+    np.add.at(share_counts, (grid[in_share], key[in_share]), n[in_share])
+    recent = bucket <= settings.recent_weeks
+    return WeeklyCounts(codes=np.asarray(codes), keys=keys, city=city, share_counts=share_counts, grid=grid[recent],
+                        key=key[recent], bucket=bucket[recent], n=n[recent])
+
+
+def _expectations(counts: WeeklyCounts, settings: SpikeSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(weekly citywide expectation per key, grid shares grids × keys, dispersion per key)."""
+    shares = grid_shares(counts.share_counts, counts.share_counts.sum(axis=1), settings)
+    weekly = citywide_expected(counts.city, settings)
+    phi = _dispersions(counts.grid, counts.key, counts.bucket, counts.n, counts.city, shares, settings)
+    return weekly, shares, phi
 
 
 def _key_names(con: duckdb.DuckDBPyConnection, by: str) -> dict[str, str]:
@@ -135,57 +212,58 @@ def expected_text(expected: float) -> str:
     return f"约 {expected:.0f} 起" if expected >= 1.5 else f"约 {expected:.1f} 起"
 
 
+def _checked(level: str, by: str, as_of: TimeLike) -> dt.datetime:
+    if level not in LEVELS:
+        raise QueryError(f"`level` was {level!r} but is expected to be one of {list(LEVELS)}")
+    if by not in q.SERIES_KEY:
+        raise QueryError(f"`by` was {by!r} but is expected to be one of {list(q.SERIES_KEY)}")
+    moment = local_time(as_of, "as_of")
+    if moment is None:
+        raise QueryError("`as_of` is required: pass the moment the warnings look back from")
+    return moment
+
+
 def spike_warnings(con: duckdb.DuckDBPyConnection, level: str = "small", *, as_of: TimeLike, days: int = 7,
                    by: str = "category", where: EventFilter | None = None,
                    settings: SpikeSettings = DEFAULT) -> pd.DataFrame:
     """Grids × categories (or departments) whose incidents in [as_of − days, as_of) exceed the bound (module doc).
 
     `days` is 7 (近7日) or 1 (今日: the same weekly expectation divided by 7). Columns: WARNING_COLUMNS."""
-    if level not in LEVELS:
-        raise QueryError(f"`level` was {level!r} but is expected to be one of {list(LEVELS)}")
-    if by not in q.SERIES_KEY:
-        raise QueryError(f"`by` was {by!r} but is expected to be one of {list(q.SERIES_KEY)}")
     if days not in (1, 7):
         raise QueryError(f"`days` was {days!r}; warnings look at the last 7 days or at today (1)")
-    moment = local_time(as_of, "as_of")
-    if moment is None:
-        raise QueryError("`as_of` is required: pass the moment the warnings look back from")
-    cells = _series(con, level, by, moment, where, settings.horizon_weeks)
+    moment = _checked(level, by, as_of)
     grids = _labels(con, level)
-    if cells.empty:
+    counts = weekly_counts(con, level, by, as_of=moment, codes=grids["grid_code"].to_numpy(), where=where,
+                           settings=settings)
+    if not len(counts.keys):
         return _empty()
-    codes = grids["grid_code"].to_numpy()
-    g_index = pd.Index(codes)
-    keys = pd.Index(sorted(cells["key"].dropna().unique()))
-    cells = cells[cells["grid_code"].isin(g_index) & cells["key"].notna()]
-    gi, ki = g_index.get_indexer(cells["grid_code"]), keys.get_indexer(cells["key"])
-    bucket, n = cells["bucket"].to_numpy(), cells["n"].to_numpy(dtype=float)
-    city = np.zeros((len(keys), settings.horizon_weeks))
-    np.add.at(city, (ki, bucket), n)
-    in_share = (bucket >= 1) & (bucket <= settings.share_weeks)
-    n_gk = np.zeros((len(codes), len(keys)))
-    np.add.at(n_gk, (gi[in_share], ki[in_share]), n[in_share])
-    shares = grid_shares(n_gk, n_gk.sum(axis=1), settings)
-    weekly = citywide_expected(city, settings)
-    phi = _dispersions(gi, ki, bucket, n, city, shares, settings)
     if days == 7:
-        now = bucket == 0
-        obs_g, obs_k, obs_n = gi[now], ki[now], n[now]
+        now = counts.bucket == 0
+        observed = counts.grid[now], counts.key[now], counts.n[now]
     else:
-        recent = con.execute(q.recent_days_sql(level, by), EventQuery.of(where=where, as_of=moment).bind(
-            q.recent_days_sql(level, by), days=days)).df()
-        recent = recent[recent["grid_code"].isin(g_index) & recent["key"].isin(keys)]
-        obs_g, obs_k = g_index.get_indexer(recent["grid_code"]), keys.get_indexer(recent["key"])
-        obs_n = recent["n"].to_numpy(dtype=float)
+        sql = q.recent_days_sql(level, by)
+        recent = con.execute(sql, EventQuery.of(where=where, as_of=moment).bind(sql, days=days)).df()
+        recent = recent[recent["grid_code"].isin(counts.codes) & recent["key"].isin(counts.keys)]
+        observed = (pd.Index(counts.codes).get_indexer(recent["grid_code"]), counts.keys.get_indexer(recent["key"]),
+                    recent["n"].to_numpy(dtype=float))
+    return _spike_rows(con, level, by, counts, observed, grids, moment, days, settings)
+
+
+def _spike_rows(con: duckdb.DuckDBPyConnection, level: str, by: str, counts: WeeklyCounts,
+                observed: tuple[np.ndarray, np.ndarray, np.ndarray], grids: pd.DataFrame, moment: dt.datetime,
+                days: int, settings: SpikeSettings, names: dict[str, str] | None = None) -> pd.DataFrame:
+    """The warning rows of the observed cells (grid positions, key positions, counts) that exceed their bound."""
+    obs_g, obs_k, obs_n = observed
+    weekly, shares, phi = _expectations(counts, settings)
     expected = weekly[obs_k] * shares[obs_g, obs_k] * days / 7.0
     bound, p_value, warn = spike_bounds(obs_n, expected, phi[obs_k], settings)
     if not warn.any():
         return _empty()
-    names = _key_names(con, by)
+    names = _key_names(con, by) if names is None else names
     start = moment - dt.timedelta(days=days)
     found = pd.DataFrame({
-        "grid_code": codes[obs_g[warn]], "key": keys[obs_k[warn]].to_numpy(), "observed": obs_n[warn].astype("int64"),
-        "expected": expected[warn], "p_value": p_value[warn],
+        "grid_code": counts.codes[obs_g[warn]], "key": counts.keys[obs_k[warn]].to_numpy(),
+        "observed": obs_n[warn].astype("int64"), "expected": expected[warn], "p_value": p_value[warn],
     })
     found = found.merge(grids, on="grid_code", how="left")
     found["level"] = level
@@ -197,6 +275,38 @@ def spike_warnings(con: duckdb.DuckDBPyConnection, level: str = "small", *, as_o
     found["sentence"] = [f"{span}{k}{o}起，往年同期{expected_text(e)}" for k, o, e in
                          zip(found["key_name"], found["observed"], found["expected"])]
     return _finish(found)
+
+
+def spike_backtest(con: duckdb.DuckDBPyConnection, level: str = "small", *, ends: list[TimeLike],
+                   by: str = "category", where: EventFilter | None = None,
+                   settings: SpikeSettings = DEFAULT) -> pd.DataFrame:
+    """The 近7日 spike warnings as of each moment of `ends` (each row's window_end says which), the same rows
+    spike_warnings gives for each, from one read of the store per set of ends lying whole weeks apart."""
+    moments = sorted({_checked(level, by, end) for end in ends})
+    grids = _labels(con, level)
+    codes = grids["grid_code"].to_numpy()
+    names = _key_names(con, by)
+    week = dt.timedelta(weeks=1)
+    parts = []
+    while moments:
+        latest = moments[-1]
+        group = [m for m in moments if (latest - m) % week == dt.timedelta(0)]
+        moments = [m for m in moments if m not in group]
+        span = (latest - group[0]) // week
+        query = EventQuery.of(where=where, as_of=latest)
+        sql = q.weekly_series_sql(level, by)
+        cells = con.execute(sql, query.bind(sql, weeks=settings.horizon_weeks + span, level=level)).df()
+        keys = pd.Index(sorted(cells["key"].unique()), dtype=object)
+        for moment in group:
+            counts = shifted_counts(cells, (latest - moment) // week, codes=codes, keys=keys, settings=settings)
+            now = counts.bucket == 0
+            parts.append(_spike_rows(con, level, by, counts, (counts.grid[now], counts.key[now], counts.n[now]),
+                                     grids, moment, 7, settings, names))
+    found = [p for p in parts if len(p)]
+    if not found:
+        return _empty()
+    out = pd.concat(found, ignore_index=True)
+    return out.sort_values(["window_end", "p_value", "grid_code", "key"], kind="stable").reset_index(drop=True)
 
 
 def _dispersions(gi: np.ndarray, ki: np.ndarray, bucket: np.ndarray, n: np.ndarray, city: np.ndarray,

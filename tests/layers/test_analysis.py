@@ -18,9 +18,11 @@ import shapely
 from layers.hotspots import (EMERGING_CLASSES, HOT_CLASSES, emerging_class, emerging_hotspots, fdr_significant,
                              gi_star_z, hotspots, mann_kendall, _star_matrix)
 from layers.repeats import repeat_people, repeat_places
-from layers.warnings import SpikeSettings, all_warnings, spike_bounds, spike_warnings
+from layers.stats import data_clock
+from layers.warnings import SpikeSettings, all_warnings, spike_backtest, spike_bounds, spike_warnings
 
 WEEKS_CHECKED = 52  # Monday-to-Monday windows checked for false alarms
+LAST_MONDAY = pd.Timestamp("2025-12-29")
 
 
 @pytest.fixture(scope="module")
@@ -45,26 +47,50 @@ def _planted_near(planted: dict, grid: str, end: pd.Timestamp) -> bool:
                for s in planted["spikes"])
 
 
-def test_planted_spikes_are_found_with_few_false_alarms(con, planted: dict) -> None:
+@pytest.fixture(scope="module")
+def backtest(con, planted: dict) -> pd.DataFrame:
+    """近7日 spike warnings as of every planted spike's end and of WEEKS_CHECKED Mondays, from one read of the store."""
+    ends = [pd.Timestamp(s["end"]) for s in planted["spikes"]]
+    ends += [LAST_MONDAY - pd.Timedelta(weeks=k) for k in range(WEEKS_CHECKED)]
+    return spike_backtest(con, "small", ends=ends)
+
+
+def _at(frame: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
+    return frame[frame["window_end"] == end].reset_index(drop=True)
+
+
+def test_planted_spikes_are_found(backtest: pd.DataFrame, planted: dict) -> None:
     spikes = planted["spikes"]
     assert len(spikes) >= 30 and all(s["planted"] >= 6 for s in spikes)
-    found = 0
-    for spike in spikes:
-        hits = spike_warnings(con, "small", as_of=pd.Timestamp(spike["end"]))
-        found += bool(((hits["grid_code"] == spike["grid"]) & (hits["key"] == spike["category"])).any())
+    found = sum(bool(((hits["grid_code"] == s["grid"]) & (hits["key"] == s["category"])).any())
+                for s in spikes for hits in [_at(backtest, pd.Timestamp(s["end"]))])
     recall = found / len(spikes)
+    print(f"\nspikes: recall {recall:.1%} ({found}/{len(spikes)})")
     assert recall >= 0.8, f"recall {recall:.1%}"
+
+
+def test_few_false_alarms_on_unplanted_weeks(con, backtest: pd.DataFrame, planted: dict) -> None:
     grids = con.execute("SELECT count(*) FROM grids WHERE level = 'small'").fetchone()[0]
-    last_monday = pd.Timestamp("2025-12-29")
     false_grid_weeks = 0
     for k in range(WEEKS_CHECKED):
-        end = last_monday - pd.Timedelta(weeks=k)
-        hits = spike_warnings(con, "small", as_of=end)
+        end = LAST_MONDAY - pd.Timedelta(weeks=k)
+        hits = _at(backtest, end)
         false_grid_weeks += len({g for g in hits["grid_code"] if not _planted_near(planted, g, end)})
     rate = 100 * false_grid_weeks / (grids * WEEKS_CHECKED)
-    print(f"\nspikes: recall {recall:.1%} ({found}/{len(spikes)}); false warnings {false_grid_weeks} in "
-          f"{grids * WEEKS_CHECKED:,} grid-weeks = {rate:.4f} per 100 grid-weeks")
+    print(f"\nspikes: false warnings {false_grid_weeks} in {grids * WEEKS_CHECKED:,} grid-weeks = {rate:.4f} per 100")
     assert rate <= 1.0
+
+
+def test_backtest_gives_what_spike_warnings_gives(con, backtest: pd.DataFrame, planted: dict) -> None:
+    """The back-test (cells read once, shifted week by week) and the warnings of one moment (aggregated in SQL) are
+    the same rows, at a Monday and at the planted end that is not a Monday."""
+    compared = 0
+    for end in (LAST_MONDAY - pd.Timedelta(weeks=WEEKS_CHECKED - 1), pd.Timestamp(planted["spikes"][-1]["end"]),
+                pd.Timestamp(planted["spikes"][0]["end"])):
+        alone = spike_warnings(con, "small", as_of=end)
+        pd.testing.assert_frame_equal(_at(backtest, end), alone, check_dtype=False)
+        compared += len(alone)
+    assert compared > 0  # rows were compared, not only empty frames
 
 
 def test_warning_rows_say_what_was_found(con, planted: dict) -> None:
@@ -118,19 +144,27 @@ def test_mann_kendall_and_emerging_classes() -> None:
 
 
 def test_planted_emerging_hotspots_are_found(con, planted: dict) -> None:
+    """Found at the data's clock (what the dashboard passes), the same as at the planted end (weeks end at a midnight,
+    so minutes do not move them), and still found with the weeks shifted by three days."""
     clusters = planted["emerging"]
     assert {c["kind"] for c in clusters} == {"intensifying", "new"}
-    end = pd.Timestamp(clusters[0]["end"])
-    found = emerging_hotspots(con, "medium", as_of=end, weeks=52).set_index("grid_code")
     members = [g for c in clusters for g in c["cluster"]]
-    emerging = found.loc[members, "emerging_class"].isin(["新增热点", "加剧热点"])
-    recall = emerging.mean()
-    outside = found.drop(index=members)["emerging_class"].isin(["新增热点", "加剧热点"]).mean()
-    print(f"\nemerging: recall {recall:.1%} of {len(members)} planted grids; {outside:.2%} of the others flagged")
-    assert recall >= 0.8
+    rising = [g for c in clusters if c["kind"] == "intensifying" for g in c["cluster"]]
     new = [g for c in clusters if c["kind"] == "new" for g in c["cluster"]]
-    assert (found.loc[new, "emerging_class"] == "新增热点").mean() >= 0.8
-    assert outside <= 0.02
+    clock = data_clock(con) + pd.Timedelta(minutes=1)
+    found = emerging_hotspots(con, "medium", as_of=clock, weeks=52)
+    at_end = emerging_hotspots(con, "medium", as_of=pd.Timestamp(clusters[0]["end"]), weeks=52)
+    pd.testing.assert_frame_equal(found, at_end)
+    shifted = emerging_hotspots(con, "medium", as_of=clock - pd.Timedelta(days=3), weeks=52)
+    for frame in (found.set_index("grid_code"), shifted.set_index("grid_code")):
+        recall = frame.loc[members, "emerging_class"].isin(["新增热点", "加剧热点"]).mean()
+        outside = frame.drop(index=members)["emerging_class"].isin(["新增热点", "加剧热点"]).mean()
+        print(f"\nemerging: recall {recall:.1%} of {len(members)} planted grids; {outside:.2%} of the others flagged; "
+              f"trend z of the rising cluster {frame.loc[rising, 'trend_z'].min():.1f}+")
+        assert recall >= 0.8 and outside <= 0.02
+        assert (frame.loc[rising, "emerging_class"] == "加剧热点").mean() >= 0.8
+        assert (frame.loc[rising, "trend_z"] > 3).mean() >= 0.8  # clearly rising, not borderline
+    assert (found.set_index("grid_code").loc[new, "emerging_class"] == "新增热点").mean() >= 0.8
 
 
 def test_hotspots_mark_the_planted_cluster_hot(con, planted: dict) -> None:
