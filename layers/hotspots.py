@@ -40,7 +40,7 @@ from store.timewindow import TimeLike, checked_window, local_time
 
 __all__ = [
     "HOT_CLASSES", "HOT_COLOURS", "EMERGING_CLASSES", "EMERGING_COLOURS", "MEASURES", "contiguity", "eb_rates",
-    "gi_star_z", "fdr_significant", "gi_classes", "hotspots", "emerging_hotspots", "mann_kendall", "emerging_class",
+    "gi_star_z", "fdr_significant", "gi_classes", "hotspots", "emerging_hotspots", "mann_kendall", "emerging_class", "weeks_end",
 ]
 
 MEASURES: dict[str, str] = {"rate": "每万人事件数（经验贝叶斯平滑）", "count": "事件数"}
@@ -257,8 +257,11 @@ def emerging_class(hot: np.ndarray, trend_z: np.ndarray, trend_p: np.ndarray) ->
 def emerging_hotspots(con: duckdb.DuckDBPyConnection, level: str = "medium", *, as_of: TimeLike, weeks: int = 52,
                       measure: str = "rate", where: EventFilter | None = None) -> pd.DataFrame:
     """Emerging hotspot class of each grid of `level` over the `weeks` weeks before as_of (week 1 the oldest).
-    Columns: grid_code, name, parent_name, incidents (all weeks), hot_weeks, last_z, trend_z, trend_p,
-    emerging_class."""
+
+    The weeks end at the midnight that ends as_of's day (as_of itself when it is a midnight) and count the reports
+    before as_of, so the last week is the one still running: moving as_of within a day changes only which of that
+    day's reports count, not where 52 week boundaries fall. Columns: grid_code, name, parent_name, incidents (all
+    weeks), hot_weeks, last_z, trend_z, trend_p, emerging_class."""
     _check_level(level)
     if not 8 <= weeks <= 260:
         raise QueryError(f"`weeks` was {weeks}; give 8 to 260 weeks (a trend needs at least 8)")
@@ -268,7 +271,7 @@ def emerging_hotspots(con: duckdb.DuckDBPyConnection, level: str = "medium", *, 
     prepared = prepare_level(con, level)
     query = EventQuery.of(where=where, as_of=moment)
     sql = q.grid_weeks_sql(level)
-    cells = con.execute(sql, query.bind(sql, weeks=weeks)).df()
+    cells = con.execute(sql, query.bind(sql, weeks=weeks, weeks_end=weeks_end(moment))).df()
     codes = pd.Index(prepared.codes)
     cells = cells[cells["grid_code"].isin(codes)]
     counts = np.zeros((len(codes), weeks))
@@ -288,6 +291,7 @@ def emerging_hotspots(con: duckdb.DuckDBPyConnection, level: str = "medium", *, 
     })
 
 
-def window_of_weeks(as_of: dt.datetime, weeks: int) -> tuple[dt.datetime, dt.datetime]:
-    """[as_of − weeks × 7 days, as_of)."""
-    return as_of - dt.timedelta(weeks=weeks), as_of
+def weeks_end(as_of: dt.datetime) -> dt.datetime:
+    """The midnight that ends as_of's day (as_of itself when it is a midnight): where emerging hotspots' weeks end."""
+    midnight = dt.datetime.combine(as_of.date(), dt.time())
+    return midnight if midnight == as_of else midnight + dt.timedelta(days=1)
