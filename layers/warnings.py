@@ -32,8 +32,8 @@ from store.schema import LEVELS
 from store.timewindow import TimeLike, local_time
 
 __all__ = [
-    "KINDS", "WARNING_COLUMNS", "SpikeSettings", "WeeklyCounts", "spike_bounds", "weekly_counts", "shifted_counts",
-    "season_buckets", "spike_warnings", "spike_backtest", "backlog_warnings",
+    "KINDS", "WARNING_COLUMNS", "SpikeSettings", "WeeklyCounts", "spike_bounds", "weekly_counts", "season_buckets",
+    "spike_warnings", "spike_backtest", "backlog_warnings",
     "patrol_warnings", "grid_warnings", "all_warnings", "expected_text",
 ]
 
@@ -173,24 +173,48 @@ def weekly_counts(con: duckdb.DuckDBPyConnection, level: str, by: str, *, as_of:
                         bucket=cells["bucket"].to_numpy(dtype=np.int64), n=cells["n"].to_numpy(dtype=float))
 
 
-def shifted_counts(cells: pd.DataFrame, weeks_back: int, *, codes: np.ndarray, keys: pd.Index,
-                   settings: SpikeSettings = DEFAULT) -> WeeklyCounts:
-    """The counts of the as_of `weeks_back` whole weeks before the one `cells` (grid_code, key, bucket, n: every cell
-    of weekly_series_sql) were counted from: the same figures weekly_counts gives for that moment."""
-    bucket = cells["bucket"].to_numpy(dtype=np.int64) - weeks_back
-    inside = (bucket >= 0) & (bucket < settings.horizon_weeks)
-    grid, key = pd.Index(codes).get_indexer(cells["grid_code"]), keys.get_indexer(cells["key"])
-    inside &= (grid >= 0) & (key >= 0)
-    grid, key, bucket, n = grid[inside], key[inside], bucket[inside], cells["n"].to_numpy(dtype=float)[inside]
-    city = np.zeros((len(keys), settings.horizon_weeks))
-    season = np.isin(bucket, season_buckets(settings))
-    np.add.at(city, (key[season], bucket[season]), n[season])
-    share_counts = np.zeros((len(codes), len(keys)))
-    in_share = (bucket >= 1) & (bucket <= settings.share_weeks)
-    np.add.at(share_counts, (grid[in_share], key[in_share]), n[in_share])
-    recent = bucket <= settings.recent_weeks
-    return WeeklyCounts(codes=np.asarray(codes), keys=keys, city=city, share_counts=share_counts, grid=grid[recent],
-                        key=key[recent], bucket=bucket[recent], n=n[recent])
+@dataclass(frozen=True)
+class _WeekCells:
+    """Every weekly cell of a back-test (grid and key positions, bucket, count), sorted by bucket: bucket b's cells are
+    start[b]:start[b + 1]."""
+
+    grid: np.ndarray
+    key: np.ndarray
+    bucket: np.ndarray
+    n: np.ndarray
+    start: np.ndarray
+
+    @classmethod
+    def of(cls, cells: pd.DataFrame, codes: np.ndarray, keys: pd.Index, weeks: int) -> _WeekCells:
+        grid, key = pd.Index(codes).get_indexer(cells["grid_code"]), keys.get_indexer(cells["key"])
+        bucket = cells["bucket"].to_numpy(dtype=np.int64)
+        keep = (grid >= 0) & (key >= 0)
+        order = np.argsort(bucket[keep], kind="stable")
+        grid, key, bucket = grid[keep][order], key[keep][order], bucket[keep][order]
+        n = cells["n"].to_numpy(dtype=float)[keep][order]
+        return cls(grid, key, bucket, n, np.searchsorted(bucket, np.arange(weeks + 1)))
+
+    def weeks(self, first: int, last: int) -> slice:
+        """The cells of buckets first .. last."""
+        return slice(self.start[first], self.start[last + 1])
+
+
+def _shifted_counts(cells: _WeekCells, weeks_back: int, *, codes: np.ndarray, keys: pd.Index,
+                    settings: SpikeSettings) -> WeeklyCounts:
+    """The counts of the moment `weeks_back` whole weeks before the one the cells were counted from: the same figures
+    weekly_counts gives for that moment."""
+    j, n_keys = weeks_back, len(keys)
+    city = np.zeros((n_keys, settings.horizon_weeks))
+    for b in season_buckets(settings):
+        week = cells.weeks(b + j, b + j)
+        city[:, b] = np.bincount(cells.key[week], weights=cells.n[week], minlength=n_keys)
+    year = cells.weeks(j + 1, j + settings.share_weeks)
+    share_counts = np.bincount(cells.grid[year] * n_keys + cells.key[year], weights=cells.n[year],
+                               minlength=len(codes) * n_keys).reshape(len(codes), n_keys)
+    recent = cells.weeks(j, j + settings.recent_weeks)
+    return WeeklyCounts(codes=np.asarray(codes), keys=keys, city=city, share_counts=share_counts,
+                        grid=cells.grid[recent], key=cells.key[recent], bucket=cells.bucket[recent] - j,
+                        n=cells.n[recent])
 
 
 def _expectations(counts: WeeklyCounts, settings: SpikeSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -295,10 +319,12 @@ def spike_backtest(con: duckdb.DuckDBPyConnection, level: str = "small", *, ends
         span = (latest - group[0]) // week
         query = EventQuery.of(where=where, as_of=latest)
         sql = q.weekly_series_sql(level, by)
-        cells = con.execute(sql, query.bind(sql, weeks=settings.horizon_weeks + span, level=level)).df()
-        keys = pd.Index(sorted(cells["key"].unique()), dtype=object)
+        weeks = settings.horizon_weeks + span
+        frame = con.execute(sql, query.bind(sql, weeks=weeks, level=level)).df()
+        keys = pd.Index(sorted(frame["key"].unique()), dtype=object)
+        cells = _WeekCells.of(frame, codes, keys, weeks)
         for moment in group:
-            counts = shifted_counts(cells, (latest - moment) // week, codes=codes, keys=keys, settings=settings)
+            counts = _shifted_counts(cells, (latest - moment) // week, codes=codes, keys=keys, settings=settings)
             now = counts.bucket == 0
             parts.append(_spike_rows(con, level, by, counts, (counts.grid[now], counts.key[now], counts.n[now]),
                                      grids, moment, 7, settings, names))
