@@ -13,8 +13,9 @@ import datetime as dt
 import io
 import os
 import unicodedata
+from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterable, Mapping
+from typing import BinaryIO, Iterable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,7 @@ from layers.lookups import STATUS_NAMES
 __all__ = [
     "write_disputes_csv", "write_disputes_xlsx", "write_events_csv", "write_events_xlsx",
     "write_review_csv", "write_review_xlsx", "LEVEL_SHEETS", "CITY_SHEET", "DISPUTE_HEADERS", "EVENT_HEADERS",
-    "REVIEW_HEADERS", "dispute_headers", "write_audit_csv",
+    "REVIEW_HEADERS", "dispute_headers", "write_audit_csv", "opened",
 ]
 
 Target = str | os.PathLike | BinaryIO
@@ -128,6 +129,17 @@ def _open(target: Target) -> tuple[BinaryIO, bool]:
     return Path(target).open("wb"), True
 
 
+@contextmanager
+def opened(target: Target) -> Iterator[BinaryIO]:
+    """The handle to write `target` through: the buffer itself, or the file opened for writing (closed after)."""
+    handle, owned = _open(target)
+    try:
+        yield handle
+    finally:
+        if owned:
+            handle.close()
+
+
 def _write_csv(frame: pd.DataFrame, target: Target) -> None:
     text = frame.to_csv(index=False, lineterminator="\r\n", date_format="%Y-%m-%d %H:%M:%S")
     data = ("\ufeff" + text).encode("utf-8")
@@ -186,12 +198,8 @@ def _write_xlsx(sheets: list[tuple[str, pd.DataFrame]], target: Target) -> list[
                 else:
                     cells.append(value)
             sheet.append(cells)
-    handle, owned = _open(target)
-    try:
+    with opened(target) as handle:
         book.save(handle)
-    finally:
-        if owned:
-            handle.close()
     if not shortened:
         return []
     return [f"{shortened} 个单元格超过 XLSX 上限 {XLSX_MAX_CELL:,} 字符，已截断并以“…”结尾；完整内容请导出 CSV / "

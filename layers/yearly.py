@@ -24,7 +24,7 @@ from layers.cells import CellCleaner
 from layers.disputes import dispute_statistics
 from layers.disputes_queries import incidents_source
 from layers.event_query import GRID_KEY, EventFilter, EventQuery, pick
-from layers.export import Target, _open
+from layers.export import Target, opened
 from layers.stats import disputes_in_window, same_period_last_year, year_to_date
 from store.timewindow import TimeLike, local_time
 
@@ -145,12 +145,8 @@ def write_yearly_csv(table: YearlyTable, target: Target) -> list[str]:
     lines.append([clean(_text_cell(table.total.get(c, ""), c in table.rate_columns)) for c in columns])
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerows(lines)
-    handle, owned = _open(target)
-    try:
+    with opened(target) as handle:
         handle.write(("\ufeff" + buffer.getvalue()).encode("utf-8"))
-    finally:
-        if owned:
-            handle.close()
     return clean.notes()
 
 
@@ -197,10 +193,6 @@ def write_yearly_xlsx(table: YearlyTable, target: Target) -> list[str]:
         notes.append([name, text])
     notes.column_dimensions["A"].width = 14
     notes.column_dimensions["B"].width = 90
-    handle, owned = _open(target)
-    try:
+    with opened(target) as handle:
         book.save(handle)
-    finally:
-        if owned:
-            handle.close()
     return clean.notes()

@@ -90,14 +90,19 @@ def plant(ctx: _Context, rng: np.random.Generator) -> Plan:
 # --------------------------------------------------------------------------- helpers
 
 
-def _disputes(ctx: _Context) -> np.ndarray:
-    """Which rows have a dispute category."""
+def _per_row(ctx: _Context, attribute: str, dtype: type | str) -> np.ndarray:
+    """For every row, its department's per-category-text `attribute` (e.g. `codes`, `is_dispute`) at its text."""
     t = ctx.table
-    dispute = np.zeros(len(t), dtype=bool)
+    out = np.zeros(len(t), dtype=dtype)
     for dept in ctx.depts.values():
         rows = t["dept"] == dept.index
-        dispute[rows] = dept.is_dispute[t["cat"][rows]]
-    return dispute
+        out[rows] = getattr(dept, attribute)[t["cat"][rows]]
+    return out
+
+
+def _disputes(ctx: _Context) -> np.ndarray:
+    """Which rows have a dispute category."""
+    return _per_row(ctx, "is_dispute", bool)
 
 
 def _free_rows(ctx: _Context) -> np.ndarray:
@@ -137,12 +142,7 @@ def _move(ctx: _Context, rng: np.random.Generator, rows: np.ndarray, grids: np.n
 
 def _codes(ctx: _Context) -> np.ndarray:
     """The canonical category code of every row."""
-    t = ctx.table
-    out = np.empty(len(t), dtype=object)
-    for dept in ctx.depts.values():
-        rows = t["dept"] == dept.index
-        out[rows] = dept.codes[t["cat"][rows]]
-    return out
+    return _per_row(ctx, "codes", object)
 
 
 def _same_town(ctx: _Context, grid: int) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Callable
 
 import pandas as pd
 import streamlit as st
@@ -14,33 +15,38 @@ from layers.export_service import MIME
 from layers.repeats import repeat_people, repeat_places
 
 
+def _grid_links(found: pd.DataFrame) -> list[str]:
+    """网格详情 links: the small grid, or the medium grid of a record placed by address only."""
+    return [f"grid_detail?grid={c}" for c in found["grid_small"].fillna(found["grid_medium"])]
+
+
+def _show(found: pd.DataFrame, caption: str, nothing: str, columns: Callable[[], dict[str, object]]) -> None:
+    """The caption, then the table `columns()` builds, its 网格 column as links (or a note that nothing was found)."""
+    st.caption(caption)
+    if found.empty:
+        st.info(nothing)
+        return
+    st.dataframe(pd.DataFrame(columns()), hide_index=True, use_container_width=True, column_config={
+        "网格": st.column_config.LinkColumn("网格", display_text=r"grid=(.*)$")})
+
+
 def show_repeat_places(ctx: PageContext) -> None:
     places = ctx.store.query(repeat_places, as_of=ctx.as_of)
-    st.caption("近90天，同一地点（50米内，或同一地址）矛盾纠纷 3 起及以上。")
-    if places.empty:
-        st.info("近90天没有重复发生矛盾纠纷的地点。")
-        return
-    st.dataframe(pd.DataFrame({
-        "网格": [f"grid_detail?grid={c}" for c in places["grid_small"].fillna(places["grid_medium"])],
-        "地址": places["address"].map(cell_text), "纠纷数": places["disputes"],
+    _show(places, "近90天，同一地点（50米内，或同一地址）矛盾纠纷 3 起及以上。", "近90天没有重复发生矛盾纠纷的地点。", lambda: {
+        "网格": _grid_links(places), "地址": places["address"].map(cell_text), "纠纷数": places["disputes"],
         "首次": places["first_at"].dt.strftime("%Y-%m-%d"), "最近": places["last_at"].dt.strftime("%Y-%m-%d"),
         "经度": places["lon"].round(5), "纬度": places["lat"].round(5),
-    }), hide_index=True, use_container_width=True, column_config={
-        "网格": st.column_config.LinkColumn("网格", display_text=r"grid=(.*)$")})
+    })
 
 
 def show_repeat_people(ctx: PageContext) -> None:
     people = ctx.store.query(repeat_people, as_of=ctx.as_of)
-    st.caption("近一年，同一身份证号在 2 个及以上部门、共 3 件及以上（姓名、证件号已脱敏）。")
-    if people.empty:
-        st.info("近一年没有跨部门重复来访的当事人。")
-        return
-    st.dataframe(pd.DataFrame({
-        "当事人": people["name"], "证件号": people["id_number"], "件数": people["records"],
-        "部门": people["dept_names"], "最近": people["last_at"].dt.strftime("%Y-%m-%d"),
-        "网格": [f"grid_detail?grid={c}" for c in people["grid_small"].fillna(people["grid_medium"])],
-    }), hide_index=True, use_container_width=True, column_config={
-        "网格": st.column_config.LinkColumn("网格", display_text=r"grid=(.*)$")})
+    _show(people, "近一年，同一身份证号在 2 个及以上部门、共 3 件及以上（姓名、证件号已脱敏）。", "近一年没有跨部门重复来访的当事人。",
+          lambda: {
+              "当事人": people["name"], "证件号": people["id_number"], "件数": people["records"],
+              "部门": people["dept_names"], "最近": people["last_at"].dt.strftime("%Y-%m-%d"),
+              "网格": _grid_links(people),
+          })
 
 
 def show_briefing_downloads(ctx: PageContext) -> None:
