@@ -128,6 +128,13 @@ def run_phase(phase: str, folder: Path, csv: Path) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def ensure_store(db: Path) -> None:
+    """Build the 5M-event store when `db` is missing (for the benchmarks that read it: bench/layers.py, analysis.py)."""
+    if not db.exists():
+        print(f"{db} missing: building it with bench/etl.py --events 5000000 …", flush=True)
+        subprocess.run([sys.executable, __file__, "--events", "5000000"], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 5_000_000])

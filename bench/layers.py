@@ -27,6 +27,7 @@ import folium  # noqa: E402
 
 from access.principal import Principal  # noqa: E402
 from access.scope import scoped_cursor  # noqa: E402
+from bench.etl import ensure_store  # noqa: E402
 from layers.choropleth import choropleth  # noqa: E402
 from layers.disputes import city_dispute_totals, dispute_statistics  # noqa: E402
 from layers.export import write_disputes_csv, write_disputes_xlsx  # noqa: E402
@@ -152,11 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", type=Path, default=ROOT / "bench" / "out" / "full.duckdb")
     args = parser.parse_args()
-    if not args.db.exists():
-        print(f"{args.db} missing: building it with bench/etl.py --events 5000000 …", flush=True)
-        import subprocess
-
-        subprocess.run([sys.executable, str(ROOT / "bench" / "etl.py"), "--events", "5000000"], check=True)
+    ensure_store(args.db)
     with duckdb.connect(str(args.db), read_only=True) as con:
         events = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
     print(f"store: {args.db} ({events:,} events)")
