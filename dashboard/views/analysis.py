@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.frame import context
-from dashboard.widgets.analysis.maps import pick_settings, show_emerging_map, show_hotspot_map
+from dashboard.widgets.analysis.maps import pick_map, pick_settings, show_emerging_map, show_hotspot_map
 from dashboard.widgets.analysis.repeats import show_briefing_downloads, show_repeat_people, show_repeat_places
 from dashboard.widgets.analysis.warnings import show_warning_list
 
@@ -19,11 +19,11 @@ show_warning_list(ctx)
 
 st.subheader("热点分析")
 level, measure = pick_settings()
-hot_tab, emerging_tab = st.tabs(["热点（Gi*）", "时空热点（近52周）"])
-with hot_tab:
-    show_hotspot_map(ctx, level, measure)
-with emerging_tab:
+# One map at a time (not tabs: a map drawn in a hidden tab opens zoomed out to the whole world).
+if pick_map() == "emerging":
     show_emerging_map(ctx, level, measure)
+else:
+    show_hotspot_map(ctx, level, measure)
 
 st.subheader("重复发生地点")
 show_repeat_places(ctx)

@@ -23,6 +23,15 @@ def pick_settings() -> tuple[str, str]:
     return level, measure
 
 
+MAPS = {"hot": "热点（Gi*）", "emerging": "时空热点（近52周）"}
+
+
+def pick_map() -> str:
+    """Which map to draw: the window's hotspots or the emerging hotspots of the last 52 weeks."""
+    return st.segmented_control("地图", list(MAPS), format_func=MAPS.get, default="hot", required=True,
+                                key="analysis_map_kind", label_visibility="collapsed")
+
+
 def show_hotspot_map(ctx: PageContext, level: str, measure: str) -> None:
     weeks = WINDOWS[st.selectbox("时间窗口", list(WINDOWS), index=1, key="analysis_hot_window")]
     end = ctx.as_of

@@ -19,7 +19,7 @@ def warnings_for(ctx: PageContext, level: str) -> pd.DataFrame:
 
 
 def _table(frame: pd.DataFrame) -> pd.DataFrame:
-    expected = frame["expected"].map(lambda v: MISSING if pd.isna(v) else f"{v:.1f}")
+    expected = frame["expected"].map(lambda v: MISSING if pd.isna(v) else "<0.1" if v < 0.1 else f"{v:.1f}")
     return pd.DataFrame({
         "网格": [f"{GRID_PAGE}?grid={c}" for c in frame["grid_code"]],
         "名称": [cell_text(" · ".join(str(x) for x in (n, p) if isinstance(x, str) and x))
