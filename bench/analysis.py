@@ -50,7 +50,8 @@ def categorised_store(full: Path) -> Path:
     with duckdb.connect(str(partial)) as con:
         con.execute("CREATE TEMP TABLE mix AS SELECT unnest(range(?)) AS slot, unnest(?) AS code", [len(slots), slots])
         con.execute("""
-            UPDATE events SET category = m.code, dispute_class = c.dispute_class, is_dispute = c.dispute_class IS NOT NULL
+            UPDATE events
+            SET category = m.code, dispute_class = c.dispute_class, is_dispute = c.dispute_class IS NOT NULL
             FROM mix AS m JOIN categories AS c ON c.code = m.code
             WHERE m.slot = hash(events.event_id) % ?""", [len(slots)])
         refresh_rollups(con, force=True)

@@ -206,7 +206,8 @@ def _nearby_rows(ctx: _Context, candidates: np.ndarray, centre: shapely.Point, w
     geo, grid = ctx.geo, np.maximum(ctx.table["grid"], 0)
     towns = np.unique(geo.town)
     x, y = shapely.get_x(shapely.centroid(geo.inner)), shapely.get_y(shapely.centroid(geo.inner))
-    middle = shapely.points([x[geo.town == town].mean() for town in towns], [y[geo.town == town].mean() for town in towns])
+    middle = shapely.points([x[geo.town == town].mean() for town in towns],
+                            [y[geo.town == town].mean() for town in towns])
     chosen = np.zeros(len(candidates), dtype=bool)
     for i in np.argsort(shapely.distance(middle, centre), kind="stable"):
         chosen |= candidates & (geo.town[grid] == towns[i])

@@ -1,5 +1,5 @@
 """Samplers the demo generator's stages share (minqing.demo.events, .planted, .patrol): a weighted draw, and the
-workflow times of reports (dispatch, closure, due time, status) by a department's timing and its mapping's time limits."""
+workflow times of reports (dispatch, closure, due time, status) by a department's timing and its mapping's limits."""
 
 from __future__ import annotations
 

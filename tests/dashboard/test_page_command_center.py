@@ -127,7 +127,7 @@ def test_switches_and_tiles_have_chinese_labels(monkeypatch, demo_db):
     assert level.label == "网格层级" and level.options == ["大网格", "中网格", "小网格"] and level.value == "中网格"
     assert metric.label == "地图指标" and metric.options == ["事件数", "矛盾纠纷", "超期", "每万人事件数", "巡查覆盖"]
     assert [t.label for t in at.toggle] == ["热力图", "最新事件"]
-    assert [m.label for m in at.metric] == KPI_LABELS + ["近7日走访", "近7日走访覆盖率", "失管网格（≥7天）"]
+    assert [m.label for m in at.metric] == KPI_LABELS + ["近7日走访", "近7日走访覆盖率", "失管网格（≥7天）", "预警"]
     assert "最新上报" in [h.value for h in at.subheader]
     assert any(c.value.startswith("时间范围：最近30天") for c in at.caption)
 

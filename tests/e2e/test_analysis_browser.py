@@ -127,8 +127,8 @@ def test_hotspot_maps_draw_offline_with_their_legends(browser, demo_site: Served
 
         page.locator('[data-testid="stButtonGroup"] button', has_text="时空热点").first.click()
         page.wait_for_function(  # the map's iframe is replaced while Streamlit redraws it: null-safe
-            f"() => [...document.querySelectorAll('{MAP_IFRAME}')].some(f => f.contentDocument && f.contentDocument.body"
-            " && f.contentDocument.body.innerText.includes('时空热点'))", timeout=60_000)
+            f"() => [...document.querySelectorAll('{MAP_IFRAME}')].some(f => f.contentDocument"
+            " && f.contentDocument.body && f.contentDocument.body.innerText.includes('时空热点'))", timeout=60_000)
         element, frame = visible_map(page, MEDIUM_GRIDS)
         legend = assert_legend_inside_and_clear(frame)
         assert legend.splitlines()[0].strip() == "时空热点" and "加剧热点" in legend and "新增热点" in legend

@@ -62,7 +62,10 @@ def warning_tile(ctx: PageContext) -> None:
     """预警: how many small-grid warnings now, of which spikes (the command center's tile)."""
     frame = warnings_for(ctx, "small")
     spikes = int(frame["kind"].isin(["spike_7d", "spike_1d"]).sum())
-    st.metric("预警", f"{len(frame):,}", help=f"小网格预警 {len(frame)} 条，其中事件异常增多 {spikes} 条；详见“分析研判”页")
+    st.columns(3)[0].metric("预警", f"{len(frame):,}", f"{spikes:,}", "off", delta_arrow="off",
+                            delta_description="条为事件异常增多", border=True,
+                            help="小网格的预警：事件异常增多、超期积压、重复发生地点、重复来访当事人、巡查薄弱；"
+                                 "详见“分析研判”页。")
 
 
 def grid_warning_panel(ctx: PageContext, code: str, level: str) -> None:
