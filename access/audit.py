@@ -26,6 +26,7 @@ import pandas as pd
 
 from store.errors import UserError
 from access.principal import Principal
+from access.sqlite_file import private_sqlite
 
 ACTIONS: dict[str, str] = {
     "signin": "登录",
@@ -34,6 +35,9 @@ ACTIONS: dict[str, str] = {
     "reveal": "查看个人信息",
     "audit_view": "查看审计日志",
     "audit_export": "导出审计日志",
+    "download": "下载文件",  # a fetch of a prepared download (/media/...), by the server's media gate
+    "wall_link": "大屏链接登录",  # a wall display signed in (or refused) through its link
+    "supervision": "督办操作",  # an action of the 督办 loop; the action log beside the store holds its content
 }
 OUTCOMES: dict[str, str] = {"success": "成功", "failure": "失败", "refused": "拒绝"}
 COLUMNS = ("id", "at", "username", "role", "action", "target", "detail_json", "rows", "outcome")
@@ -41,7 +45,6 @@ MAX_FAILURES = 5  # failed sign-ins per username ...
 FAILURE_WINDOW = dt.timedelta(minutes=5)  # ... within this window lock the username until the oldest one ages out
 MAX_TEXT = 200  # longest username / target kept (an attempted username is whatever was typed)
 _FORBIDDEN_DETAIL = ("password", "passwd", "secret", "token")
-_READY: set[str] = set()  # files whose schema this process has created or seen
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -49,7 +52,7 @@ CREATE TABLE IF NOT EXISTS audit (
     at          TEXT    NOT NULL,  -- server local time, 'YYYY-MM-DD HH:MM:SS.ffffff'
     username    TEXT    NOT NULL,  -- for a failed sign-in: the username that was typed
     role        TEXT    NOT NULL DEFAULT '',
-    action      TEXT    NOT NULL,  -- signin | signout | export | reveal | audit_view | audit_export
+    action      TEXT    NOT NULL,  -- a key of ACTIONS
     target      TEXT    NOT NULL DEFAULT '',
     detail_json TEXT    NOT NULL DEFAULT '{}',
     rows        INTEGER,
@@ -138,30 +141,10 @@ class AuditLog:
     def __hash__(self) -> int:
         return hash(self.path)
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        key = str(self.path.resolve())
-        try:
-            if not self.path.exists():
-                _READY.discard(key)  # archived away: a new file gets the schema again
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # SQLite's -wal/-shm take this mode
-            con = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise AuditError(f"{self.path}: cannot open the audit log ({exc}); make its folder writable for the "
-                             "dashboard or point the audit setting (--audit, $MINQING_AUDIT) at a writable file") from None
-        try:
-            con.execute("PRAGMA busy_timeout = 10000")
-            if key not in _READY:
-                con.execute("PRAGMA journal_mode = WAL")
-                con.executescript(SCHEMA)
-                _READY.add(key)
-            con.execute("PRAGMA synchronous = FULL")
-            yield con
-        except sqlite3.Error as exc:
-            raise AuditError(f"{self.path}: the audit log failed ({exc})") from None
-        finally:
-            con.close()
+    def _connect(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return private_sqlite(self.path, SCHEMA, AuditError,
+                              "cannot open the audit log or write it: make its folder writable for the dashboard or "
+                              "point the audit setting (--audit, $MINQING_AUDIT) at a writable file")
 
     def writable_problem(self) -> str | None:
         """Why an entry could not be written now (a read-only file or folder, a broken file), or None when it can:

@@ -1,0 +1,168 @@
+"""督办 on every page that shows it (指挥中心, 网格详情, 事件详情): the items a user may see, the forms of the loop's
+steps for the user's role and the item's state, an item's history, and links to an event's detail.
+
+An item is visible, and may be acted on, when the user's scoped cursor sees its event (jurisdiction by the event's
+current grid). Every step goes to the action log beside the store (access.actions) after an audit entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import quote
+
+import pandas as pd
+import streamlit as st
+
+from access.actions import ACTIONS, RESULTS, STATUS, ActionError, supervision_items
+from access.audit import AuditError
+from dashboard.frame import PageContext
+from dashboard.widgets.common import cell_text, plain
+from layers.alerts import place_text
+from layers.event_detail import event_record, events_by_id
+
+EVENT_PAGE = "event"  # dashboard/app.py's url_path of 事件详情
+DEFAULT_DEADLINE = dt.timedelta(days=3)
+TIME_FORMAT = "%m-%d %H:%M"
+
+
+def event_url(event_id: str) -> str:
+    """The detail page of an event (a relative link: the page keeps its sign-in through the session cookie)."""
+    return f"/{EVENT_PAGE}?id={quote(str(event_id), safe='')}"
+
+
+def visible_items(ctx: PageContext) -> pd.DataFrame:
+    """The 督办 items whose events the user sees, with the events' place, category, department and status
+    (supervision_items columns + place, category_name, dept_name, event_status)."""
+    if ctx.actions is None:
+        return supervision_items(pd.DataFrame(columns=["id", "at", "username", "role", "event_id", "action", "result",
+                                                       "note", "deadline"]), as_of=ctx.as_of)
+    items = supervision_items(ctx.actions.entries(), as_of=ctx.as_of)
+    if items.empty:
+        return items.assign(place=[], category_name=[], dept_name=[], event_status=[])
+    events = ctx.store.query(events_by_id, list(items["event_id"]), as_of=ctx.as_of)
+    events = events.assign(place=[place_text(r.grid_large_name, r.grid_medium_name, r.grid_small_name)
+                                  for r in events.itertuples()], event_status=events["status"])
+    return items.merge(events[["event_id", "place", "category_name", "dept_name", "event_status"]], on="event_id",
+                       how="inner")
+
+
+def in_jurisdiction(ctx: PageContext):  # -> Callable[[str], bool]
+    """Whether the user's cursor sees an event (the action log's check before every step)."""
+    return lambda event_id: ctx.store.query(event_record, event_id, as_of=ctx.as_of) is not None
+
+
+def record_step(ctx: PageContext, action: str, event_id: str, **values: object) -> bool:
+    """Record one step; say on the page why not when it is refused. True when it was recorded."""
+    if ctx.actions is None:
+        st.error("督办记录不可用。")
+        return False
+    try:
+        ctx.actions.record(ctx.principal, action, event_id, in_jurisdiction=in_jurisdiction(ctx), audit=ctx.audit,
+                           **values)  # type: ignore[arg-type]
+    except (ActionError, AuditError) as exc:
+        st.error(f"未能记录{ACTIONS[action]}：{exc}")
+        return False
+    return True
+
+
+def item_steps(ctx: PageContext, event_id: str, state: str | None, *, key: str) -> None:
+    """The forms this user may use on the item now: 督办 (command center, not supervised or closed), 反馈
+    (official: open or answered), 核查通过 / 退回 (command center: answered or done)."""
+    who = ctx.principal
+    if who.may_supervise and state in (None, "closed"):
+        _supervise_form(ctx, event_id, key)
+    if who.may_feed_back and state in ("open", "answered"):
+        _feedback_form(ctx, event_id, key)
+    if who.may_supervise and state in ("answered", "done"):
+        _review_form(ctx, event_id, key)
+
+
+def _saved(ctx: PageContext, action: str, event_id: str, **values: object) -> None:
+    if record_step(ctx, action, event_id, **values):
+        st.toast(f"已{ACTIONS[action]}", icon="✅")
+        st.rerun()
+
+
+def _supervise_form(ctx: PageContext, event_id: str, key: str) -> None:
+    with st.form(f"{key}_supervise", border=True):
+        st.markdown("**督办**")
+        note = st.text_area("督办要求", key=f"{key}_supervise_note", max_chars=500, height=80)
+        due = ctx.as_of + DEFAULT_DEADLINE
+        day = st.date_input("办理期限（日期）", value=due.date(), key=f"{key}_supervise_day")
+        hour = st.time_input("办理期限（时间）", value=due.time(), key=f"{key}_supervise_time", step=3600)
+        if st.form_submit_button("督办", type="primary"):
+            _saved(ctx, "supervise", event_id, note=note, deadline=dt.datetime.combine(day, hour))
+
+
+def _feedback_form(ctx: PageContext, event_id: str, key: str) -> None:
+    with st.form(f"{key}_feedback", border=True):
+        st.markdown("**反馈**")
+        note = st.text_area("处置情况", key=f"{key}_feedback_note", max_chars=500, height=80)
+        result = st.radio("结果", list(RESULTS), format_func=RESULTS.get, key=f"{key}_feedback_result",
+                          horizontal=True)
+        if st.form_submit_button("提交反馈", type="primary"):
+            _saved(ctx, "feedback", event_id, note=note, result=result)
+
+
+def _review_form(ctx: PageContext, event_id: str, key: str) -> None:
+    with st.form(f"{key}_review", border=True):
+        st.markdown("**核查**")
+        note = st.text_input("核查意见（退回时必填）", key=f"{key}_review_note", max_chars=500)
+        due = ctx.as_of + DEFAULT_DEADLINE
+        left, right = st.columns(2)
+        confirm = left.form_submit_button("核查通过", type="primary")
+        send_back = right.form_submit_button("退回")
+        if confirm:
+            _saved(ctx, "confirm", event_id, note=note)
+        elif send_back:
+            if not note.strip():
+                st.error("退回时请填写核查意见。")
+            else:
+                _saved(ctx, "send_back", event_id, note=note, deadline=due)
+
+
+def item_history(ctx: PageContext, event_id: str) -> pd.DataFrame:
+    """The item's steps for the timeline and the history table: at, what, who, note."""
+    if ctx.actions is None:
+        return pd.DataFrame(columns=["at", "what", "who", "note"])
+    entries = ctx.actions.entries([event_id])
+    steps = entries[entries["action"] != "sign_for"]
+    what = [f"{ACTIONS[a]}（{RESULTS.get(r, r)}）" if r and a == "feedback" else ACTIONS.get(a, a)
+            for a, r in zip(steps["action"], steps["result"])]
+    deadline = [f"；期限 {d:%Y-%m-%d %H:%M}" if pd.notna(d) else "" for d in steps["deadline"]]
+    return pd.DataFrame({"at": steps["at"], "what": [f"督办·{w}" for w in what], "who": steps["username"],
+                         "note": [cell_text(n) + d for n, d in zip(steps["note"], deadline)]})
+
+
+def item_state(items: pd.DataFrame, event_id: str) -> str | None:
+    """The item's state among `items` (visible_items), None when the event is not supervised."""
+    found = items[items["event_id"] == event_id]
+    return None if found.empty else str(found.iloc[0]["status"])
+
+
+def items_table(items: pd.DataFrame, *, key: str) -> str | None:
+    """The items as a table (one row selectable); the chosen event's id, or None."""
+    shown = pd.DataFrame({
+        "督办状态": [("⚠ 超期 · " if o else "") + STATUS.get(s, s) for s, o in zip(items["status"], items["overdue"])],
+        "期限": [d.strftime(TIME_FORMAT) if pd.notna(d) else "" for d in items["deadline"]],
+        "网格": [cell_text(p) for p in items["place"]],
+        "类别": [cell_text(c) for c in items["category_name"]],
+        "部门": [cell_text(d) for d in items["dept_name"]],
+        "督办要求": [cell_text(n) for n in items["supervise_note"]],
+        "最近": [f"{r.last_at:%m-%d %H:%M} {ACTIONS.get(r.last_action, r.last_action)}" for r in items.itertuples()],
+    })
+    picked = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="single-row", key=key,
+                          width="stretch")
+    rows = picked.selection.rows if picked is not None else []
+    return str(items.iloc[rows[0]]["event_id"]) if rows else None
+
+
+def chosen_item_panel(ctx: PageContext, items: pd.DataFrame, event_id: str, *, key: str) -> None:
+    """The chosen item's link to its event, its history and the steps the user may take."""
+    row = items[items["event_id"] == event_id].iloc[0]
+    st.markdown(f"**{plain(row['place'])}** · {plain(row['category_name'])} · "
+                f"[查看事件详情]({event_url(event_id)})")
+    history = item_history(ctx, event_id)
+    st.dataframe(history.assign(at=history["at"].dt.strftime("%Y-%m-%d %H:%M")).rename(
+        columns={"at": "时间", "what": "操作", "who": "操作人", "note": "说明"}), hide_index=True, width="stretch")
+    item_steps(ctx, event_id, str(row["status"]), key=key)
