@@ -55,7 +55,7 @@ def main() -> None:
     if principal.wall_only and st.query_params.get("screen") != "big":
         st.query_params["screen"] = "big"  # a wall sees the wall display, whatever link it was given
     page = st.navigation(pages_for(principal), position="hidden" if principal.wall_only else "sidebar")
-    if not principal.wall_only:
+    if not principal.wall_only and st.query_params.get("screen") != "big":  # the wall shows no notices
         show_open_banner(settings.users)
     store = open_store(path, principal)  # every query runs on a cursor scoped to the principal
     summary, problem = read_summary(store, path)

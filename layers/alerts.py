@@ -77,7 +77,7 @@ def event_alert(row: object, kind: str) -> Alert:
 def alert_candidates(con: duckdb.DuckDBPyConnection, *, as_of: TimeLike, neglect_days: int,
                      with_neglect: bool = True) -> list[Alert]:
     """Every pop-up candidate at `as_of`, newest reports first, then just-overdue events, then neglected grids."""
-    moment = local_time(as_of)
+    moment = local_time(as_of, "as_of")
     reports = con.execute(q.NEWEST_REPORTS, {"as_of": moment, "limit": REPORT_CANDIDATES}).df()
     overdue = con.execute(q.JUST_OVERDUE, {"as_of": moment, "since": moment - OVERDUE_LOOKBACK,
                                            "limit": REPORT_CANDIDATES}).df()

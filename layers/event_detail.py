@@ -35,14 +35,14 @@ def event_record(con: duckdb.DuckDBPyConnection, event_id: str, *, as_of: TimeLi
 
 def events_by_id(con: duckdb.DuckDBPyConnection, event_ids: list[str], *, as_of: TimeLike) -> pd.DataFrame:
     """The events among `event_ids` that the cursor sees, newest first (EVENT_COLUMNS; `overdue` at `as_of`)."""
-    frame = con.execute(q.EVENTS_BY_ID, {"ids": [str(i) for i in event_ids], "as_of": local_time(as_of)}).df()
+    frame = con.execute(q.EVENTS_BY_ID, {"ids": [str(i) for i in event_ids], "as_of": local_time(as_of, "as_of")}).df()
     frame["overdue"] = frame["overdue"].fillna(False).astype(bool)
     return frame
 
 
 def linked_records(con: duckdb.DuckDBPyConnection, event_id: str, *, as_of: TimeLike) -> pd.DataFrame:
     """Other records of the same incident (another department's report of it), oldest first."""
-    frame = con.execute(q.LINKED_RECORDS, {"event_id": event_id, "as_of": local_time(as_of)}).df()
+    frame = con.execute(q.LINKED_RECORDS, {"event_id": event_id, "as_of": local_time(as_of, "as_of")}).df()
     frame["overdue"] = frame["overdue"].fillna(False).astype(bool)
     return frame
 
@@ -95,4 +95,4 @@ def hours_left(deadline: dt.datetime | pd.Timestamp | None, as_of: TimeLike) -> 
     """Hours from `as_of` to `deadline` (negative: past it); None without a deadline."""
     if deadline is None or pd.isna(deadline):
         return None
-    return (pd.Timestamp(deadline) - pd.Timestamp(local_time(as_of))).total_seconds() / 3600.0
+    return (pd.Timestamp(deadline) - pd.Timestamp(local_time(as_of, "as_of"))).total_seconds() / 3600.0

@@ -14,6 +14,7 @@ from dashboard.widgets.grid_detail.panels import (
 from dashboard.widgets.grid_detail.patrol import patrol_panel
 from dashboard.widgets.grid_detail.picker import breadcrumb, grid_map, search, selectors
 from dashboard.widgets.grid_detail.state import current_grid
+from dashboard.widgets.grid_detail.supervision import supervision_section
 
 ctx = context()
 apply_big_screen(ctx)
@@ -42,6 +43,7 @@ with category_tab:
     category_panel(ctx, grid)
 
 patrol_panel(ctx, grid)
+supervision_section(ctx, grid)
 
 st.subheader("事件记录")
 event_history_panel(ctx, grid)

@@ -23,6 +23,8 @@ from layers.event_detail import event_record, events_by_id
 EVENT_PAGE = "event"  # dashboard/app.py's url_path of 事件详情
 DEFAULT_DEADLINE = dt.timedelta(days=3)
 TIME_FORMAT = "%m-%d %H:%M"
+EVENT_FIELDS = ("event_id", "place", "category_name", "dept_name", "event_status", "grid_small", "grid_medium",
+                "grid_large")
 
 
 def event_url(event_id: str) -> str:
@@ -38,12 +40,11 @@ def visible_items(ctx: PageContext) -> pd.DataFrame:
                                                        "note", "deadline"]), as_of=ctx.as_of)
     items = supervision_items(ctx.actions.entries(), as_of=ctx.as_of)
     if items.empty:
-        return items.assign(place=[], category_name=[], dept_name=[], event_status=[])
+        return items.assign(**{c: [] for c in EVENT_FIELDS if c != "event_id"})
     events = ctx.store.query(events_by_id, list(items["event_id"]), as_of=ctx.as_of)
     events = events.assign(place=[place_text(r.grid_large_name, r.grid_medium_name, r.grid_small_name)
                                   for r in events.itertuples()], event_status=events["status"])
-    return items.merge(events[["event_id", "place", "category_name", "dept_name", "event_status"]], on="event_id",
-                       how="inner")
+    return items.merge(events[list(EVENT_FIELDS)], on="event_id", how="inner")
 
 
 def in_jurisdiction(ctx: PageContext):  # -> Callable[[str], bool]
@@ -166,3 +167,16 @@ def chosen_item_panel(ctx: PageContext, items: pd.DataFrame, event_id: str, *, k
     st.dataframe(history.assign(at=history["at"].dt.strftime("%Y-%m-%d %H:%M")).rename(
         columns={"at": "时间", "what": "操作", "who": "操作人", "note": "说明"}), hide_index=True, width="stretch")
     item_steps(ctx, event_id, str(row["status"]), key=key)
+
+
+def supervision_list(ctx: PageContext, items: pd.DataFrame, *, key: str, empty: str) -> None:
+    """The items as a selectable table; the chosen one's history and steps below it."""
+    if items.empty:
+        st.caption(empty)
+        return
+    open_count = int(items["status"].isin(["open", "answered", "done"]).sum())
+    st.caption(f"共 {len(items)} 项，其中未办结 {open_count} 项、督办超期 {int(items['overdue'].sum())} 项；"
+               "点选一行查看记录并处理。")
+    chosen = items_table(items, key=f"{key}_table")
+    if chosen is not None:
+        chosen_item_panel(ctx, items, chosen, key=key)
