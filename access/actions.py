@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ import pandas as pd
 
 from access.audit import AuditLog
 from access.principal import Principal
-from access.sqlite_file import private_sqlite
+from access.sqlite_file import append_only, beside, private_sqlite, stamp
 from store.errors import UserError
 
 ACTIONS: dict[str, str] = {
@@ -67,11 +68,7 @@ CREATE TABLE IF NOT EXISTS actions (
     deadline  TEXT                      -- supervise, send_back: the 督办 deadline (the dashboard's clock)
 );
 CREATE INDEX IF NOT EXISTS actions_event ON actions (event_id, id);
-CREATE TRIGGER IF NOT EXISTS actions_no_update BEFORE UPDATE ON actions
-    BEGIN SELECT RAISE(ABORT, 'the action log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS actions_no_delete BEFORE DELETE ON actions
-    BEGIN SELECT RAISE(ABORT, 'the action log is append-only'); END;
-"""
+""" + append_only("actions", "action log")
 
 
 class ActionError(UserError):
@@ -80,12 +77,7 @@ class ActionError(UserError):
 
 def default_actions_path(db: Path | str) -> Path:
     """`<db>.actions.sqlite` next to the store."""
-    db = Path(db).expanduser().resolve()
-    return db.with_name(db.name + ".actions.sqlite")
-
-
-def _stamp(moment: dt.datetime) -> str:
-    return moment.isoformat(sep=" ", timespec="microseconds")
+    return beside(db, ".actions.sqlite")
 
 
 @dataclass(frozen=True)
@@ -129,8 +121,8 @@ class ActionLog:
                 cursor = con.execute(
                     "INSERT INTO actions (at, username, role, event_id, action, result, note, deadline) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [_stamp(self.clock()), who.username, who.role, event_id, action, result, note,
-                     None if deadline is None else _stamp(deadline)])
+                    [stamp(self.clock()), who.username, who.role, event_id, action, result, note,
+                     None if deadline is None else stamp(deadline)])
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -156,7 +148,13 @@ class ActionLog:
         return frame.astype({"id": "int64"})
 
     def writable_problem(self) -> str | None:
-        """Why an action could not be recorded now, or None."""
+        """Why an action could not be recorded now, or None (a missing log is not created by asking)."""
+        path = Path(self.path)
+        if not path.exists():
+            folder = path.parent
+            if folder.is_dir() and os.access(folder, os.W_OK | os.X_OK):
+                return None
+            return f"{path}: cannot create the action log; make the store's folder writable for the dashboard"
         try:
             with self._connect() as con:
                 con.execute("BEGIN IMMEDIATE")

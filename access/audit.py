@@ -26,7 +26,7 @@ import pandas as pd
 
 from store.errors import UserError
 from access.principal import Principal
-from access.sqlite_file import private_sqlite
+from access.sqlite_file import append_only, beside, private_sqlite, stamp
 
 ACTIONS: dict[str, str] = {
     "signin": "登录",
@@ -60,11 +60,7 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
 CREATE INDEX IF NOT EXISTS audit_user_action_at ON audit (username, action, at);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"""
+""" + append_only("audit", "audit log")
 
 
 class AuditError(UserError):
@@ -73,12 +69,7 @@ class AuditError(UserError):
 
 def default_audit_path(db: Path | str) -> Path:
     """`<db>.audit.sqlite` next to the store: the log when none is configured (the dashboard passes its setting)."""
-    db = Path(db).expanduser().resolve()
-    return db.with_name(db.name + ".audit.sqlite")
-
-
-def _stamp(moment: dt.datetime) -> str:
-    return moment.isoformat(sep=" ", timespec="microseconds")
+    return beside(db, ".audit.sqlite")
 
 
 @dataclass(frozen=True)
@@ -97,10 +88,10 @@ class AuditFilter:
         clauses, params = ["1 = 1"], []
         if self.since is not None:
             clauses.append("at >= ?")
-            params.append(_stamp(self.since))
+            params.append(stamp(self.since))
         if self.until is not None:
             clauses.append("at < ?")
-            params.append(_stamp(self.until))
+            params.append(stamp(self.until))
         for column, values in (("username", self.usernames), ("action", self.actions), ("outcome", self.outcomes)):
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' * len(values))})")  # only placeholders are formatted
@@ -116,7 +107,7 @@ class AuditFilter:
         for key in ("since", "until"):
             value = getattr(self, key)
             if value is not None:
-                out[key] = _stamp(value)
+                out[key] = stamp(value)
         for key in ("usernames", "actions", "outcomes"):
             if getattr(self, key):
                 out[key] = list(getattr(self, key))
@@ -175,7 +166,7 @@ class AuditLog:
         if bad:
             raise ValueError(f"detail keys {bad} look like credentials; the audit log never stores them")
         username, role = (who.username, who.role) if isinstance(who, Principal) else (str(who), "")
-        values = (_stamp(self.clock()), username[:MAX_TEXT], role, action, str(target)[:MAX_TEXT],
+        values = (stamp(self.clock()), username[:MAX_TEXT], role, action, str(target)[:MAX_TEXT],
                   json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
                   None if rows is None else int(rows), outcome)
         with self._connect() as con:
@@ -245,7 +236,7 @@ class AuditLog:
             last_success = con.execute(
                 "SELECT max(at) FROM audit WHERE username = ? AND action = 'signin' AND outcome = 'success'",
                 [username[:MAX_TEXT]]).fetchone()[0]
-            since = max(_stamp(now - FAILURE_WINDOW), last_success or "")
+            since = max(stamp(now - FAILURE_WINDOW), last_success or "")
             failures = [r[0] for r in con.execute(
                 "SELECT at FROM audit WHERE username = ? AND action = 'signin' AND outcome = 'failure' AND at > ? "
                 "ORDER BY at DESC LIMIT ?", [username[:MAX_TEXT], since, MAX_FAILURES]).fetchall()]

@@ -4,6 +4,7 @@ one short connection per call, safe for several processes."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -39,3 +40,21 @@ def private_sqlite(path: Path, schema: str, error: type[UserError], fix: str) ->
         raise error(f"{path}: failed ({exc}); {fix}") from None
     finally:
         con.close()
+
+
+def append_only(table: str, what: str) -> str:
+    """SQL triggers that refuse UPDATE and DELETE on `table` ("the <what> is append-only")."""
+    return "\n".join(
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table}\n"
+        f"    BEGIN SELECT RAISE(ABORT, 'the {what} is append-only'); END;" for verb in ("UPDATE", "DELETE"))
+
+
+def beside(db: Path | str, suffix: str) -> Path:
+    """`<db><suffix>` in the store's folder (`.audit.sqlite`, `.actions.sqlite`)."""
+    db = Path(db).expanduser().resolve()
+    return db.with_name(db.name + suffix)
+
+
+def stamp(moment: dt.datetime) -> str:
+    """A time as the logs store it: server local time, 'YYYY-MM-DD HH:MM:SS.ffffff' (sorts as text)."""
+    return moment.isoformat(sep=" ", timespec="microseconds")

@@ -43,6 +43,7 @@ ENDED_NOTICES = {
     "new_link": "大屏链接已更换，请使用新链接。",
     "sso_signed_out": "统一身份认证已退出，请重新登录。",
     "link_revoked": "大屏链接已被撤销，请管理员重新生成。",
+    "revoked": "大屏链接已被撤销，请管理员重新生成。",
 }
 NOTICE_KEY = "auth_notice"  # a message for the next sign-in screen (signed out, expired)
 OIDC_REJECTED_KEY = "auth_oidc_rejected"  # the SSO identity already logged as unknown in this session

@@ -250,17 +250,25 @@ def write_events_xlsx(df: pd.DataFrame, path_or_buffer: Target, *, sheet: str = 
     return clean.notes() + _write_xlsx([(sheet, _events_display(df, clean))], path_or_buffer)
 
 
+def _table_csv(df: pd.DataFrame, headers: Mapping[str, str], path_or_buffer: Target) -> list[str]:
+    clean = CellCleaner()
+    _write_csv(_display(df, headers, clean), path_or_buffer)
+    return clean.notes()
+
+
+def _table_xlsx(df: pd.DataFrame, headers: Mapping[str, str], path_or_buffer: Target, sheet: str) -> list[str]:
+    clean = CellCleaner()
+    return clean.notes() + _write_xlsx([(sheet, _display(df, headers, clean))], path_or_buffer)
+
+
 def write_review_csv(df: pd.DataFrame, path_or_buffer: Target) -> list[str]:
     """A meeting report (layers.review.review_report) as UTF-8 CSV with a BOM."""
-    clean = CellCleaner()
-    _write_csv(_display(df, REVIEW_HEADERS, clean), path_or_buffer)
-    return clean.notes()
+    return _table_csv(df, REVIEW_HEADERS, path_or_buffer)
 
 
 def write_review_xlsx(df: pd.DataFrame, path_or_buffer: Target, *, sheet: str = "会商报表") -> list[str]:
     """A meeting report in one sheet (name it after the meeting: 日碰头 / 周会商 / 月调度)."""
-    clean = CellCleaner()
-    return clean.notes() + _write_xlsx([(sheet, _display(df, REVIEW_HEADERS, clean))], path_or_buffer)
+    return _table_xlsx(df, REVIEW_HEADERS, path_or_buffer, sheet)
 
 
 SUPERVISION_HEADERS: dict[str, str] = {
@@ -273,15 +281,12 @@ SUPERVISION_HEADERS: dict[str, str] = {
 
 def write_supervision_csv(df: pd.DataFrame, path_or_buffer: Target) -> list[str]:
     """督办 items (layers.export_service's supervision rows) as UTF-8 CSV with a BOM."""
-    clean = CellCleaner()
-    _write_csv(_display(df, SUPERVISION_HEADERS, clean), path_or_buffer)
-    return clean.notes()
+    return _table_csv(df, SUPERVISION_HEADERS, path_or_buffer)
 
 
 def write_supervision_xlsx(df: pd.DataFrame, path_or_buffer: Target, *, sheet: str = "督办") -> list[str]:
     """督办 items in one sheet."""
-    clean = CellCleaner()
-    return clean.notes() + _write_xlsx([(sheet, _display(df, SUPERVISION_HEADERS, clean))], path_or_buffer)
+    return _table_xlsx(df, SUPERVISION_HEADERS, path_or_buffer, sheet)
 
 
 def _audit_text(value: object) -> object:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from access.actions import STATUS
 from dashboard.frame import apply_big_screen, context
 from dashboard.widgets.common import plain
 from dashboard.widgets.event_detail.record import facts, linked_panel, map_panel, timeline_panel
-from dashboard.widgets.supervision import item_state, item_steps, visible_items
+from dashboard.widgets.supervision import item_history, item_state, item_steps, visible_items
 from layers.event_detail import event_record
 
 ctx = context()
@@ -32,6 +33,11 @@ with right:
     map_panel(ctx, record)
     st.markdown("**督办**")
     state = item_state(visible_items(ctx), event_id)
-    if state is None and not ctx.principal.may_supervise:
+    if state is None:
         st.caption("该事件未被督办。")
+    else:
+        st.caption(f"督办状态：{STATUS[state]}")
+        history = item_history(ctx, event_id)
+        st.dataframe(history.assign(at=history["at"].dt.strftime("%Y-%m-%d %H:%M")).rename(
+            columns={"at": "时间", "what": "操作", "who": "操作人", "note": "说明"}), hide_index=True, width="stretch")
     item_steps(ctx, event_id, state, key="event_supervision")

@@ -8,6 +8,7 @@ current grid). Every step goes to the action log beside the store (access.action
 from __future__ import annotations
 
 import datetime as dt
+import html
 from urllib.parse import quote
 
 import pandas as pd
@@ -16,7 +17,7 @@ import streamlit as st
 from access.actions import ACTIONS, RESULTS, STATUS, ActionError, supervision_items
 from access.audit import AuditError
 from dashboard.frame import PageContext
-from dashboard.widgets.common import cell_text, plain
+from dashboard.widgets.common import cell_text
 from layers.alerts import place_text
 from layers.event_detail import event_record, events_by_id
 
@@ -141,42 +142,40 @@ def item_state(items: pd.DataFrame, event_id: str) -> str | None:
     return None if found.empty else str(found.iloc[0]["status"])
 
 
-def items_table(items: pd.DataFrame, *, key: str) -> str | None:
-    """The items as a table (one row selectable); the chosen event's id, or None."""
-    shown = pd.DataFrame({
-        "督办状态": [("⚠ 超期 · " if o else "") + STATUS.get(s, s) for s, o in zip(items["status"], items["overdue"])],
-        "期限": [d.strftime(TIME_FORMAT) if pd.notna(d) else "" for d in items["deadline"]],
-        "网格": [cell_text(p) for p in items["place"]],
-        "类别": [cell_text(c) for c in items["category_name"]],
-        "部门": [cell_text(d) for d in items["dept_name"]],
-        "督办要求": [cell_text(n) for n in items["supervise_note"]],
-        "最近": [f"{r.last_at:%m-%d %H:%M} {ACTIONS.get(r.last_action, r.last_action)}" for r in items.itertuples()],
-    })
-    picked = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="single-row", key=key,
-                          width="stretch")
-    rows = picked.selection.rows if picked is not None else []
-    return str(items.iloc[rows[0]]["event_id"]) if rows else None
+def items_html(items: pd.DataFrame) -> str:
+    """The items as one HTML table, each row linking to its event's detail (where its steps are taken); every text
+    escaped, the markup fixed."""
+    head = "".join(f"<th>{h}</th>" for h in ("督办状态", "期限", "网格", "类别", "督办要求", "最近", ""))
+    rows = []
+    for r in items.itertuples(index=False):
+        badge = '<span class="sv-overdue">⚠ 督办超期</span>' if r.overdue else ""
+        deadline = r.deadline.strftime(TIME_FORMAT) if pd.notna(r.deadline) else ""
+        last = f"{r.last_at:%m-%d %H:%M} {ACTIONS.get(r.last_action, r.last_action)}"
+        cells = (html.escape(STATUS.get(r.status, r.status)) + badge, html.escape(deadline),
+                 html.escape(cell_text(r.place)), html.escape(cell_text(r.category_name)),
+                 html.escape(cell_text(r.supervise_note)), html.escape(last),
+                 f'<a href="{html.escape(event_url(r.event_id), quote=True)}" target="_self">处理</a>')
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f'<table class="sv-items"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-def chosen_item_panel(ctx: PageContext, items: pd.DataFrame, event_id: str, *, key: str) -> None:
-    """The chosen item's link to its event, its history and the steps the user may take."""
-    row = items[items["event_id"] == event_id].iloc[0]
-    st.markdown(f"**{plain(row['place'])}** · {plain(row['category_name'])} · "
-                f"[查看事件详情]({event_url(event_id)})")
-    history = item_history(ctx, event_id)
-    st.dataframe(history.assign(at=history["at"].dt.strftime("%Y-%m-%d %H:%M")).rename(
-        columns={"at": "时间", "what": "操作", "who": "操作人", "note": "说明"}), hide_index=True, width="stretch")
-    item_steps(ctx, event_id, str(row["status"]), key=key)
+ITEMS_CSS = """
+<style>
+.sv-items {width: 100%; border-collapse: collapse; font-size: 0.9rem;}
+.sv-items th, .sv-items td {padding: 0.3rem 0.4rem; border-bottom: 1px solid rgba(128, 128, 128, 0.3); text-align: left;}
+.sv-items .sv-overdue {background: #dc2626; color: #fff; border-radius: 0.25rem; padding: 0 0.3rem; margin-left: 0.3rem;
+  font-size: 0.8em;}
+</style>
+"""  # constant CSS, no data in it
 
 
-def supervision_list(ctx: PageContext, items: pd.DataFrame, *, key: str, empty: str) -> None:
-    """The items as a selectable table; the chosen one's history and steps below it."""
+def supervision_list(items: pd.DataFrame, *, empty: str) -> None:
+    """The items as a table whose rows open their events (where the history and the steps are)."""
     if items.empty:
         st.caption(empty)
         return
     open_count = int(items["status"].isin(["open", "answered", "done"]).sum())
     st.caption(f"共 {len(items)} 项，其中未办结 {open_count} 项、督办超期 {int(items['overdue'].sum())} 项；"
-               "点选一行查看记录并处理。")
-    chosen = items_table(items, key=f"{key}_table")
-    if chosen is not None:
-        chosen_item_panel(ctx, items, chosen, key=key)
+               "点“处理”打开事件详情，查看记录并反馈或核查。")
+    st.markdown(ITEMS_CSS, unsafe_allow_html=True)
+    st.markdown(items_html(items), unsafe_allow_html=True)

@@ -1,6 +1,6 @@
-"""The command center's 督办 panel: every item the user may see (overdue first), and for the chosen one its history
-and the steps the user may take (核查通过 / 退回 for the command center, 反馈 for an official). New items are made
-on an event's detail page (事件详情), opened from the feed, the pop-ups or the map."""
+"""The command center's 督办 panel: every item the user may see (overdue first), each opening its event's detail, where
+its history is and the steps the user may take (核查通过 / 退回 for the command center, 反馈 for an official). New
+items are made on an event's detail page (事件详情), opened from the feed or a pop-up's 详情."""
 
 from __future__ import annotations
 
@@ -17,5 +17,4 @@ def supervision_panel(ctx: PageContext) -> None:
     if problem is not None:
         st.error(f"督办记录无法写入，督办已停用。请管理员处理：{problem}")
         return
-    supervision_list(ctx, visible_items(ctx), key="cc_supervision",
-                     empty="暂无督办事项。在事件详情页（点击最新上报中的时间）可对事件发起督办。")
+    supervision_list(visible_items(ctx), empty="暂无督办事项。在事件详情页（点击最新上报中的时间）可对事件发起督办。")

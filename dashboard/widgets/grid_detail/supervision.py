@@ -17,4 +17,4 @@ def supervision_section(ctx: PageContext, grid: GridProfile) -> None:
     items = visible_items(ctx)
     if grid.code != CITY_CODE and grid.level in LEVELS:
         items = items[items[f"grid_{grid.level}"] == grid.code].reset_index(drop=True)
-    supervision_list(ctx, items, key="drill_supervision", empty="本网格暂无督办事项。")
+    supervision_list(items, empty="本网格暂无督办事项。")
