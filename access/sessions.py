@@ -82,9 +82,11 @@ def end_account(users_file: Path, username: str, reason: str, *, links: bool = F
     """End every session of `username` at once (and revoke its wall links with `links`): `minqing users remove`
     and `passwd`. How many sessions were open."""
     sessions = SessionStore(sessions_path(users_file))
+    open_before = sessions.open_sessions(username)
     if links:
         sessions.revoke_wall_links(username, reason=reason)
-    return sessions.end_user(username, reason)
+    sessions.end_user(username, reason)
+    return open_before
 
 
 def digest(secret: str) -> str:

@@ -81,7 +81,7 @@ def item_steps(ctx: PageContext, event_id: str, state: str | None, *, key: str) 
 
 def _saved(ctx: PageContext, action: str, event_id: str, **values: object) -> None:
     if record_step(ctx, action, event_id, **values):
-        st.toast(f"已{ACTIONS[action]}", icon="✅")
+        st.toast(f"已{ACTIONS[action]}", icon=":material/check_circle:")
         st.rerun()
 
 

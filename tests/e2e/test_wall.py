@@ -277,7 +277,10 @@ def street(tmp_path_factory) -> Iterator[Street]:
 
 def test_a_file_dropped_in_the_inbox_pops_up_on_the_wall(browser, street: Street):
     context, page = open_wall(browser, street.site, (1920, 1080))
+    desk = browser.new_context(viewport={"width": 1600, "height": 1000})
     try:
+        operator = desk.new_page()
+        sign_in(operator, street.site.base, "cc1")  # the operator's page pops up too, and signs for it
         page.wait_for_timeout((REFRESH_SECONDS + 1) * 1000)  # the first refresh after opening remembers what is there
         assert page.locator("#mq-alerts .mq-card").count() == 0
         row = "A9,邻里纠纷,处理中,2023/8/25 9:30,,115.05,22.95,"  # in S1 (东村 第1网格), the newest report
@@ -285,18 +288,47 @@ def test_a_file_dropped_in_the_inbox_pops_up_on_the_wall(browser, street: Street
         staged.write_text(HEADER + row + "\n", encoding="gbk")
         dropped = time.monotonic()
         staged.rename(street.inbox / "street.csv")
-        card = page.locator("#mq-alerts .mq-card")
+        card = page.locator('#mq-alerts .mq-card[data-key="report:street:A9"]')
         card.wait_for(timeout=(3 * REFRESH_SECONDS + 60) * 1000)
         seconds = time.monotonic() - dropped
         text = card.inner_text()
         assert "新上报" in text and "甲镇 › 东村 › 第1网格" in text and "邻里纠纷" in text, text
+        assert card.locator("button.mq-sign").count() == 0, "no controls on the wall"
         page.wait_for_function(
             f"() => document.querySelector('{MAP_IFRAME}').contentWindow.__mqLastPulse === 'M1'", timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "wall_popup.png"))
         print(f"\nfile landed in the inbox -> pop-up on the wall: {seconds:.1f} s (refresh {REFRESH_SECONDS} s)")
+        desk_card = operator.locator('#mq-alerts .mq-card[data-key="report:street:A9"]')
+        deadline = time.monotonic() + 90
+        while desk_card.count() == 0 and time.monotonic() < deadline:  # queued behind other pop-ups: next one
+            operator.locator("#mq-alerts button.mq-close").first.click(timeout=30_000)
+        desk_card.locator("button.mq-sign").click()
+        signed = ActionLog(default_actions_path(street.site.db))
+        deadline = time.monotonic() + 60
+        while signed.entries(["street:A9"]).empty and time.monotonic() < deadline:
+            operator.wait_for_timeout(250)
+        steps = signed.entries(["street:A9"])
+        assert list(zip(steps["username"], steps["action"], steps["result"])) == [("cc1", "sign_for", "report")]
     finally:
         context.close()
+        desk.close()
     assert_local_only(street.site.urls)
+
+
+def test_a_grid_on_the_map_opens_its_detail(browser, street: Street):
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    try:
+        page = context.new_page()
+        sign_in(page, street.site.base, "cc1")
+        frame = page.wait_for_selector(MAP_IFRAME, timeout=60_000).content_frame()
+        frame.wait_for_function("() => window.minqingGridLayers && window.minqingGridLayers['M2']", timeout=60_000)
+        box = frame.evaluate("() => { const b = window.map.latLngToContainerPoint("
+                             "window.minqingGridLayers['M2'].getBounds().getCenter()); return [b.x, b.y]; }")
+        frame.locator("#map_div").click(position={"x": box[0], "y": box[1] - 40})
+        page.get_by_role("heading", name="网格详情").wait_for(timeout=60_000)
+        assert "grid=M2" in page.url
+    finally:
+        context.close()
 
 
 def test_supervision_round_trip_in_two_browsers(browser, street: Street):
