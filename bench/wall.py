@@ -128,8 +128,10 @@ def main() -> None:
         browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
         try:
             print(f"file in the --watch inbox -> pop-up on the wall (refresh {args.refresh} s, watch interval 1 s):")
-            seconds = popup_latency(browser, args.drops, args.refresh, Path(tmp) / "street")
-            print(f"  min {min(seconds):.1f} s, mean {sum(seconds) / len(seconds):.1f} s, max {max(seconds):.1f} s")
+            seconds = popup_latency(browser, args.drops, args.refresh, Path(tmp) / "street") if args.drops else []
+            if seconds:
+                print(f"  min {min(seconds):.1f} s, mean {sum(seconds) / len(seconds):.1f} s, "
+                      f"max {max(seconds):.1f} s")
             print(f"websocket bytes received while left alone (refresh {args.refresh} s, {args.db}):")
             for name, (received, measured) in idle_bytes(browser, args.db, args.idle_minutes, args.refresh,
                                                          Path(tmp)).items():

@@ -23,7 +23,7 @@ import streamlit as st
 
 from access.accounts import Account, UsersFile, authenticate, normalize_username, read_users
 from access.audit import AuditError, AuditLog, default_audit_path
-from access.sessions import COOKIE, SessionError, SessionStore, digest, sessions_path
+from access.sessions import COOKIE, SessionCheck, SessionError, SessionStore, digest, sessions_path
 from dashboard.browser import GRANT_KEY, clear_cookie, clear_pending, hand_over_grant
 from dashboard.settings import SESSION_IDLE_HOURS
 from store.errors import UserError
@@ -174,7 +174,7 @@ def _session_principal(users: UsersFile, audit: AuditLog, sessions: SessionStore
     check = sessions.check(session_id, users, idle_hours=idle_hours)
     if check.account is not None and users.oidc and check.via == "oidc" and not st.user.get("is_logged_in", False):
         sessions.end(session_id, "sso_signed_out")
-        check = type(check)(None, "sso_signed_out", check.via, session_id)
+        check = SessionCheck(None, "sso_signed_out", check.via, session_id, ended_now=True)
     if check.account is not None:
         st.session_state[SESSION_KEY] = session_id
         st.session_state[AUTH_KEY] = check.account.principal

@@ -14,7 +14,7 @@ Tiles: the first row is tiles.TILE_SOURCES (add a source there to add a tile to 
 import streamlit as st
 
 from dashboard.frame import apply_big_screen, context
-from dashboard.widgets.command_center.alerts import alert_popups
+from dashboard.widgets.command_center.alerts import alert_popups, alert_styles
 from dashboard.widgets.command_center.feed import latest_feed
 from dashboard.widgets.command_center.live import live, stale_data_notice
 from dashboard.widgets.command_center.map import map_controls, show_map
@@ -42,4 +42,5 @@ with feed_side:
     live(latest_feed, ctx)
     live(patrol_feed, ctx)
 supervision_panel(ctx)
+alert_styles()
 live(alert_popups, ctx)

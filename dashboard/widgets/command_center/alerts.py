@@ -29,6 +29,7 @@ _component = st.components.v2.component(
 )
 ALERT_PAGE_CSS = """
 <style>
+[data-testid="stElementContainer"]:has(.mq-alerts-css) {display: none !important;}
 .mq-alerts {position: fixed; z-index: 999990; top: 4.5rem; right: 1.5rem; width: 26rem; display: none;}
 .mq-alerts.mq-on-wall {top: 12rem; right: 29%; width: 24rem;}
 .mq-card {background: #111827; color: #f9fafb; border-left: 0.5rem solid #f59e0b; border-radius: 0.5rem;
@@ -48,6 +49,7 @@ ALERT_PAGE_CSS = """
   border: 0; border-radius: 0.4rem; padding: 0.4rem 0.9rem; font-size: 1rem; cursor: pointer;}
 @keyframes mqIn {from {transform: translateX(2rem); opacity: 0;} to {transform: none; opacity: 1;}}
 </style>
+<span class="mq-alerts-css"></span>
 """  # constant CSS, no data in it
 
 
@@ -64,15 +66,20 @@ def new_alerts(candidates: list[Alert], state: MutableMapping | None = None) -> 
     return fresh
 
 
+def alert_styles() -> None:
+    """The cards' styles, once per page (outside the live fragments: a refresh does not send them again)."""
+    st.markdown(ALERT_PAGE_CSS, unsafe_allow_html=True)
+
+
 def alert_popups(ctx: PageContext, *, wall: bool = False) -> None:
-    """Find the new pop-ups at the context's moment and hand them to the browser (draw inside `live`)."""
+    """Find the new pop-ups at the context's moment and hand them to the browser (draw inside `live`; the page
+    draws `alert_styles` once)."""
     candidates = ctx.store.query(alert_candidates, as_of=ctx.as_of, neglect_days=ctx.neglect_days)
     fresh = new_alerts(candidates)
     if fresh:
         st.session_state[BATCH_KEY] = st.session_state.get(BATCH_KEY, 0) + 1
     batch = st.session_state.get(BATCH_KEY, 0)
     can_sign = ctx.principal.may_supervise and not wall
-    st.markdown(ALERT_PAGE_CSS, unsafe_allow_html=True)
     result = _component(
         key="cc_alerts", height=0, width=1,
         data={"alerts": [a.as_data() for a in fresh], "batch": str(batch) if batch else "",

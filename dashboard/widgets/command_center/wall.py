@@ -22,7 +22,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard.frame import PageContext
-from dashboard.widgets.command_center.alerts import alert_popups
+from dashboard.widgets.command_center.alerts import ALERT_PAGE_CSS, alert_popups
 from dashboard.widgets.command_center.feed import grid_label
 from dashboard.widgets.command_center.live import live
 from dashboard.widgets.command_center.map import MapView, command_map
@@ -110,7 +110,7 @@ html {font-size: min(calc(100vw / 120), calc(100vh / 67.5)) !important;}
 
 def wall_page(ctx: PageContext) -> None:
     """The whole wall: CSS, the live title bar and KPI strip, then the three columns."""
-    st.markdown(WALL_CSS, unsafe_allow_html=True)
+    st.markdown(WALL_CSS + ALERT_PAGE_CSS, unsafe_allow_html=True)
     live(title_and_strip, ctx)
     left, centre, right = st.columns([1.05, 2.55, 1.1], gap="small")
     with left:
