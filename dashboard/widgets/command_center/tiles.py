@@ -2,8 +2,9 @@
 them in the order of TILE_SOURCES (st.metric on the operator's page, one HTML strip on the wall).
 
 To add a tile (e.g. 预警 from the analysis page), write `def my_tiles(ctx: PageContext) -> list[Tile]` in its own
-widget module and append it to TILE_SOURCES (the normal page and the wall both pick it up); a wall-only figure can
-go to WALL_EXTRA_SOURCES instead.
+widget module and append it to TILE_SOURCES: the operator's first row (st.metric) and the wall's KPI strip
+(strip_html, followed there by the patrol tiles) both pick it up. A tile whose non-zero value is an alarm is drawn
+in red on the wall when its label is in ALARM_LABELS.
 """
 
 from __future__ import annotations
