@@ -22,16 +22,16 @@ from etl.merge import MergeCounts, Target, merge_rows
 from etl.normalize import EVENT_COLUMNS, PERSON_COLUMNS, normalise
 from store.publish import publishing
 from etl.readers import RawTable, format_of, read_raw
-from store.rollups import refresh_rollups
+from store.rollups import record_changes, refresh_rollups, track_changes
 from etl.roster import ROSTER_COLUMNS, ROSTER_GRID_COLUMNS, normalise_roster
-from store.schema import connect
+from store.schema import BULK_KEYS, connect, drop_primary_key, restore_primary_keys
 from store.transaction import transaction
 from etl.visits import VISIT_COLUMNS, normalise_visits
 
 # Where each kind of source is merged (etl/merge.py); the names are constants, never input.
 TARGETS: dict[str, Target] = {
     "events": Target("events", "event_id", EVENT_COLUMNS, child="persons",
-                     child_columns=PERSON_COLUMNS),
+                     child_columns=PERSON_COLUMNS, rollups=True),
     "roster": Target("roster", "worker_id", ROSTER_COLUMNS, versioned=False, child="roster_grids",
                      child_columns=ROSTER_GRID_COLUMNS),
     "visits": Target("visits", "visit_id", VISIT_COLUMNS, reset_on_update=("beat_km", "off_beat")),
@@ -120,7 +120,11 @@ def _load_into(working: Path, config: ProjectConfig, todo: list[tuple[Department
         store_departments(con, {s.mapping.department: s.mapping.name for s in config.departments})
         if progress:
             progress(0, len(todo), "grids")
+        track_changes(con)  # so the rollups' refresh at the end rebuilds only what this load changes
         report.grids = load_grids(con, config.grids)
+        for table in BULK_KEYS:  # a first load: the key is indexed once at the end (_finish), not row by row
+            if todo and not con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
+                drop_primary_key(con, table)
         index = GridIndex.from_db(con)
         roster_changed = False
         for done, (source, path) in enumerate(todo):
@@ -151,8 +155,10 @@ def visit_thresholds(config: ProjectConfig) -> dict[str, float]:
 
 
 def _finish(con: duckdb.DuckDBPyConnection) -> None:
-    """Refresh the pre-aggregates for layers/ (skipped when nothing changed), checkpoint and close."""
+    """Index the keys a first load left unindexed, refresh the pre-aggregates for layers/ (skipped when nothing
+    changed), checkpoint and close."""
     try:
+        restore_primary_keys(con)
         refresh_rollups(con)
         con.execute("CHECKPOINT")
     finally:
@@ -288,6 +294,9 @@ def _remove_unproduced(con: duckdb.DuckDBPyConnection, target: Target, replaced:
     try:
         count = int(con.execute(f"SELECT count(*) FROM ({stale})", [mapping.department, replaced]).fetchone()[0])
         if count:
+            if target.rollups:
+                record_changes(con, f"SELECT * FROM {target.table} WHERE {target.key} IN ({stale})",
+                               [mapping.department, replaced])
             if target.child:
                 con.execute(f"DELETE FROM {target.child} WHERE {target.key} IN ({stale})",
                             [mapping.department, replaced])

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from store.rollups import record_changes
+
 
 @dataclass(frozen=True)
 class Target:
@@ -20,6 +22,7 @@ class Target:
     reset_on_update: tuple[str, ...] = ()
     child: str | None = None  # table whose rows (keyed by `key`) are replaced by those of the latest record
     child_columns: tuple[str, ...] = ()
+    rollups: bool = False  # the rollups (store/rollups.py) are built from this table: record what a merge changes
 
 
 @dataclass
@@ -63,6 +66,12 @@ def _sql(target: Target) -> dict[str, str]:
                 count(*) FILTER (WHERE version_rank = 1 AND e.row_hash = s.row_hash)  AS same_rows,
                 {outside}                                                             AS outside_rows
             FROM staged s LEFT JOIN {target.table} e USING ({target.key})""",
+        "changing": f"""
+            SELECT s.* FROM staged s LEFT JOIN {target.table} e USING ({target.key})
+            WHERE s.version_rank = 1 AND (e.{target.key} IS NULL OR e.row_hash <> s.row_hash)
+            UNION ALL BY NAME
+            SELECT e.* FROM {target.table} e JOIN staged s USING ({target.key})
+            WHERE s.version_rank = 1 AND e.row_hash <> s.row_hash""",
         "insert": f"""
             INSERT INTO {target.table} ({columns}, {extra_names})
             SELECT {columns}, {extra_values} FROM staged s
@@ -104,6 +113,8 @@ def merge_rows(con: duckdb.DuckDBPyConnection, target: Target, rows: pd.DataFram
         counts.updated = int(superseded) + int(changed)
         counts.loaded = int(new)
         counts.outside_grid = int(outside)
+        if target.rollups and (new or changed):  # the rows as they were, and as they will be
+            record_changes(con, sql["changing"])
         version = [grid_version] if target.versioned else []
         con.execute(sql["insert"], [*version, batch_id])
         if changed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -207,6 +208,39 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
     )
+
+
+# Tables a first load may fill without their primary key and index it once at the end (etl/load.py): an index
+# built in one pass over the loaded rows costs a fraction of keeping it up to date row by row.
+BULK_KEYS: dict[str, str] = {"events": "event_id", "visits": "visit_id"}
+
+
+def _table_ddl(table: str) -> str:
+    return next(d for d in _DDL if re.search(rf"CREATE TABLE IF NOT EXISTS {table} \(", d))
+
+
+def has_primary_key(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether `table` (one of BULK_KEYS) has its primary key now."""
+    return bool(con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = ? AND schema_name = "
+                            "'main' AND constraint_type = 'PRIMARY KEY'", [table]).fetchone()[0])
+
+
+def drop_primary_key(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Recreate the EMPTY `table` (one of BULK_KEYS) with its key column NOT NULL but not yet a primary key."""
+    key = BULK_KEYS[table]
+    ddl, replaced = re.subn(rf"\b{key}(\s+)VARCHAR PRIMARY KEY", rf"{key}\1VARCHAR NOT NULL", _table_ddl(table))
+    assert replaced == 1, f"the DDL of {table} names no primary key {key}"
+    if con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
+        raise ValueError(f"{table} has rows: its primary key stays")
+    con.execute(f"DROP TABLE {table}")
+    con.execute(ddl)
+
+
+def restore_primary_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """Give every BULK_KEYS table that lacks it its primary key back (built in one pass over the rows)."""
+    for table, key in BULK_KEYS.items():
+        if not has_primary_key(con, table):
+            con.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({key})")
 
 
 WRITER_MEMORY_LIMIT = "1536MB"  # DuckDB spills beyond this; keeps a 5M-row load under 4 GB in all
