@@ -17,6 +17,7 @@ from etl.beats import BeatCounts, assign_beats
 from etl.config import DepartmentSource, ProjectConfig
 from store.errors import UserError
 from etl.grids import GridReport, load_grids
+from etl.h3cells import fill_missing_cells, h3_cells
 from etl.mapping import Mapping
 from etl.merge import MergeCounts, Target, merge_rows
 from etl.normalize import EVENT_COLUMNS, PERSON_COLUMNS, normalise
@@ -31,7 +32,7 @@ from etl.visits import VISIT_COLUMNS, normalise_visits
 # Where each kind of source is merged (etl/merge.py); the names are constants, never input.
 TARGETS: dict[str, Target] = {
     "events": Target("events", "event_id", EVENT_COLUMNS, child="persons",
-                     child_columns=PERSON_COLUMNS, rollups=True),
+                     child_columns=PERSON_COLUMNS, rollups=True, derived=("h3_cell",)),
     "roster": Target("roster", "worker_id", ROSTER_COLUMNS, versioned=False, child="roster_grids",
                      child_columns=ROSTER_GRID_COLUMNS),
     "visits": Target("visits", "visit_id", VISIT_COLUMNS, reset_on_update=("beat_km", "off_beat")),
@@ -159,6 +160,7 @@ def _finish(con: duckdb.DuckDBPyConnection) -> None:
     changed), checkpoint and close."""
     try:
         restore_primary_keys(con)
+        fill_missing_cells(con)  # rows of a store from before events.h3_cell
         refresh_rollups(con)
         con.execute("CHECKPOINT")
     finally:
@@ -265,6 +267,7 @@ def _load_chunk(con: duckdb.DuckDBPyConnection, raw: pd.DataFrame, table: RawTab
     else:
         normalised = normalise(raw, table, mapping, path=path, categories=config.categories, grids=grids)
         rows = normalised.events
+        rows["h3_cell"] = h3_cells(rows["lon"].to_numpy(dtype=float), rows["lat"].to_numpy(dtype=float))
         counts = merge_rows(con, target, rows, batch_id, grids.version, children=normalised.persons)
         rejects = normalised.rejects
         result.notes += [n for n in normalised.notes if n not in result.notes]

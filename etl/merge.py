@@ -23,6 +23,7 @@ class Target:
     child: str | None = None  # table whose rows (keyed by `key`) are replaced by those of the latest record
     child_columns: tuple[str, ...] = ()
     rollups: bool = False  # the rollups (store/rollups.py) are built from this table: record what a merge changes
+    derived: tuple[str, ...] = ()  # columns computed from the hashed ones (events.h3_cell): written, never hashed
 
 
 @dataclass
@@ -39,10 +40,11 @@ def _sql(target: Target) -> dict[str, str]:
     """The merge statements of a target; every name in them comes from the Target constants, never from input."""
     columns = ", ".join(target.columns)
     hashed = f"CAST(hash({columns}) AS VARCHAR)"  # DuckDB's hash(): stable within a DuckDB version
+    written = ", ".join((*target.columns, *target.derived))
     extra_names = "row_hash, grid_version, batch_id, updated_batch" if target.versioned else \
         "row_hash, batch_id, updated_batch"
     extra_values = "row_hash, ?, ?, NULL" if target.versioned else "row_hash, ?, NULL"
-    sets = [f"{c} = s.{c}" for c in target.columns if c != target.key]
+    sets = [f"{c} = s.{c}" for c in (*target.columns, *target.derived) if c != target.key]
     sets += [f"{c} = NULL" for c in target.reset_on_update]
     sets += ["row_hash = s.row_hash"] + (["grid_version = ?"] if target.versioned else []) + ["updated_batch = ?"]
     outside = "count(*) FILTER (WHERE version_rank = 1 AND s.outside_grid)" if "outside_grid" in target.columns \
@@ -73,8 +75,8 @@ def _sql(target: Target) -> dict[str, str]:
             SELECT e.* FROM {target.table} e JOIN staged s USING ({target.key})
             WHERE s.version_rank = 1 AND e.row_hash <> s.row_hash""",
         "insert": f"""
-            INSERT INTO {target.table} ({columns}, {extra_names})
-            SELECT {columns}, {extra_values} FROM staged s
+            INSERT INTO {target.table} ({written}, {extra_names})
+            SELECT {written}, {extra_values} FROM staged s
             WHERE version_rank = 1 AND NOT EXISTS (SELECT 1 FROM {target.table} e WHERE e.{target.key} = s.{target.key})""",
         "update": f"""
             UPDATE {target.table} SET {", ".join(sets)}

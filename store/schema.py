@@ -13,6 +13,7 @@ SCHEMA_VERSION = 1
 
 STATUSES: tuple[str, ...] = ("reported", "dispatched", "in_progress", "closed")
 LEVELS: tuple[str, ...] = ("large", "medium", "small")
+H3_RESOLUTION = 8  # events.h3_cell: cells of about 0.74 km², the heatmap's default (layers/heatmap.py)
 
 _DDL: tuple[str, ...] = (
     """
@@ -111,7 +112,8 @@ _DDL: tuple[str, ...] = (
         description   VARCHAR,
         row_hash      VARCHAR NOT NULL,      -- hash of the canonical row, to tell updates from duplicates
         batch_id      INTEGER NOT NULL,      -- batch that first loaded the event
-        updated_batch INTEGER                -- batch that last changed it
+        updated_batch INTEGER,               -- batch that last changed it
+        h3_cell       BIGINT                 -- H3 cell (resolution H3_RESOLUTION) of lon/lat, NULL without a point
     )
     """,
     """
@@ -196,6 +198,7 @@ _DDL: tuple[str, ...] = (
 
 _MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS mapping_sha256 VARCHAR",
+    "ALTER TABLE events ADD COLUMN IF NOT EXISTS h3_cell BIGINT",  # filled for older rows by the next load
 )
 
 
