@@ -94,7 +94,7 @@ class LoadReport:
 
 
 CHUNK_ROWS = 500_000  # rows normalised and merged at a time; bounds memory on multi-million-row files
-Progress = Callable[[int, int, str], None]  # (files done, files in all, what is loading now)
+Progress = Callable[[int, int, str], None]  # (bytes of the files loaded so far, bytes in all, what is loading now)
 
 
 def planned_files(config: ProjectConfig) -> list[tuple[DepartmentSource, Path]]:
@@ -120,7 +120,7 @@ def _load_into(working: Path, config: ProjectConfig, todo: list[tuple[Department
         store_categories(con, config.categories)
         store_departments(con, {s.mapping.department: s.mapping.name for s in config.departments})
         if progress:
-            progress(0, len(todo), "grids")
+            progress(0, 1, "网格 / grids")
         track_changes(con)  # so the rollups' refresh at the end rebuilds only what this load changes
         report.grids = load_grids(con, config.grids)
         for table in BULK_KEYS:  # a first load: the key is indexed once at the end (_finish), not row by row
@@ -128,19 +128,27 @@ def _load_into(working: Path, config: ProjectConfig, todo: list[tuple[Department
                 drop_primary_key(con, table)
         index = GridIndex.from_db(con)
         roster_changed = False
-        for done, (source, path) in enumerate(todo):
-            if progress:
-                progress(done, len(todo), f"{source.mapping.department}: {path.name}")
+        sizes = [_size(path) for _, path in todo]
+        total, done = max(sum(sizes), 1), 0
+        for size, (source, path) in zip(sizes, todo):
+            what = f"{source.mapping.department}: {path.name}"
+
+            def advance(fraction: float, start: int = done, size: int = size, what: str = what) -> None:
+                if progress:
+                    progress(start + int(size * fraction), total, what)
+
+            advance(0.0)
             try:
-                result = load_file(con, source, path, config=config, grids=index)
+                result = load_file(con, source, path, config=config, grids=index, on_chunk=advance)
             except UserError as exc:  # this file's transaction rolled back; the other files still load
                 result = FileResult(dept=source.mapping.department, path=path, error=str(exc))
             report.files.append(result)
+            done += size
             roster_changed |= source.mapping.kind == "roster" and (result.loaded + result.updated) > 0
         if roster_changed:  # every check-in's beat is measured against the roster as it is now
             assign_beats(con, visit_thresholds(config))
         if progress:
-            progress(len(todo), len(todo), "done")
+            progress(total, total, "索引与汇总 / keys and rollups")
     except UserError:
         _finish(con)  # the files loaded before the mistake are published: their rollups must match
         raise
@@ -182,8 +190,16 @@ def store_departments(con: duckdb.DuckDBPyConnection, names: dict[str, str]) -> 
         con.executemany("INSERT OR REPLACE INTO departments VALUES (?, ?)", list(names.items()))
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # gone or unreadable: load_file says so
+        return 0
+
+
 def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Path, *,
-              config: ProjectConfig, grids: GridIndex) -> FileResult:
+              config: ProjectConfig, grids: GridIndex,
+              on_chunk: Callable[[float], None] | None = None) -> FileResult:
     """Load one file in one transaction; an identical file read before with the same mapping is skipped.
 
     The same bytes read before with another mapping are read again and replace what they gave: the same keys are
@@ -229,6 +245,9 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
             result.rejected += len(rejects)
             for reason, count in rejects["reason"].value_counts().items():
                 reasons[reason] = reasons.get(reason, 0) + int(count)
+            if on_chunk and result.rows_in:  # the share of the file's rows done so far
+                on_chunk(min(1.0, (result.loaded + result.updated + result.duplicate + result.rejected)
+                             / result.rows_in))
         if replaced:
             result.removed = _remove_unproduced(con, TARGETS[mapping.kind], replaced, mapping)
             if result.removed:

@@ -661,8 +661,8 @@ def _run_load(config):  # ProjectConfig -> LoadReport
     from minqing.report import print_load_report
 
     click.echo(f"加载 / loading {config.path}")
-    with tqdm(unit="file", file=sys.stderr, disable=None, leave=False) as bar:
-        def progress(done: int, total: int, what: str) -> None:
+    with tqdm(unit="B", unit_scale=True, file=sys.stderr, disable=None, leave=False) as bar:
+        def progress(done: int, total: int, what: str) -> None:  # bytes of the department files loaded
             bar.total = total
             bar.n = done
             bar.set_description(what)
