@@ -229,13 +229,56 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, *, force: bool = False) -> b
             if incremental:
                 _rebuild_changed(con)
             else:
-                for table, rows, _only in _BUILDS:
-                    con.execute(f"CREATE OR REPLACE TABLE {table} AS {rows.format(only='')}")
+                _rebuild_all(con)
             con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [SIGNATURE_KEY, store_signature(con)])
     finally:
         con.execute("RESET preserve_insertion_order")
         con.execute("DROP TABLE IF EXISTS rollup_changes_meta")
     return True
+
+
+# The hourly and daily rollups are built a span of months at a time (about this many facts each), so the grouping
+# fits the writer's memory limit instead of spilling to disk: at 5M events, half the time of one pass.
+FACTS_PER_PASS = 1_500_000
+_FACTS_PER_MONTH = """
+SELECT m, sum(n) FROM (
+    SELECT date_trunc('month', reported_at) AS m, count(*) AS n FROM events WHERE grid_large IS NOT NULL GROUP BY 1
+    UNION ALL
+    SELECT date_trunc('month', closed_at), count(*) FROM events
+    WHERE status = 'closed' AND closed_at IS NOT NULL AND grid_large IS NOT NULL GROUP BY 1
+) GROUP BY m ORDER BY m
+"""
+_TIME_COLUMN = {"rollup_hourly": "t", "rollup_daily": "hour"}
+
+
+def _rebuild_all(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild every rollup table from the events (the hourly and daily ones in passes over spans of months)."""
+    spans = _month_spans(con.execute(_FACTS_PER_MONTH).fetchall())
+    for table, rows, _only in _BUILDS:
+        column = _TIME_COLUMN.get(table)
+        if column is None or len(spans) < 2:
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS {rows.format(only='')}")
+            continue
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {rows.format(only='WHERE FALSE')}")
+        within = f"WHERE f.{column} >= $start AND f.{column} < $end"
+        for start, end in spans:
+            con.execute(f"INSERT INTO {table} {rows.format(only=within)}", {"start": start, "end": end})
+
+
+def _month_spans(months: list[tuple[object, int]]) -> list[tuple[object, object]]:
+    """Consecutive [start, end) spans of whole months holding about FACTS_PER_PASS facts each, covering all facts
+    (the first span open to the past, the last to the future)."""
+    import datetime as dt
+
+    spans: list[tuple[object, object]] = []
+    start, count = dt.datetime(1, 1, 1), 0
+    for month, facts in months:
+        if count and count + facts > FACTS_PER_PASS:
+            spans.append((start, month))
+            start, count = month, 0
+        count += int(facts)
+    spans.append((start, dt.datetime(9999, 1, 1)))
+    return spans
 
 
 def _was_fresh(con: duckdb.DuckDBPyConnection) -> bool:

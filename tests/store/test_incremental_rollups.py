@@ -122,3 +122,23 @@ def test_a_store_changed_outside_a_load_is_rebuilt_in_full(tmp_path: Path, spy: 
     got, want = rollup_tables(db), full_rebuild(db, tmp_path)
     for table in rollups.ROLLUP_TABLES:
         pd.testing.assert_frame_equal(got[table], want[table], check_exact=False, rtol=1e-9, obj=table)
+
+
+def test_a_rebuild_in_passes_over_months_equals_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(7)
+    write_town_grids(tmp_path, ["第1网格", "第2网格", "第1网格", "第2网格"], [100, 200, 300, 400])
+    (tmp_path / "street.toml").write_text(LINKED_STREET_MAPPING, encoding="utf-8")
+    (tmp_path / "street.csv").write_text(HEADER + "\n".join(rows(rng, range(400), link_to=400)) + "\n",
+                                         encoding="utf-8")
+    write_project_config(tmp_path, [("street.csv", "street.toml")])
+    db = tmp_path / "store.duckdb"
+    load_project(load_config(tmp_path / "minqing.toml"))
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert len(rollups._month_spans(con.execute(rollups._FACTS_PER_MONTH).fetchall())) == 1
+    one_pass = full_rebuild(db, tmp_path)
+    monkeypatch.setattr(rollups, "FACTS_PER_PASS", 60)  # a pass per month or so
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert len(rollups._month_spans(con.execute(rollups._FACTS_PER_MONTH).fetchall())) >= 3
+    in_passes = full_rebuild(db, tmp_path)
+    for table in rollups.ROLLUP_TABLES:
+        pd.testing.assert_frame_equal(in_passes[table], one_pass[table], check_exact=False, rtol=1e-9, obj=table)
