@@ -68,10 +68,10 @@ def _sql(target: Target) -> dict[str, str]:
                 count(*) FILTER (WHERE version_rank = 1 AND e.row_hash = s.row_hash)  AS same_rows,
                 {outside}                                                             AS outside_rows
             FROM staged s LEFT JOIN {target.table} e USING ({target.key})""",
-        "changing": f"""
-            SELECT s.* FROM staged s LEFT JOIN {target.table} e USING ({target.key})
-            WHERE s.version_rank = 1 AND (e.{target.key} IS NULL OR e.row_hash <> s.row_hash)
-            UNION ALL BY NAME
+        # What an insert or update changes, for the rollups: the rows written (every latest version; an unchanged
+        # one only costs its keys a needless rebuild) and the stored rows about to be replaced.
+        "written": "SELECT * FROM staged WHERE version_rank = 1",
+        "replaced": f"""
             SELECT e.* FROM {target.table} e JOIN staged s USING ({target.key})
             WHERE s.version_rank = 1 AND e.row_hash <> s.row_hash""",
         "insert": f"""
@@ -115,8 +115,10 @@ def merge_rows(con: duckdb.DuckDBPyConnection, target: Target, rows: pd.DataFram
         counts.updated = int(superseded) + int(changed)
         counts.loaded = int(new)
         counts.outside_grid = int(outside)
-        if target.rollups and (new or changed):  # the rows as they were, and as they will be
-            record_changes(con, sql["changing"])
+        if target.rollups and (new or changed):  # the rows as they will be, and as they were
+            record_changes(con, sql["written"])
+            if changed:
+                record_changes(con, sql["replaced"])
         version = [grid_version] if target.versioned else []
         con.execute(sql["insert"], [*version, batch_id])
         if changed:

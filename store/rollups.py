@@ -140,14 +140,18 @@ _STALE_ROWS: dict[str, str] = {
 _TRACK = ("CREATE OR REPLACE TEMP TABLE rollup_changes (day DATE, grid VARCHAR, incident_id VARCHAR)",
           "CREATE OR REPLACE TEMP TABLE rollup_changes_meta (tracked_from VARCHAR)")
 # The keys an events row touches: the days of its facts in its medium grid, its incident when it is a dispute report.
-_RECORD = """
-INSERT INTO rollup_changes
-SELECT CAST(reported_at AS DATE), coalesce(grid_medium, ''), CASE WHEN is_dispute THEN incident_id END
-FROM ({rows}) AS r WHERE grid_large IS NOT NULL
-UNION ALL
-SELECT CAST(closed_at AS DATE), coalesce(grid_medium, ''), NULL
-FROM ({rows}) AS r WHERE grid_large IS NOT NULL AND closed_at IS NOT NULL AND status = 'closed'
-"""
+_RECORD = (
+    """CREATE OR REPLACE TEMP TABLE rollup_rows AS
+    SELECT reported_at, closed_at, status, grid_medium, is_dispute, incident_id FROM ({rows}) AS r
+    WHERE grid_large IS NOT NULL""",
+    """INSERT INTO rollup_changes
+    SELECT CAST(reported_at AS DATE), coalesce(grid_medium, ''), CASE WHEN is_dispute THEN incident_id END
+    FROM rollup_rows
+    UNION ALL
+    SELECT CAST(closed_at AS DATE), coalesce(grid_medium, ''), NULL
+    FROM rollup_rows WHERE closed_at IS NOT NULL AND status = 'closed'""",
+    "DROP TABLE rollup_rows",
+)
 _DIRTY = """
 CREATE OR REPLACE TEMP TABLE rollup_dirty_days AS
 SELECT DISTINCT day, grid FROM rollup_changes WHERE day IS NOT NULL;
@@ -208,7 +212,9 @@ def record_changes(con: duckdb.DuckDBPyConnection, rows: str, parameters: list[o
     """Record the rollup keys of the events rows the query `rows` gives (rows about to change or be removed, as they
     are, or rows just written); nothing when changes are not tracked. `rows` is SQL made of constants, never input."""
     if _tracking(con):
-        con.execute(_RECORD.format(rows=rows), (parameters or []) * 2)
+        con.execute(_RECORD[0].format(rows=rows), parameters or [])
+        for statement in _RECORD[1:]:
+            con.execute(statement)
 
 
 def _tracking(con: duckdb.DuckDBPyConnection) -> bool:
