@@ -25,7 +25,7 @@ from store.publish import publishing
 from etl.readers import RawTable, format_of, read_raw
 from store.rollups import record_changes, refresh_rollups, track_changes
 from etl.roster import ROSTER_COLUMNS, ROSTER_GRID_COLUMNS, normalise_roster
-from store.schema import BULK_KEYS, connect, drop_primary_key, restore_primary_keys
+from store.schema import BULK_KEYS, FINISH_MEMORY_LIMIT, connect, drop_primary_key, restore_primary_keys
 from store.transaction import transaction
 from etl.visits import VISIT_COLUMNS, normalise_visits
 
@@ -167,6 +167,7 @@ def _finish(con: duckdb.DuckDBPyConnection) -> None:
     """Index the keys a first load left unindexed, refresh the pre-aggregates for layers/ (skipped when nothing
     changed), checkpoint and close."""
     try:
+        con.execute(f"SET memory_limit = '{FINISH_MEMORY_LIMIT}'")
         restore_primary_keys(con)
         fill_missing_cells(con)  # rows of a store from before events.h3_cell
         refresh_rollups(con)

@@ -17,7 +17,7 @@ rollup_daily: day DATE, grid_small, grid_medium, grid_large, dept, category, dis
     closed_with_due, closed_on_time (closed_at <= due_at), handling_hours DOUBLE (sum over the closed).
     `status` is the event's current status, on both its reported and its closed rows.
 rollup_hourly: the same columns with `hour TIMESTAMP` (the hour the fact falls in) instead of `day`: the 24-hour
-    trend and any hour-of-day figure. rollup_daily is its sum per day.
+    trend and any hour-of-day figure. rollup_daily is its sum per day (both are built from the facts).
 rollup_incidents: incident_id, reports, first_reported_at, first_closed_at (NULL while unresolved),
     home_event_id, grid_small, grid_medium, grid_large, dispute_class, dept, category (of the home report).
 rollup_disputes_yearly: year, grid_small, grid_medium, grid_large, dispute_class, received (incidents
@@ -95,8 +95,8 @@ FROM ({EVENT_FACTS}) AS f {{only}}
 GROUP BY ALL
 """
 _DAILY = f"""
-SELECT CAST(hour AS DATE) AS day, {_GROUPS}, {_MEASURES}
-FROM rollup_hourly AS f {{only}}
+SELECT CAST(t AS DATE) AS day, {_GROUPS}, {_MEASURES}
+FROM ({EVENT_FACTS}) AS f {{only}}
 GROUP BY ALL
 """
 _INCIDENTS = f"""
@@ -120,7 +120,7 @@ GROUP BY ALL
 _BUILDS: tuple[tuple[str, str, str], ...] = (  # table, its rows, the join keeping the changed keys
     ("rollup_hourly", _HOURLY, "SEMI JOIN rollup_dirty_days AS d ON d.day = CAST(f.t AS DATE) "
                                "AND d.grid = coalesce(f.grid_medium, '')"),
-    ("rollup_daily", _DAILY, "SEMI JOIN rollup_dirty_days AS d ON d.day = CAST(f.hour AS DATE) "
+    ("rollup_daily", _DAILY, "SEMI JOIN rollup_dirty_days AS d ON d.day = CAST(f.t AS DATE) "
                              "AND d.grid = coalesce(f.grid_medium, '')"),
     ("rollup_incidents", _INCIDENTS, "SEMI JOIN rollup_dirty_incidents AS d USING (incident_id)"),
     ("rollup_disputes_yearly", _YEARLY, "SEMI JOIN rollup_dirty_years AS d ON d.year = f.year "
@@ -244,8 +244,8 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, *, force: bool = False) -> b
 
 
 # The hourly and daily rollups are built a span of months at a time (about this many facts each), so the grouping
-# fits the writer's memory limit instead of spilling to disk: at 5M events, half the time of one pass.
-FACTS_PER_PASS = 1_500_000
+# fits the memory limit of the load's last step (store.schema.FINISH_MEMORY_LIMIT) instead of spilling to disk.
+FACTS_PER_PASS = 4_000_000
 _FACTS_PER_MONTH = """
 SELECT m, sum(n) FROM (
     SELECT date_trunc('month', reported_at) AS m, count(*) AS n FROM events WHERE grid_large IS NOT NULL GROUP BY 1
@@ -254,7 +254,7 @@ SELECT m, sum(n) FROM (
     WHERE status = 'closed' AND closed_at IS NOT NULL AND grid_large IS NOT NULL GROUP BY 1
 ) GROUP BY m ORDER BY m
 """
-_TIME_COLUMN = {"rollup_hourly": "t", "rollup_daily": "hour"}
+_TIME_COLUMN = {"rollup_hourly": "t", "rollup_daily": "t"}
 
 
 def _rebuild_all(con: duckdb.DuckDBPyConnection) -> None:
