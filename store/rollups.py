@@ -88,16 +88,23 @@ _MEASURES = """CAST(sum(reported) AS BIGINT) AS reported, CAST(sum(closed) AS BI
        CAST(sum(closed_on_time) AS BIGINT) AS closed_on_time,
        sum(handling_hours) AS handling_hours"""
 # Each statement below builds or rebuilds rows of one table; {only} is empty for a full build, or the join that
-# keeps the changed keys (the temp tables rollup_dirty_days, rollup_dirty_incidents, rollup_dirty_years).
+# keeps the changed keys (the temp tables rollup_dirty_incidents, rollup_dirty_years); {facts} is EVENT_FACTS, or
+# the facts of the changed days (rollup_dirty_facts).
 _HOURLY = f"""
 SELECT date_trunc('hour', t) AS hour, {_GROUPS}, {_MEASURES}
-FROM ({EVENT_FACTS}) AS f {{only}}
+FROM ({{facts}}) AS f {{only}}
 GROUP BY ALL
 """
 _DAILY = f"""
 SELECT CAST(t AS DATE) AS day, {_GROUPS}, {_MEASURES}
-FROM ({EVENT_FACTS}) AS f {{only}}
+FROM ({{facts}}) AS f {{only}}
 GROUP BY ALL
+"""
+# The facts of the changed days and medium grids, gathered once for the hourly and the daily rollup.
+_DIRTY_FACTS = f"""
+CREATE OR REPLACE TEMP TABLE rollup_dirty_facts AS
+SELECT f.* FROM ({EVENT_FACTS}) AS f
+SEMI JOIN rollup_dirty_days AS d ON d.day = CAST(f.t AS DATE) AND d.grid = coalesce(f.grid_medium, '')
 """
 _INCIDENTS = f"""
 WITH dispute_reports AS (SELECT * FROM ({DISPUTE_REPORTS}) AS f {{only}})
@@ -117,11 +124,9 @@ FROM (
 ) AS f {only}
 GROUP BY ALL
 """
-_BUILDS: tuple[tuple[str, str, str], ...] = (  # table, its rows, the join keeping the changed keys
-    ("rollup_hourly", _HOURLY, "SEMI JOIN rollup_dirty_days AS d ON d.day = CAST(f.t AS DATE) "
-                               "AND d.grid = coalesce(f.grid_medium, '')"),
-    ("rollup_daily", _DAILY, "SEMI JOIN rollup_dirty_days AS d ON d.day = CAST(f.t AS DATE) "
-                             "AND d.grid = coalesce(f.grid_medium, '')"),
+_BUILDS: tuple[tuple[str, str, str], ...] = (  # table, its rows, the join keeping the changed keys ("" for the
+    ("rollup_hourly", _HOURLY, ""),             # hourly and daily rollups: they read rollup_dirty_facts then)
+    ("rollup_daily", _DAILY, ""),
     ("rollup_incidents", _INCIDENTS, "SEMI JOIN rollup_dirty_incidents AS d USING (incident_id)"),
     ("rollup_disputes_yearly", _YEARLY, "SEMI JOIN rollup_dirty_years AS d ON d.year = f.year "
                                         "AND d.grid = coalesce(f.grid_medium, '')"),
@@ -263,12 +268,13 @@ def _rebuild_all(con: duckdb.DuckDBPyConnection) -> None:
     for table, rows, _only in _BUILDS:
         column = _TIME_COLUMN.get(table)
         if column is None or len(spans) < 2:
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS {rows.format(only='')}")
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS {rows.format(only='', facts=EVENT_FACTS)}")
             continue
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {rows.format(only='WHERE FALSE')}")
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {rows.format(only='WHERE FALSE', facts=EVENT_FACTS)}")
         within = f"WHERE f.{column} >= $start AND f.{column} < $end"
         for start, end in spans:
-            con.execute(f"INSERT INTO {table} {rows.format(only=within)}", {"start": start, "end": end})
+            con.execute(f"INSERT INTO {table} {rows.format(only=within, facts=EVENT_FACTS)}",
+                        {"start": start, "end": end})
 
 
 def _month_spans(months: list[tuple[object, int]]) -> list[tuple[object, object]]:
@@ -300,10 +306,12 @@ def _rebuild_changed(con: duckdb.DuckDBPyConnection) -> None:
     for statement in _DIRTY.split(";"):
         con.execute(statement)
     con.execute(_DIRTY_YEARS)  # the incidents as they were
+    con.execute(_DIRTY_FACTS)
     for table, rows, only in _BUILDS:
         if table == "rollup_disputes_yearly":
             con.execute(_DIRTY_YEARS)  # and as they are now
         con.execute(f"DELETE FROM {table} USING {_STALE_ROWS[table]}")
-        con.execute(f"INSERT INTO {table} BY NAME {rows.format(only=only)}")
-    for name in ("rollup_changes", "rollup_dirty_days", "rollup_dirty_incidents", "rollup_dirty_years"):
+        con.execute(f"INSERT INTO {table} BY NAME {rows.format(only=only, facts='SELECT * FROM rollup_dirty_facts')}")
+    for name in ("rollup_changes", "rollup_dirty_days", "rollup_dirty_incidents", "rollup_dirty_years",
+                 "rollup_dirty_facts"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
