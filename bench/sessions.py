@@ -5,10 +5,12 @@ Run: .venv/bin/python bench/sessions.py [--db bench/out/full.duckdb] [--sessions
 
 Each client opens /_stcore/stream (subprotocol "streamlit"), asks for a run of the default page (the command
 center) with a BackMsg `rerun_script`, and times it until the ForwardMsg `script_finished`; then reruns it
-`--reruns` times (a warm rerun, what the live refresh and every widget click cost). All clients run at once. The
+`--reruns` times, `--think` seconds apart on average (a warm rerun, what the live refresh and every widget click
+cost; --think 0 sends them back to back and measures the server's throughput). All clients run at once. The
 floor is the same load against a bare Streamlit script (`st.write`) served the same way in the same run.
-Figures: first run and rerun p50 / p95 / max, reruns per second over the whole run, and from that the sessions one
-core serves at the dashboard's live refresh (one rerun per session every 30 s) and at one rerun per second.
+Figures: first run and rerun p50 / p95 / max, runs per second over the whole run (with --think 0: the throughput),
+and from that the sessions one core serves at the dashboard's live refresh (one rerun per session every 30 s) and
+at one rerun per second.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -74,7 +77,9 @@ async def one_run(ws: websockets.ClientConnection) -> tuple[float, str]:
                 return time.perf_counter() - started, status
 
 
-async def client(port: int, reruns: int, first: list[float], warm: list[float], problems: list[str]) -> None:
+async def client(port: int, reruns: int, think: float, first: list[float], warm: list[float],
+                 problems: list[str]) -> None:
+    rng = random.Random()
     async with websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
                                   max_size=None, open_timeout=120) as ws:
         seconds, status = await one_run(ws)
@@ -82,18 +87,19 @@ async def client(port: int, reruns: int, first: list[float], warm: list[float], 
         if status != "FINISHED_SUCCESSFULLY":
             problems.append(status)
         for _ in range(reruns):
+            await asyncio.sleep(rng.uniform(0.5, 1.5) * think)  # the user looks at the page before the next click
             seconds, status = await one_run(ws)
             warm.append(seconds)
             if status != "FINISHED_SUCCESSFULLY":
                 problems.append(status)
 
 
-async def crowd(port: int, sessions: int, reruns: int) -> dict[str, object]:
+async def crowd(port: int, sessions: int, reruns: int, think: float) -> dict[str, object]:
     first: list[float] = []
     warm: list[float] = []
     problems: list[str] = []
     started = time.perf_counter()
-    await asyncio.gather(*(client(port, reruns, first, warm, problems) for _ in range(sessions)))
+    await asyncio.gather(*(client(port, reruns, think, first, warm, problems) for _ in range(sessions)))
     wall = time.perf_counter() - started
     return {"first": first, "warm": warm, "wall": wall, "problems": problems}
 
@@ -102,13 +108,14 @@ def p(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-def measure(command: list[str], env: dict[str, str], port: int, sessions: int, reruns: int) -> dict[str, object]:
+def measure(command: list[str], env: dict[str, str], port: int, sessions: int, reruns: int,
+            think: float) -> dict[str, object]:
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     try:
         wait_healthy(port, process)
-        asyncio.run(crowd(port, 1, 0))  # one session first: the server's own start-up (imports) is not counted
-        return asyncio.run(crowd(port, sessions, reruns))
+        asyncio.run(crowd(port, 1, 0, 0))  # one session first: the server's own start-up (imports) is not counted
+        return asyncio.run(crowd(port, sessions, reruns, think))
     finally:
         process.terminate()
         try:
@@ -118,15 +125,15 @@ def measure(command: list[str], env: dict[str, str], port: int, sessions: int, r
             process.wait()
 
 
-def report(name: str, result: dict[str, object], cores: int) -> None:
+def report(name: str, result: dict[str, object], cores: int, think: float) -> None:
     first, warm, wall = result["first"], result["warm"], result["wall"]
     runs = len(first) + len(warm)
     rate = runs / wall
     print(f"{name:<28} first run p50 {p(first, 50):5.2f} s  p95 {p(first, 95):5.2f} s  max {max(first):5.2f} s | "
           f"rerun p50 {p(warm, 50):5.2f} s  p95 {p(warm, 95):5.2f} s  max {max(warm):5.2f} s | "
-          f"{rate:5.2f} runs/s; per core: {rate / cores * REFRESH_SECONDS:,.0f} sessions at a {REFRESH_SECONDS} s "
-          f"refresh, {rate / cores:.1f} at one rerun/s" + (f" | problems: {result['problems']}"
-                                                                     if result["problems"] else ""))
+          f"{rate:5.2f} runs/s" + (f" = throughput; per core: {rate / cores * REFRESH_SECONDS:,.0f} sessions at a "
+                                   f"{REFRESH_SECONDS} s refresh, {rate / cores:.1f} at one rerun/s" if not think else "")
+          + (f" | problems: {result['problems']}" if result["problems"] else ""))
 
 
 def main() -> None:
@@ -134,6 +141,8 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=ROOT / "bench" / "out" / "full.duckdb")
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--reruns", type=int, default=5)
+    parser.add_argument("--think", type=float, default=5.0,
+                        help="mean seconds a user waits between two reruns (0: back to back, the server's throughput)")
     args = parser.parse_args()
     if not args.db.exists():
         sys.exit(f"{args.db} missing: run bench/etl.py --events 5000000 first")
@@ -145,13 +154,14 @@ def main() -> None:
         port = free_port()
         env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
         floor = measure([sys.executable, "-m", "streamlit", "run", str(bare), "--server.port", str(port),
-                         "--server.headless", "true"], env, port, args.sessions, args.reruns)
+                         "--server.headless", "true"], env, port, args.sessions, args.reruns, args.think)
     port = free_port()
     full = measure([minqing, "serve", "--db", str(args.db), "--port", str(port), "--clock", "data"],
-                   dict(os.environ), port, args.sessions, args.reruns)
-    print(f"{args.sessions} sessions at once, {args.reruns} reruns each, {cores} cores; store {args.db}")
-    report("floor (bare Streamlit)", floor, cores)
-    report("minqing serve (指挥中心)", full, cores)
+                   dict(os.environ), port, args.sessions, args.reruns, args.think)
+    print(f"{args.sessions} sessions at once, {args.reruns} reruns each {args.think:g} s apart on average, {cores} "
+          f"cores; store {args.db}")
+    report("floor (bare Streamlit)", floor, cores, args.think)
+    report("minqing serve (指挥中心)", full, cores, args.think)
 
 
 if __name__ == "__main__":
