@@ -411,10 +411,13 @@ def joined_text(raw: pd.DataFrame, columns: list[str]) -> pd.Series:
 
 
 def _text(value: object) -> str:
-    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NaT:
         return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, float):  # value != value: NaN, as np.isnan says for a float, without its call cost
+        if value != value:
+            return ""
+        if value.is_integer():
+            return str(int(value))
     return str(value).strip(TRIMMED)
 
 
