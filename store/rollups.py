@@ -16,8 +16,9 @@ rollup_daily: day DATE, grid_small, grid_medium, grid_large, dept, category, dis
     is_dispute, reported BIGINT (events reported that day), closed BIGINT (events closed that day),
     closed_with_due, closed_on_time (closed_at <= due_at), handling_hours DOUBLE (sum over the closed).
     `status` is the event's current status, on both its reported and its closed rows.
-rollup_hourly: the same columns with `hour TIMESTAMP` (the hour the fact falls in) instead of `day`: the 24-hour
-    trend and any hour-of-day figure. rollup_daily is its sum per day (both are built from the facts).
+rollup_hourly: the same columns with `hour TIMESTAMP` (the hour the fact falls in) instead of `day`, for the hours
+    from `meta.rollup_hourly_from` on: midnight HOURLY_DAYS (90) days before the day of the latest located report.
+    For the 24-hour trend and hour-of-day figures of recent weeks; older hours are read from the events.
 rollup_incidents: incident_id, reports, first_reported_at, first_closed_at (NULL while unresolved),
     home_event_id, grid_small, grid_medium, grid_large, dispute_class, dept, category (of the home report).
 rollup_disputes_yearly: year, grid_small, grid_medium, grid_large, dispute_class, received (incidents
@@ -41,6 +42,12 @@ from store.transaction import transaction
 
 ROLLUP_TABLES: tuple[str, ...] = ("rollup_hourly", "rollup_daily", "rollup_incidents", "rollup_disputes_yearly")
 SIGNATURE_KEY = "rollup_signature"
+HOURLY_FROM_KEY = "rollup_hourly_from"  # meta: the first hour rollup_hourly covers (ISO text)
+HOURLY_DAYS = 90
+_HOURLY_FROM = f"""
+SELECT coalesce(date_trunc('day', max(reported_at)) - INTERVAL {HOURLY_DAYS} DAY, TIMESTAMP '9999-01-01')
+FROM events WHERE grid_large IS NOT NULL
+"""
 
 # Dispute reports that count in the dispute statistics: a dispute category, located in a grid.
 DISPUTE_REPORTS = "SELECT * FROM events WHERE is_dispute AND grid_large IS NOT NULL"
@@ -124,6 +131,7 @@ FROM (
 ) AS f {only}
 GROUP BY ALL
 """
+_HOURLY_WINDOW = "SELECT * FROM ({facts}) WHERE t >= $hourly_from"  # the facts rollup_hourly covers
 _BUILDS: tuple[tuple[str, str, str], ...] = (  # table, its rows, the join keeping the changed keys ("" for the
     ("rollup_hourly", _HOURLY, ""),             # hourly and daily rollups: they read rollup_dirty_facts then)
     ("rollup_daily", _DAILY, ""),
@@ -259,13 +267,29 @@ SELECT m, sum(n) FROM (
     WHERE status = 'closed' AND closed_at IS NOT NULL AND grid_large IS NOT NULL GROUP BY 1
 ) GROUP BY m ORDER BY m
 """
-_TIME_COLUMN = {"rollup_hourly": "t", "rollup_daily": "t"}
+_TIME_COLUMN = {"rollup_daily": "t"}
+
+
+def _hourly_from(con: duckdb.DuckDBPyConnection) -> object:
+    """The first hour rollup_hourly covers now, recorded in meta."""
+    start = con.execute(_HOURLY_FROM).fetchall()[0][0]
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [HOURLY_FROM_KEY, start.isoformat(sep=" ")])
+    return start
+
+
+def _rebuild_hourly(con: duckdb.DuckDBPyConnection, start: object) -> None:
+    windowed = _HOURLY_WINDOW.format(facts=EVENT_FACTS)
+    con.execute(f"CREATE OR REPLACE TABLE rollup_hourly AS {_HOURLY.format(only='', facts=windowed)}",
+                {"hourly_from": start})
 
 
 def _rebuild_all(con: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild every rollup table from the events (the hourly and daily ones in passes over spans of months)."""
+    """Rebuild every rollup table from the events (the daily one in passes over spans of months)."""
     spans = _month_spans(con.execute(_FACTS_PER_MONTH).fetchall())
+    _rebuild_hourly(con, _hourly_from(con))
     for table, rows, _only in _BUILDS:
+        if table == "rollup_hourly":
+            continue
         column = _TIME_COLUMN.get(table)
         if column is None or len(spans) < 2:
             con.execute(f"CREATE OR REPLACE TABLE {table} AS {rows.format(only='', facts=EVENT_FACTS)}")
@@ -307,11 +331,25 @@ def _rebuild_changed(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(statement)
     con.execute(_DIRTY_YEARS)  # the incidents as they were
     con.execute(_DIRTY_FACTS)
+    before = con.execute(_STORED_SIGNATURE, [HOURLY_FROM_KEY]).fetchall()
+    start = _hourly_from(con)
+    hourly_rebuilt = not before or before[0][0] > start.isoformat(sep=" ")  # the window moved back: all of it
+    if hourly_rebuilt:
+        _rebuild_hourly(con, start)
+    else:
+        con.execute("DELETE FROM rollup_hourly WHERE hour < $hourly_from", {"hourly_from": start})
     for table, rows, only in _BUILDS:
         if table == "rollup_disputes_yearly":
             con.execute(_DIRTY_YEARS)  # and as they are now
+        if table == "rollup_hourly" and hourly_rebuilt:
+            continue
         con.execute(f"DELETE FROM {table} USING {_STALE_ROWS[table]}")
-        con.execute(f"INSERT INTO {table} BY NAME {rows.format(only=only, facts='SELECT * FROM rollup_dirty_facts')}")
+        facts = "SELECT * FROM rollup_dirty_facts"
+        if table == "rollup_hourly":
+            con.execute(f"INSERT INTO {table} BY NAME "
+                        f"{rows.format(only=only, facts=_HOURLY_WINDOW.format(facts=facts))}", {"hourly_from": start})
+        else:
+            con.execute(f"INSERT INTO {table} BY NAME {rows.format(only=only, facts=facts)}")
     for name in ("rollup_changes", "rollup_dirty_days", "rollup_dirty_incidents", "rollup_dirty_years",
                  "rollup_dirty_facts"):
         con.execute(f"DROP TABLE IF EXISTS {name}")

@@ -142,3 +142,39 @@ def test_a_rebuild_in_passes_over_months_equals_one_pass(tmp_path: Path, monkeyp
     in_passes = full_rebuild(db, tmp_path)
     for table in rollups.ROLLUP_TABLES:
         pd.testing.assert_frame_equal(in_passes[table], one_pass[table], check_exact=False, rtol=1e-9, obj=table)
+
+
+def test_the_hourly_rollup_covers_the_last_90_days_and_moves_with_the_data(tmp_path: Path, spy: list[int]) -> None:
+    rng = random.Random(8)
+    write_town_grids(tmp_path, ["第1网格", "第2网格", "第1网格", "第2网格"], [100, 200, 300, 400])
+    (tmp_path / "street.toml").write_text(LINKED_STREET_MAPPING, encoding="utf-8")
+    lines = rows(rng, range(300), link_to=300)
+    shifted = [line.replace("2023/11/", "2023/05/").replace("2023/12/", "2023/06/") for line in lines[:150]]
+    (tmp_path / "street.csv").write_text(HEADER + "\n".join(shifted + lines[150:]) + "\n", encoding="utf-8")
+    write_project_config(tmp_path, [("street*.csv", "street.toml")])
+    config = load_config(tmp_path / "minqing.toml")
+    db = tmp_path / "store.duckdb"
+
+    def check() -> None:
+        with duckdb.connect(str(db), read_only=True) as con:
+            start = pd.Timestamp(con.execute("SELECT value FROM meta WHERE key = ?",
+                                             [rollups.HOURLY_FROM_KEY]).fetchone()[0])
+            last = con.execute("SELECT max(reported_at) FROM events WHERE grid_large IS NOT NULL").fetchone()[0]
+            assert start == pd.Timestamp(last).normalize() - pd.Timedelta(days=rollups.HOURLY_DAYS)
+            hourly = con.execute("SELECT min(hour), sum(reported), sum(closed) FROM rollup_hourly").fetchone()
+            facts = con.execute(f"SELECT sum(reported), sum(closed) FROM ({rollups.EVENT_FACTS}) WHERE t >= ?",
+                                [start]).fetchone()
+            earlier = con.execute(f"SELECT count(*) FROM ({rollups.EVENT_FACTS}) WHERE t < ?", [start]).fetchone()[0]
+        assert hourly[0] >= start and hourly[1:] == facts and earlier > 0  # the window cuts some facts off
+
+    load_project(config)
+    check()
+    later = [line.replace("2023/11/", "2024/01/").replace("2023/12/", "2024/02/").replace(",A", ",B", 1)
+             for line in rows(rng, range(300, 330))]  # new events a month or two later: the window moves on
+    (tmp_path / "street_2.csv").write_text(HEADER + "\n".join(later) + "\n", encoding="utf-8")
+    load_project(config)
+    assert len(spy) == 1
+    check()
+    got, want = rollup_tables(db), full_rebuild(db, tmp_path)
+    for table in rollups.ROLLUP_TABLES:
+        pd.testing.assert_frame_equal(got[table], want[table], check_exact=False, rtol=1e-9, obj=table)
