@@ -120,7 +120,8 @@ def _load_into(working: Path, config: ProjectConfig, todo: list[tuple[Department
         store_departments(con, {s.mapping.department: s.mapping.name for s in config.departments})
         if progress:
             progress(0, len(todo), "grids")
-        report.grids = load_grids(con, config.grids)
+        record_timezone(con, config.timezone)
+        report.grids = load_grids(con, config.grids, area=config.area)
         index = GridIndex.from_db(con)
         roster_changed = False
         for done, (source, path) in enumerate(todo):
@@ -168,6 +169,17 @@ def store_categories(con: duckdb.DuckDBPyConnection, categories: dict[str, dict[
             con.executemany("INSERT INTO categories VALUES (?, ?, ?, ?)", rows)
 
 
+def record_timezone(con: duckdb.DuckDBPyConnection, zone: str) -> None:
+    """Record the store's zone in meta ('timezone'): every stored time is naive local time in it. A store loaded
+    before in another zone is refused: its times would mix two zones."""
+    row = con.execute("SELECT value FROM meta WHERE key = 'timezone'").fetchone()
+    loaded = con.execute("SELECT count(*) FROM load_batches").fetchone()[0]
+    if row is not None and row[0] != zone and loaded:
+        raise UserError(f"minqing.toml: timezone = {zone!r}, but the store holds times in {row[0]!r}; set timezone "
+                        f"back to {row[0]!r}, or point database at a new file to load everything in {zone!r}")
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('timezone', ?)", [zone])
+
+
 def store_departments(con: duckdb.DuckDBPyConnection, names: dict[str, str]) -> None:
     """Record each configured department's Chinese name (departments seen before keep theirs)."""
     if names:
@@ -199,7 +211,7 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
         return result
     replaced = [int(row[0]) for row in earlier]  # batches of these bytes under other mappings
     table = read_raw(path, fmt=format_of(path, mapping.format), encoding=mapping.encoding,
-                     sheet=mapping.sheet, layer=mapping.layer)
+                     sheet=mapping.sheet, layer=mapping.layer, options=mapping.read)
     result.rows_in = table.rows
     result.notes = list(table.notes)
     reasons: dict[str, int] = {}
