@@ -143,8 +143,7 @@ def load_grids(con: duckdb.DuckDBPyConnection, sources: dict[str, GridSource], *
     levels = {level: read_grid_level(src, report) for level, src in sources.items()}
     spatial_parents(levels, sources, report)
     if "small" in levels and "medium" not in levels:
-        levels["medium"] = build_upper_level(levels["small"], "medium", sources["small"], report, area,
-                                             top="large" not in levels)
+        levels["medium"] = build_upper_level(levels["small"], "medium", sources["small"], report, area, top=False)
         if sources["small"].grandparent and "large" not in levels:
             large_of = _parent_of_parent(levels["small"], sources["small"])
             levels["medium"]["parent_code"] = levels["medium"]["grid_code"].map(large_of)

@@ -14,16 +14,16 @@ from etl.init.times import TimeColumn, inspect_time
 from etl.readers import X_COLUMN, Y_COLUMN
 
 HINTS: dict[str, re.Pattern[str]] = {name: re.compile(pattern, re.I) for name, pattern in {
-    "source_id": r"(^|[ _])(id|key|no|number|uid)$|^id|编号|单号|案件号|流水号|unique.?key|incident.?key|case.?n",
-    "category": r"categor|type|class|kind|offen[cs]e|crime|complaint|类别|类型|分类|事项|案由|事件类|警情类|种类",
-    "status": r"status|state|状态|进度|办理情况|处理情况|办结情况|处置结果",
-    "address": r"address|addr|street|^block$|location$|地址|地点|位置|发生地",
-    "description": r"descri|detail|content|remark|note|summary|narrative|描述|内容|摘要|简要|备注|诉求|简述",
-    "reported_at": r"creat|report|occur|receiv|^date$|^time$|datetime|^when|发生|上报|报警|受理|登记|创建|接警|时间|日期",
-    "closed_at": r"clos|resol|finish|complet|^end|办结|结案|完成|关闭|结束|结警|办毕",
+    "source_id": r"(^|[ _])(id|key|no|number|uid|n[uú]mero|protocolo)$|^id|编号|单号|案件号|流水号|unique.?key|incident.?key|case.?n",
+    "category": r"categor|type|class|kind|offen[cs]e|crime|complaint|类别|类型|分类|事项|案由|事件类|警情类|种类|tipo|categoria|clase|natureza",
+    "status": r"status|state|estado|situa[cç]|状态|进度|办理情况|处理情况|办结情况|处置结果",
+    "address": r"address|addr|street|^block$|location$|endere[cç]o|direcci[oó]n|logradouro|地址|地点|位置|发生地",
+    "description": r"descri|detail|content|remark|note|summary|narrative|observa|描述|内容|摘要|简要|备注|诉求|简述",
+    "reported_at": r"creat|report|occur|receiv|^date$|^time$|datetime|^when|^data|^fecha|registro|发生|上报|报警|受理|登记|创建|接警|时间|日期",
+    "closed_at": r"clos|resol|finish|complet|^end|encerra|fechamento|cierre|办结|结案|完成|关闭|结束|结警|办毕",
     "dispatched_at": r"dispatch|assign|派遣|派单|派警|转办|分派|交办",
     "due_at": r"due|deadline|时限|期限|到期",
-    "time_of_day": r"time|hour|clock|时间|时刻|时分",
+    "time_of_day": r"time|hour|clock|hora|时间|时刻|时分",
     "lon": r"^(lon|lng|long|longitude|x|经度|东经)$|lon|lng|经度|^x[_ ]?coord|^point_?x|^x$",
     "lat": r"^(lat|latitude|y|纬度|北纬)$|lat|纬度|^y[_ ]?coord|^point_?y|^y$",
 }.items()}
