@@ -117,8 +117,8 @@ def parse_config(raw: dict[str, Any], *, path: Path) -> ProjectConfig:
 
     categories = _load_categories(base / raw.get("categories", "categories.toml"), problem)
     file_mode = _file_mode(raw.get("file_mode", f"{DEFAULT_FILE_MODE:04o}"), problem)
-    timezone = raw.get("timezone", DEFAULT_TIMEZONE)
-    if not known_zone(timezone):
+    timezone = raw.get("timezone")
+    if timezone is not None and not known_zone(timezone):
         problem("timezone", timezone, "give the IANA time zone of the place the grids cover, e.g. 'Asia/Shanghai' "
                 "(every stored time is local time there)")
         timezone = DEFAULT_TIMEZONE
@@ -163,9 +163,13 @@ def parse_config(raw: dict[str, Any], *, path: Path) -> ProjectConfig:
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
-        mapping = replace(mapping, store_timezone=timezone)
-        departments.append(DepartmentSource(pattern=pattern, mapping=mapping,
-                                            mapping_sha256=mapping_digest(mapping, categories)))
+        departments.append(DepartmentSource(pattern=pattern, mapping=mapping))
+    if timezone is None:  # the mappings' common zone, else the default: one zone for every stored time
+        zones = {source.mapping.timezone for source in departments}
+        timezone = zones.pop() if len(zones) == 1 else DEFAULT_TIMEZONE
+    for i, source in enumerate(departments):
+        mapping = replace(source.mapping, store_timezone=timezone)
+        departments[i] = replace(source, mapping=mapping, mapping_sha256=mapping_digest(mapping, categories))
     seen: dict[str, str] = {}
     for source in departments:
         code = source.mapping.department
@@ -186,7 +190,7 @@ def mapping_digest(mapping: Mapping, categories: dict[str, dict[str, str]]) -> s
     content = {"mapping": read_toml(mapping.path, missing="the mapping file does not exist")}
     if mapping.kind == "events":
         content["categories"] = categories
-    if mapping.store_timezone not in (None, DEFAULT_TIMEZONE):  # times are converted to the store's zone
+    if mapping.store_timezone not in (None, mapping.timezone):  # its times are converted to the store's zone
         content["store_timezone"] = mapping.store_timezone
     text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -303,9 +303,17 @@ def test_times_are_converted_to_the_store_zone_and_deadlines_count_elapsed_hours
 
 def test_a_mapping_in_another_zone_is_converted_to_the_store_zone(tmp_path: Path) -> None:
     text = rows(("A1", "k", "open", "2024-07-01 08:00", "", "115.05", "22.95"))
-    config = project(tmp_path, text, zone="Europe/London")  # the store: Asia/Shanghai (the default)
+    config = project(tmp_path, text, zone="Europe/London", config='timezone = "Asia/Shanghai"')
     load(config)
     assert stored(config)["reported_at"].tolist() == [pd.Timestamp("2024-07-01 15:00")]  # BST+7h
+
+
+def test_without_a_store_zone_the_mappings_common_zone_is_the_store_s(tmp_path: Path) -> None:
+    config = project(tmp_path, rows(("A1", "k", "open", "2024-07-01 08:00", "", "115.05", "22.95")),
+                     zone="Europe/London")
+    assert load_config(config).timezone == "Europe/London"
+    load(config)
+    assert stored(config)["reported_at"].tolist() == [pd.Timestamp("2024-07-01 08:00")]
 
 
 def test_a_loaded_store_keeps_its_zone(tmp_path: Path) -> None:
