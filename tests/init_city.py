@@ -6,7 +6,6 @@ names spelt otherwise). Every builder returns what an independent check needs.""
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import gzip
 import io
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ MEDIUM_NAMES = ["Região Sul", "Região Norte"]  # the south row and the north r
 MEDIUM_CODES = ["R1", "R2"]
 UTM = "EPSG:32723"  # WGS 84 / UTM zone 23S
 CATEGORIES = ["Furto", "Roubo", "Perturbação do sossego", "Vandalismo"]
-STATUSES = {"Aberto": None, "Em andamento": None, "Encerrado": "closed"}  # Portuguese: not all known words
 ENGLISH_STATUSES = ["Open", "In Progress", "Closed"]
 
 
@@ -215,10 +213,3 @@ def expected_counts(events: Events, grids: gpd.GeoDataFrame, code: str) -> pd.Se
     joined = gpd.sjoin(points, grids, predicate="within", how="inner")
     return joined[code].value_counts().sort_index()
 
-
-def created_local(events: Events) -> pd.Series:
-    """The rows' report times as naive local times (what the store holds)."""
-    return events.frame["created"].astype("datetime64[us]")
-
-
-TODAY = dt.date(2025, 3, 5)

@@ -57,7 +57,8 @@ def inspect_grid_file(path: Path, report: InitReport) -> GridFile:
     if not has_geometry(frame):
         raise UserError(no_geometry_message(path, frame, None) + "; a grid file needs one polygon per grid")
     if note:  # the loader's encoding "auto" decides the same way when it reads the file
-        report.decide(subject, "encoding", "auto", note.split(": ", 1)[1])
+        found = re.search(r"read as (GBK|\S+?)[ .(]", note)
+        report.decide(subject, "encoding", f"{found[1].lower() if found else 'auto'} (auto)", note.split(": ", 1)[1])
     system, wgs84 = _system(frame, path, subject, report)
     attributes = [c for c in frame.columns if c != frame.geometry.name]
     if not attributes:

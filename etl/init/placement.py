@@ -21,7 +21,7 @@ from etl.init.decisions import InitReport
 GEOGRAPHIC = ("wgs84", "gcj02", "bd09")
 TIE = 0.02  # candidates within 2 points of the best share are a tie
 SAMPLE_ROWS = 20_000
-FAR_KM = 100.0  # a repeated point this far from every grid is a stand-in value, not a place
+FAR_DEGREES = 1.0  # a point repeated this far (about 100 km) outside the grids' box is a stand-in, not a place
 
 
 @dataclass
@@ -239,9 +239,10 @@ def _placeholders(frame: pd.DataFrame, placement: Placement, decimal: str, index
         with np.errstate(all="ignore"):
             lon, lat = to_wgs84(np.array([px]), np.array([py]), placement.system)
         lon, lat = float(lon[0]), float(lat[0])
-        near = np.isfinite(lon) and np.isfinite(lat) and west - 1 <= lon <= east + 1 and south - 1 <= lat <= north + 1
+        near = np.isfinite(lon) and np.isfinite(lat) and west - FAR_DEGREES <= lon <= east + FAR_DEGREES \
+            and south - FAR_DEGREES <= lat <= north + FAR_DEGREES
         if near:
             continue
         placement.placeholders.append((float(px), float(py)))
         report.decide(subject, "placeholder coordinates", f"{px:g}/{py:g}", f"{count:,} rows give this same point, "
-                      f"more than {FAR_KM:.0f} km from every grid: a stand-in for a withheld location")
+                      "about 100 km or more outside the grids: a stand-in for a withheld location")

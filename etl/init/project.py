@@ -158,8 +158,7 @@ def _fields(draft: DraftMapping, roles: Roles, placement: Placement, grid_column
         draft.coordinates["placeholders"] = [[x, y] for x, y in placement.placeholders]
     if grid_columns.code:
         draft.fields["grid_code"] = grid_columns.code
-        draft.leading_zeros = "leading zeros" in " ".join(d.topic for d in report.decisions) and \
-            report.choice("grids", "leading zeros") == "drop"
+        draft.leading_zeros = report.choice("grids", "leading zeros") == "drop"
     if grid_columns.name:
         draft.fields["grid_name"] = grid_columns.name
         draft.aliases = grid_columns.aliases
