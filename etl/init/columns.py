@@ -24,8 +24,8 @@ HINTS: dict[str, re.Pattern[str]] = {name: re.compile(pattern, re.I) for name, p
     "dispatched_at": r"dispatch|assign|派遣|派单|派警|转办|分派|交办",
     "due_at": r"due|deadline|时限|期限|到期",
     "time_of_day": r"time|hour|clock|hora|时间|时刻|时分",
-    "lon": r"^(lon|lng|long|longitude|x|经度|东经)$|lon|lng|经度|^x[_ ]?coord|^point_?x|^x$",
-    "lat": r"^(lat|latitude|y|纬度|北纬)$|lat|纬度|^y[_ ]?coord|^point_?y|^y$",
+    "lon": r"^(lon|lng|long|longitude|x|经度|东经)$|lon|lng|经度|^x[_ ]?coord|^point_?x|^x$|^x坐标|横坐标|东坐标",
+    "lat": r"^(lat|latitude|y|纬度|北纬)$|lat|纬度|^y[_ ]?coord|^point_?y|^y$|^y坐标|纵坐标|北坐标",
 }.items()}
 MONTH_FIRST_ZONES = ("America/",)
 
@@ -115,8 +115,9 @@ def coordinate_pairs(frame: pd.DataFrame, decimal: str, taken: set[str]) -> list
             numeric.append(column)
     xs = [c for c in numeric if HINTS["lon"].search(c)]
     ys = [c for c in numeric if HINTS["lat"].search(c)]
-    pairs = [(x, y) for x in xs for y in ys if x != y]
-    return sorted(pairs, key=lambda p: -_shared_affix(*p))
+    pairs = sorted([(x, y) for x in xs for y in ys if x != y], key=lambda p: -_shared_affix(*p))
+    # reversed pairs last: Chinese surveying calls the northing X (degrees are put right by the loader anyway)
+    return pairs + [(y, x) for x, y in pairs]
 
 
 def _shared_affix(a: str, b: str) -> int:

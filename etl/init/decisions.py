@@ -37,3 +37,8 @@ class InitReport:
         """The choice made on `topic` for `subject` (the last one), or None."""
         found = [d.choice for d in self.decisions if d.subject == subject and d.topic == topic]
         return found[-1] if found else None
+
+    def choice_why(self, subject: str, topic: str) -> str:
+        """The reason given for the last decision on `topic` for `subject` ('' when none)."""
+        found = [d.why for d in self.decisions if d.subject == subject and d.topic == topic]
+        return found[-1] if found else ""
