@@ -330,8 +330,8 @@ def _polygonal(geometry: shapely.Geometry) -> shapely.Geometry:
 def _folder(source: GridSource):
     """The code reader of a level: text as written, or all-digit codes without leading zeros ("drop")."""
     if source.leading_zeros != "drop":
-        return _code_text
-    return lambda value: fold_leading_zeros(_code_text(value))
+        return code_text
+    return lambda value: fold_leading_zeros(code_text(value))
 
 
 def fold_leading_zeros(code: str | None) -> str | None:
@@ -341,7 +341,7 @@ def fold_leading_zeros(code: str | None) -> str | None:
     return re.sub(r"^0+(?=\d)", "", code)
 
 
-def _code_text(value: object) -> str | None:
+def code_text(value: object) -> str | None:
     """Grid codes are text: keep leading zeros, drop a float's '.0', never store them as numbers."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 from etl.encoding import decode_text, detect_encoding, plausible_encoding
-from etl.readoptions import AUTO, ReadOptions, sniff_delimiter
+from etl.readoptions import ReadOptions, sniff_delimiter
 from store.errors import UserError
 
 X_COLUMN = "__x"  # point coordinates taken from a geometry column, in the file's own CRS

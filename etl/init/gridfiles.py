@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from etl.grids import EQUAL_AREA_CRS, fold_leading_zeros
+from etl.grids import EQUAL_AREA_CRS, code_text, fold_leading_zeros
 from etl.init.decisions import InitReport
 from etl.readers import has_geometry, no_geometry_message, read_geo_frame
 from store.errors import UserError
@@ -39,15 +39,6 @@ class GridFile:
         """The code column as text (leading zeros folded when `fold`)."""
         values = self.frame[self.code].map(code_text)
         return values.map(fold_leading_zeros) if fold else values
-
-
-def code_text(value: object) -> str | None:
-    """A code cell as text: integers without '.0', text trimmed."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 def inspect_grid_file(path: Path, report: InitReport) -> GridFile:

@@ -4,15 +4,14 @@ and a trial load of the result through the loader's own grid code (so init's dec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
 from etl.assign import GridIndex
 from etl.config import DEFAULT_AREA, GridSource
-from etl.grids import GridReport, fold_leading_zeros, largest_overlap, load_grids
+from etl.grids import GridReport, code_text, fold_leading_zeros, largest_overlap, load_grids
 from etl.init.decisions import InitReport
-from etl.init.gridfiles import GridFile, code_text
+from etl.init.gridfiles import GridFile
 from store.errors import UserError
 from store.schema import connect
 

@@ -13,7 +13,7 @@ from etl.config import load_config
 from etl.init.columns import Roles, coordinate_pairs, find_text_roles, find_times, source_columns, text_values
 from etl.init.decisions import InitReport
 from etl.init.draft import DraftMapping, categories_text, config_text, mapping_text, read_table
-from etl.init.gridfiles import GridFile, inspect_grid_file
+from etl.init.gridfiles import inspect_grid_file
 from etl.init.layout import Layout, inspect_layout, read_events
 from etl.init.levels import GridPlan, plan_grids, trial_load
 from etl.init.placement import GridColumns, Placement, find_grid_columns, place
@@ -47,7 +47,7 @@ def init_project(directory: Path, grids: list[Path], events: list[Path], *, forc
     for path in events:
         drafts.append(_draft_events(path, layouts[path], frames[path], tables[path].crs, plan, index, zone, used,
                                     report))
-    _write(directory, plan, drafts, zone, zone_why, report, force)
+    _write(directory, plan, drafts, zone, zone_why, report)
     load_config(directory / CONFIG)  # what was written is a valid project (raises with every problem otherwise)
     return report
 
@@ -60,9 +60,7 @@ def _check_inputs(directory: Path, grids: list[Path], events: list[Path], force:
     for path in [*grids, *events]:
         if not path.is_file():
             raise UserError(f"{path}: no such file; check the path")
-    targets = [directory / CONFIG, directory / CATEGORIES, *(directory / MAPPINGS / f"{p.stem}.toml" for p in events)]
-    existing = [str(t) for t in targets[:2] if t.exists()] + ([str(directory / MAPPINGS)]
-                                                            if (directory / MAPPINGS).is_dir() else [])
+    existing = [str(t) for t in (directory / CONFIG, directory / CATEGORIES, directory / MAPPINGS) if t.exists()]
     if existing and not force:
         raise UserError(f"{', '.join(existing)} already exist(s); init never overwrites a project: choose another "
                         "folder, or add --force to replace what init writes there")
@@ -241,7 +239,7 @@ def _identity(draft: DraftMapping, frame: pd.DataFrame, roles: Roles, placement:
 
 
 def _write(directory: Path, plan: GridPlan, drafts: list[DraftMapping], zone: str, zone_why: str,
-           report: InitReport, force: bool) -> None:
+           report: InitReport) -> None:
     (directory / MAPPINGS).mkdir(parents=True, exist_ok=True)
     mappings = []
     categories: dict[str, tuple[str, str]] = {}

@@ -3,7 +3,6 @@ grid code settles it (and without one WGS84 is kept and a person asked); Gauss-K
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import geopandas as gpd
 import pandas as pd
 import pytest
 from click.testing import CliRunner
