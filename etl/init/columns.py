@@ -15,9 +15,9 @@ from etl.readers import X_COLUMN, Y_COLUMN
 
 HINTS: dict[str, re.Pattern[str]] = {name: re.compile(pattern, re.I) for name, pattern in {
     "source_id": r"(^|[ _])(id|key|no|number|uid|n[uú]mero|protocolo)$|^id|编号|单号|案件号|流水号|unique.?key|incident.?key|case.?n",
-    "category": r"categor|type|class|kind|offen[cs]e|crime|complaint|类别|类型|分类|事项|案由|事件类|警情类|种类|tipo|categoria|clase|natureza",
+    "category": r"categor|type|class|kind|offen[cs]e|crime|complaint|类别|类型|分类|事项|案由|事件类|警情类|种类|大类|tipo|categoria|clase|natureza",
     "status": r"status|state|estado|situa[cç]|状态|进度|办理情况|处理情况|办结情况|处置结果",
-    "address": r"address|addr|street|^block$|location$|endere[cç]o|direcci[oó]n|logradouro|地址|地点|位置|发生地",
+    "address": r"address|addr|street|^block$|location$|endere[cç]o|direcci[oó]n|logradouro|地址|地点|位置|发生地|事发地|属地",
     "description": r"descri|detail|content|remark|note|summary|narrative|observa|描述|内容|摘要|简要|备注|诉求|简述",
     "reported_at": r"creat|report|occur|receiv|^date$|^time$|datetime|^when|^data|^fecha|registro|发生|上报|报警|受理|登记|创建|接警|时间|日期",
     "closed_at": r"clos|resol|finish|complet|^end|encerra|fechamento|cierre|办结|结案|完成|关闭|结束|结警|办毕",
@@ -27,6 +27,7 @@ HINTS: dict[str, re.Pattern[str]] = {name: re.compile(pattern, re.I) for name, p
     "lon": r"^(lon|lng|long|longitude|x|经度|东经)$|lon|lng|经度|^x[_ ]?coord|^point_?x|^x$|^x坐标|横坐标|东坐标",
     "lat": r"^(lat|latitude|y|纬度|北纬)$|lat|纬度|^y[_ ]?coord|^point_?y|^y$|^y坐标|纵坐标|北坐标",
 }.items()}
+CAMEL_ID = re.compile(r"[a-z](Id|ID|No|Key|Code)$")  # eventNo, caseId: an id column named in camelCase
 MONTH_FIRST_ZONES = ("America/",)
 
 
@@ -145,13 +146,19 @@ def find_text_roles(frame: pd.DataFrame, subject: str, report: InitReport, roles
     rows = max(len(frame), 1)
     profile = {c: _profile(frame[c]) for c in columns}
     ids = [c for c in columns if profile[c]["filled"] == 1.0 and profile[c]["unique"] == 1.0 and len(frame) > 1]
-    hinted_ids = [c for c in ids if HINTS["source_id"].search(c)]
+    # named like an id: a few repeats are the same record exported twice or updated (the merge counts them)
+    hinted_ids = [c for c in columns if (HINTS["source_id"].search(c) or CAMEL_ID.search(c))
+                  and profile[c]["filled"] >= 0.99
+                  and profile[c]["unique"] >= 0.95 and profile[c]["token"] and len(frame) > 1]
     token_ids = [c for c in ids if profile[c]["token"]]  # unnamed: only codes such as A-2024-0001, not texts
     if hinted_ids or token_ids:
         column = (hinted_ids or token_ids)[0]
         roles.fields["source_id"] = [column]
-        report.decide(subject, "source_id", column, f"every one of the {rows:,} rows has its own value"
-                      + (" and it is named like an id" if hinted_ids else ""))
+        repeats = int(frame[column].duplicated().sum())
+        report.decide(subject, "source_id", column, (f"named like an id, with {repeats:,} repeated value(s) (the same "
+                      "record again: counted as duplicates or updates)" if repeats else
+                      f"every one of the {rows:,} rows has its own value"
+                      + (" and it is named like an id" if hinted_ids else "")))
         taken.add(column)
     status = max((c for c in columns if c not in taken and statuses.get(c, 0) >= 0.5
                   and profile[c]["distinct"] <= 30), key=lambda c: (statuses[c], bool(HINTS["status"].search(c))),

@@ -57,8 +57,9 @@ def read_events(path: Path, layout: Layout) -> RawTable:
 def _delimited(path: Path, fmt: str, subject: str, report: InitReport) -> Layout:
     data = open_bytes(path)
     encoding = detect_encoding(data, path)
-    _, why = plausible_encoding([data[:_HEAD_BYTES]])
-    report.decide(subject, "encoding", encoding, "a UTF-8 byte-order mark" if encoding == "utf-8-sig" else why)
+    why = {"utf-8-sig": "a UTF-8 byte-order mark", "utf-8": "the bytes are valid UTF-8"}.get(encoding) or \
+        plausible_encoding([data[:data.rfind(b"\n", 0, _HEAD_BYTES) + 1 or _HEAD_BYTES]])[1]
+    report.decide(subject, "encoding", encoding, why)
     text = data[:_HEAD_BYTES].decode("utf-8-sig" if encoding.startswith("utf-8") else encoding, errors="replace")
     lines = text.splitlines()[:200]
     if len(data) > _HEAD_BYTES and lines:

@@ -19,7 +19,8 @@ from etl.init.columns import points, source_columns, text_values
 from etl.init.decisions import InitReport
 
 GEOGRAPHIC = ("wgs84", "gcj02", "bd09")
-TIE = 0.02  # candidates within 2 points of the best share are a tie
+TIE = 0.02  # candidates within 2 points of the best share may tie...
+TIE_OUTSIDE = 2.0  # ...unless they leave over twice as many points outside (plus 3): the shift shows at the edges
 SAMPLE_ROWS = 20_000
 FAR_DEGREES = 1.0  # a point repeated this far (about 100 km) outside the grids' box is a stand-in, not a place
 
@@ -125,12 +126,14 @@ def place(frame: pd.DataFrame, pairs: list[tuple[str, str]], decimal: str, index
     centre = _centre(index)
     trials: list[tuple[float, float, int, tuple[str, str], str]] = []
     results: dict[tuple[tuple[str, str], str], tuple[float, float]] = {}
+    usable_rows: dict[tuple[str, str], int] = {}
     sample = frame.head(SAMPLE_ROWS)
     for rank, pair in enumerate(pairs):
         x, y = points(sample, pair, decimal)
         usable = np.isfinite(x) & np.isfinite(y) & ~((x == 0) & (y == 0))
         if usable.sum() == 0:
             continue
+        usable_rows[pair] = int(usable.sum())
         for system in candidate_systems(x[usable], y[usable], centre, grid_systems, declared):
             located = _locate(x[usable], y[usable], system, index)
             share = float(np.mean(located != None))  # noqa: E711 (object array)
@@ -145,7 +148,9 @@ def place(frame: pd.DataFrame, pairs: list[tuple[str, str]], decimal: str, index
     if not trials:
         return Placement()
     best = max(t[0] for t in trials)
-    tied = [t for t in trials if t[0] >= best - TIE]
+    outside_best = min((1 - t[0]) * usable_rows[t[3]] for t in trials if t[0] == best)
+    tied = [t for t in trials if t[0] >= best - TIE
+            and (1 - t[0]) * usable_rows[t[3]] <= TIE_OUTSIDE * outside_best + 3]
     chosen = tied[0]
     reason = ""
     if len({t[4] for t in tied}) > 1:

@@ -22,7 +22,7 @@ MONTH_FIRST: tuple[str, ...] = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%m
                                 "%m/%d/%Y")
 TIME_OF_DAY = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$|^\d{1,2}时\d{1,2}分$")
 _DATE_ONLY = re.compile(r"^[^:时]*$")
-SAMPLE = 3000
+SAMPLE = 1000
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ def inspect_time(values: pd.Series, *, month_first_region: bool, excel_allowed: 
     text = sample.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip())
     if text.str.match(TIME_OF_DAY).mean() >= 0.9:
         return TimeColumn(kind="time", parsed=float(text.str.match(TIME_OF_DAY).mean()))
+    if text.str.contains(r"\d").mean() < 0.9 or text.str.len().median() > 40:
+        return TimeColumn(kind="")  # words or long texts: no format needs trying
     candidates = list(YEAR_FIRST)
     note = ""
     day, month = _parsed_share(text, DAY_FIRST), _parsed_share(text, MONTH_FIRST)

@@ -11,13 +11,14 @@ from etl.gridnames import fold_name
 
 STATUS_WORDS: dict[str, tuple[str, ...]] = {
     "closed": ("已办结", "办结", "已结案", "结案", "已完成", "完成", "已关闭", "关闭", "已处理", "已解决", "已结警", "结警",
-               "已归档", "归档", "调解成功", "已化解", "化解", "已处置", "closed", "close", "resolved", "completed",
+               "已归档", "归档", "调解成功", "调解不成功", "已化解", "化解", "已处置", "已核查结案", "核查结案", "closed", "close", "resolved", "completed",
                "complete", "done", "finished", "solved", "cleared"),
     "in_progress": ("处理中", "办理中", "在办", "进行中", "处置中", "调解中", "跟进中", "处警中", "inprogress", "started",
-                    "processing", "working", "underway", "active", "ongoing"),
-    "dispatched": ("已派单", "已派遣", "派遣", "已分派", "已转办", "转办", "已交办", "交办", "已派警", "派警", "已指派",
+                    "processing", "working", "underway", "active", "ongoing", "查处中", "核查中", "办理中"),
+    "dispatched": ("已派单", "已派遣", "派遣", "已分派", "已转办", "转办", "已交办", "交办", "已派警", "派警", "已指派", "已立案",
                    "assigned", "dispatched", "referred", "forwarded"),
-    "reported": ("已受理", "受理", "已上报", "上报", "待处理", "未处理", "新建", "待受理", "已接警", "接警", "已登记",
+    "reported": ("已受理", "受理", "已上报", "上报", "待处理", "未处理", "新建", "待受理", "已接警", "接警", "已登记", "待派单",
+                 "待派遣", "已发现", "待审核",
                  "open", "new", "pending", "received", "reported", "submitted", "unassigned", "unspecified"),
 }
 _LOOKUP = {fold_name(word): status for status, words in STATUS_WORDS.items() for word in words}
