@@ -68,9 +68,9 @@ def plan_grids(files: list[GridFile], report: InitReport, events: list[pd.DataFr
             report.decide(grid.path.name, "repeated codes", "union",
                           f"{repeated.nunique()} code(s) appear in several rows ({', '.join(repeated.unique()[:4])}): "
                           "parts of one area, unioned into one grid each")
-            names = grid.frame.loc[repeated.index, grid.name].astype(str).groupby(repeated).nunique()
-            if (names > 1).any():
-                report.ask(f"{grid.path.name}: rows sharing code(s) {', '.join(names[names > 1].index[:4])} have "
+            spellings = grid.frame.loc[repeated.index, grid.name].astype(str).groupby(repeated).nunique()
+            if (spellings > 1).any():
+                report.ask(f"{grid.path.name}: rows sharing code(s) {', '.join(spellings[spellings > 1].index[:4])} have "
                            "different names; check they are one grid before loading")
     for level in names:
         upper = UPPER.get(level)
