@@ -171,7 +171,7 @@ def find_text_roles(frame: pd.DataFrame, subject: str, report: InitReport, roles
         taken.add(status)
         report.decide(subject, "status", status, f"{profile[status]['distinct']} distinct values, "
                       f"{statuses.get(status, 0):.0%} of them known status words")
-    category = _best(columns, taken, profile, "category", lambda p: 2 <= p["distinct"] <= 1000
+    category = _best(columns, taken, profile, "category", lambda p: 1 <= p["distinct"] <= 1000
                      and p["distinct"] <= max(0.2 * rows, 2) and not p["numeric"])
     if category:
         roles.fields["category"] = [category]

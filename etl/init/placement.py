@@ -156,12 +156,13 @@ def place(frame: pd.DataFrame, pairs: list[tuple[str, str]], decimal: str, index
     if len({t[4] for t in tied}) > 1:
         if recorded is not None and any(not math.isnan(t[1]) for t in tied):
             chosen = max(tied, key=lambda t: (-1 if math.isnan(t[1]) else t[1], t[0]))
-            reason = (f"; {len(tied)} systems place about as many points inside, so the one agreeing best with the "
+            systems = len({t[4] for t in tied})
+            reason = (f"; {systems} systems place about as many points inside, so the one agreeing best with the "
                       f"recorded grid ({chosen[1]:.1%}) wins")
         else:
             preferred = [t for t in tied if t[4] == (declared or "wgs84")]
             chosen = preferred[0] if preferred else max(tied, key=lambda t: (t[0], t[2]))
-            reason = f"; {len(tied)} systems tie and no grid column settles it, so {chosen[4]} is kept"
+            reason = f"; {len({t[4] for t in tied})} systems tie and no grid column settles it, so {chosen[4]} is kept"
             report.ask(f"{subject}: coordinates fit {', '.join(sorted({t[4] for t in tied}))} about equally well; "
                        f"{chosen[4]} was kept: confirm [coordinates] system")
     else:
