@@ -24,6 +24,7 @@ class GridIndex:
     level: dict[str, str]
     villages_by_town: dict[str, list[tuple[str, str]]]  # town name -> [(village name, medium code)]
     version: int = 0  # boundary version of the grids table
+    names: dict[str, str] = field(default_factory=dict)  # grid code -> name, every level (grid-name fallback)
     _raster: PointIndex | None = field(default=None, repr=False)
 
     @classmethod
@@ -46,6 +47,7 @@ class GridIndex:
             level=dict(zip(grids["grid_code"], grids["level"])),
             villages_by_town=villages_by_town,
             version=int(grids["version"].max()) if len(grids) else 0,
+            names=names,
         )
 
     def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

@@ -122,7 +122,8 @@ def _load_into(working: Path, config: ProjectConfig, todo: list[tuple[Department
         if progress:
             progress(0, 1, "网格 / grids")
         track_changes(con)  # so the rollups' refresh at the end rebuilds only what this load changes
-        report.grids = load_grids(con, config.grids)
+        record_timezone(con, config.timezone)
+        report.grids = load_grids(con, config.grids, area=config.area)
         for table in BULK_KEYS:  # a first load: the key is indexed once at the end (_finish), not row by row
             if todo and not con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
                 drop_primary_key(con, table)
@@ -185,6 +186,17 @@ def store_categories(con: duckdb.DuckDBPyConnection, categories: dict[str, dict[
             con.executemany("INSERT INTO categories VALUES (?, ?, ?, ?)", rows)
 
 
+def record_timezone(con: duckdb.DuckDBPyConnection, zone: str) -> None:
+    """Record the store's zone in meta ('timezone'): every stored time is naive local time in it. A store loaded
+    before in another zone is refused: its times would mix two zones."""
+    row = con.execute("SELECT value FROM meta WHERE key = 'timezone'").fetchone()
+    loaded = con.execute("SELECT count(*) FROM load_batches").fetchone()[0]
+    if row is not None and row[0] != zone and loaded:
+        raise UserError(f"minqing.toml: timezone = {zone!r}, but the store holds times in {row[0]!r}; set timezone "
+                        f"back to {row[0]!r}, or point database at a new file to load everything in {zone!r}")
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('timezone', ?)", [zone])
+
+
 def store_departments(con: duckdb.DuckDBPyConnection, names: dict[str, str]) -> None:
     """Record each configured department's Chinese name (departments seen before keep theirs)."""
     if names:
@@ -224,7 +236,7 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
         return result
     replaced = [int(row[0]) for row in earlier]  # batches of these bytes under other mappings
     table = read_raw(path, fmt=format_of(path, mapping.format), encoding=mapping.encoding,
-                     sheet=mapping.sheet, layer=mapping.layer)
+                     sheet=mapping.sheet, layer=mapping.layer, options=mapping.read)
     result.rows_in = table.rows
     result.notes = list(table.notes)
     reasons: dict[str, int] = {}

@@ -681,5 +681,9 @@ def _serve(database: Path, port: int, settings: dict[str, str], *, address: str 
     sys.exit(serve_dashboard(database.resolve(), port=port, address=address, settings=settings))
 
 
+from minqing.init_command import init  # noqa: E402  (its own module: `minqing init`)
+
+main.add_command(init)
+
 if __name__ == "__main__":
     main()
