@@ -18,7 +18,7 @@ from layers.offline import Basemap
 from layers.patrol import DEFAULT_NEGLECT_DAYS
 from layers.event_query import EventFilter
 from layers.stats import data_clock
-from store.timewindow import QueryError
+from store.timewindow import QueryError, now_in, store_zone
 from layers.lookups import category_names, department_names
 
 NEGLECT_ENV = NEGLECT_DAYS.env  # named in the patrol tiles' help; every setting is declared in dashboard/settings.py
@@ -86,7 +86,8 @@ def now_for(store: Store, clock: str | None = None) -> dt.datetime:
             return store.query(data_clock) + dt.timedelta(minutes=1)
         except QueryError:  # a store with grids but no events yet: the wall clock will do
             pass
-    return dt.datetime.now().replace(second=0, microsecond=0)  # per minute, so cached figures are reused
+    # the wall clock in the store's zone, not the server's; per minute, so cached figures are reused
+    return now_in(store.query(store_zone)).replace(second=0, microsecond=0)
 
 
 def window_bounds(label: str, as_of: dt.datetime, custom: tuple[dt.date, dt.date] | None) -> tuple[dt.datetime | None, dt.datetime | None]:

@@ -666,8 +666,8 @@ def _run_load(config):  # ProjectConfig -> LoadReport
     from minqing.report import print_load_report
 
     click.echo(f"加载 / loading {config.path}")
-    with tqdm(unit="file", file=sys.stderr, disable=None, leave=False) as bar:
-        def progress(done: int, total: int, what: str) -> None:
+    with tqdm(unit="B", unit_scale=True, file=sys.stderr, disable=None, leave=False) as bar:
+        def progress(done: int, total: int, what: str) -> None:  # bytes of the department files loaded
             bar.total = total
             bar.n = done
             bar.set_description(what)
@@ -686,9 +686,11 @@ def _serve(database: Path, port: int, settings: dict[str, str], *, address: str 
     sys.exit(serve_dashboard(database.resolve(), port=port, address=address, settings=settings))
 
 
+from minqing.init_command import init  # noqa: E402  (its own module: `minqing init`)
 from minqing.supervision_cli import supervision_command  # noqa: E402  (own modules, registered here)
 from minqing.wall_cli import wall_link  # noqa: E402
 
+main.add_command(init)
 export.add_command(supervision_command(who_options=_who_options, principal=_export_principal, run=_run_export,
                                        export_format=_export_format))
 users.add_command(wall_link)
