@@ -4,7 +4,8 @@ The file looks like this (written by `minqing users`; never holds a plaintext pa
 
     [auth]                      # optional
     oidc = false                # true: sign in through the intranet SSO (st.login), see docs/security.md
-    session_hours = 12          # a signed-in session ends after this many hours (0: when the tab closes)
+    session_hours = 0           # a sign-in lasts at most this many hours however active (0: no such limit; sessions
+                                # also end after the dashboard's idle limit, --session-idle-hours)
 
     [users."zhangsan"]
     role = "official"           # command_center | official | analyst | admin
@@ -38,7 +39,7 @@ from access.principal import ROLES, Principal
 
 MIN_PASSWORD_LENGTH = 8
 USERNAME_PATTERN = re.compile(r"^[\w.@-]{1,64}$")  # letters (Chinese too), digits, . _ @ -
-DEFAULT_SESSION_HOURS = 12.0
+DEFAULT_SESSION_HOURS = 0.0  # no limit since sign-in: sessions end when idle (the dashboard's idle setting)
 AUTH_KEYS = {"oidc": bool, "provider": str, "session_hours": (int, float)}
 
 _HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (t=3, m=64 MiB, p=4), 16-byte random salt
@@ -339,7 +340,7 @@ def add_user(path: Path, username: str, *, role: str, scope: Iterable[str] = (),
 
 
 def remove_user(path: Path, username: str) -> Account:
-    """Remove an account; an unknown user is an error."""
+    """Remove an account; an unknown user is an error (access.sessions.end_account ends its sessions and links)."""
     with _editing(path) as holder:
         users = holder[0]
         account = get_account(users, username)
@@ -348,7 +349,8 @@ def remove_user(path: Path, username: str) -> Account:
 
 
 def set_password(path: Path, username: str, password: str) -> Account:
-    """Replace an account's password hash (signed-in sessions of the user end on their next rerun)."""
+    """Replace an account's password hash (access.sessions.end_account ends the user's sessions at once; they also
+    fail their next check, the account's stamp having changed)."""
     password_hash = hash_password(password)
     with _editing(path) as holder:
         users = holder[0]

@@ -26,6 +26,7 @@ import pandas as pd
 
 from store.errors import UserError
 from access.principal import Principal
+from access.sqlite_file import append_only, beside, private_sqlite, stamp
 
 ACTIONS: dict[str, str] = {
     "signin": "登录",
@@ -34,6 +35,9 @@ ACTIONS: dict[str, str] = {
     "reveal": "查看个人信息",
     "audit_view": "查看审计日志",
     "audit_export": "导出审计日志",
+    "download": "下载文件",  # a fetch of a prepared download (/media/...), by the server's media gate
+    "wall_link": "大屏链接登录",  # a wall display signed in (or refused) through its link
+    "supervision": "督办操作",  # an action of the 督办 loop; the action log beside the store holds its content
 }
 OUTCOMES: dict[str, str] = {"success": "成功", "failure": "失败", "refused": "拒绝"}
 COLUMNS = ("id", "at", "username", "role", "action", "target", "detail_json", "rows", "outcome")
@@ -41,7 +45,6 @@ MAX_FAILURES = 5  # failed sign-ins per username ...
 FAILURE_WINDOW = dt.timedelta(minutes=5)  # ... within this window lock the username until the oldest one ages out
 MAX_TEXT = 200  # longest username / target kept (an attempted username is whatever was typed)
 _FORBIDDEN_DETAIL = ("password", "passwd", "secret", "token")
-_READY: set[str] = set()  # files whose schema this process has created or seen
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -49,7 +52,7 @@ CREATE TABLE IF NOT EXISTS audit (
     at          TEXT    NOT NULL,  -- server local time, 'YYYY-MM-DD HH:MM:SS.ffffff'
     username    TEXT    NOT NULL,  -- for a failed sign-in: the username that was typed
     role        TEXT    NOT NULL DEFAULT '',
-    action      TEXT    NOT NULL,  -- signin | signout | export | reveal | audit_view | audit_export
+    action      TEXT    NOT NULL,  -- a key of ACTIONS
     target      TEXT    NOT NULL DEFAULT '',
     detail_json TEXT    NOT NULL DEFAULT '{}',
     rows        INTEGER,
@@ -57,11 +60,7 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
 CREATE INDEX IF NOT EXISTS audit_user_action_at ON audit (username, action, at);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"""
+""" + append_only("audit", "audit log")
 
 
 class AuditError(UserError):
@@ -70,12 +69,7 @@ class AuditError(UserError):
 
 def default_audit_path(db: Path | str) -> Path:
     """`<db>.audit.sqlite` next to the store: the log when none is configured (the dashboard passes its setting)."""
-    db = Path(db).expanduser().resolve()
-    return db.with_name(db.name + ".audit.sqlite")
-
-
-def _stamp(moment: dt.datetime) -> str:
-    return moment.isoformat(sep=" ", timespec="microseconds")
+    return beside(db, ".audit.sqlite")
 
 
 @dataclass(frozen=True)
@@ -94,10 +88,10 @@ class AuditFilter:
         clauses, params = ["1 = 1"], []
         if self.since is not None:
             clauses.append("at >= ?")
-            params.append(_stamp(self.since))
+            params.append(stamp(self.since))
         if self.until is not None:
             clauses.append("at < ?")
-            params.append(_stamp(self.until))
+            params.append(stamp(self.until))
         for column, values in (("username", self.usernames), ("action", self.actions), ("outcome", self.outcomes)):
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' * len(values))})")  # only placeholders are formatted
@@ -113,7 +107,7 @@ class AuditFilter:
         for key in ("since", "until"):
             value = getattr(self, key)
             if value is not None:
-                out[key] = _stamp(value)
+                out[key] = stamp(value)
         for key in ("usernames", "actions", "outcomes"):
             if getattr(self, key):
                 out[key] = list(getattr(self, key))
@@ -138,30 +132,10 @@ class AuditLog:
     def __hash__(self) -> int:
         return hash(self.path)
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        key = str(self.path.resolve())
-        try:
-            if not self.path.exists():
-                _READY.discard(key)  # archived away: a new file gets the schema again
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # SQLite's -wal/-shm take this mode
-            con = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise AuditError(f"{self.path}: cannot open the audit log ({exc}); make its folder writable for the "
-                             "dashboard or point the audit setting (--audit, $MINQING_AUDIT) at a writable file") from None
-        try:
-            con.execute("PRAGMA busy_timeout = 10000")
-            if key not in _READY:
-                con.execute("PRAGMA journal_mode = WAL")
-                con.executescript(SCHEMA)
-                _READY.add(key)
-            con.execute("PRAGMA synchronous = FULL")
-            yield con
-        except sqlite3.Error as exc:
-            raise AuditError(f"{self.path}: the audit log failed ({exc})") from None
-        finally:
-            con.close()
+    def _connect(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return private_sqlite(self.path, SCHEMA, AuditError,
+                              "cannot open the audit log or write it: make its folder writable for the dashboard or "
+                              "point the audit setting (--audit, $MINQING_AUDIT) at a writable file")
 
     def writable_problem(self) -> str | None:
         """Why an entry could not be written now (a read-only file or folder, a broken file), or None when it can:
@@ -192,7 +166,7 @@ class AuditLog:
         if bad:
             raise ValueError(f"detail keys {bad} look like credentials; the audit log never stores them")
         username, role = (who.username, who.role) if isinstance(who, Principal) else (str(who), "")
-        values = (_stamp(self.clock()), username[:MAX_TEXT], role, action, str(target)[:MAX_TEXT],
+        values = (stamp(self.clock()), username[:MAX_TEXT], role, action, str(target)[:MAX_TEXT],
                   json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
                   None if rows is None else int(rows), outcome)
         with self._connect() as con:
@@ -262,7 +236,7 @@ class AuditLog:
             last_success = con.execute(
                 "SELECT max(at) FROM audit WHERE username = ? AND action = 'signin' AND outcome = 'success'",
                 [username[:MAX_TEXT]]).fetchone()[0]
-            since = max(_stamp(now - FAILURE_WINDOW), last_success or "")
+            since = max(stamp(now - FAILURE_WINDOW), last_success or "")
             failures = [r[0] for r in con.execute(
                 "SELECT at FROM audit WHERE username = ? AND action = 'signin' AND outcome = 'failure' AND at > ? "
                 "ORDER BY at DESC LIMIT ?", [username[:MAX_TEXT], since, MAX_FAILURES]).fetchall()]

@@ -9,6 +9,7 @@ ROLES: dict[str, str] = {
     "official": "网格负责人",  # scoped to one or more large or medium grids; personal data masked
     "analyst": "统计分析员",  # statistics and exports for the whole city, no personal data
     "admin": "系统管理员",  # everything; the only role that may reveal personal data (audited); reads the audit log
+    "wall": "大屏",  # the command center's wall display only: signed in by a link, no controls, no personal data
 }
 
 
@@ -31,6 +32,22 @@ class Principal:
     def whole_city(self) -> bool:
         """True when the user may see every grid."""
         return not self.scope
+
+    @property
+    def wall_only(self) -> bool:
+        """Whether the user sees only the wall display (the `wall` role: a screen, not a person)."""
+        return self.role == "wall"
+
+    @property
+    def may_supervise(self) -> bool:
+        """Whether the user may mark events 督办, sign for pop-ups and confirm or send back 反馈: the command
+        center and administrators."""
+        return self.role in ("command_center", "admin")
+
+    @property
+    def may_feed_back(self) -> bool:
+        """Whether the user may record 反馈 on a 督办 item of their jurisdiction: officials (and administrators)."""
+        return self.role in ("official", "admin")
 
     @property
     def may_see_server_paths(self) -> bool:

@@ -1,7 +1,8 @@
 """ETL benchmark: the full load of N events into the 4,555 small grids against the floor (read_csv + bare STRtree).
 
-Run: .venv/bin/python bench/etl.py [--events 1000000 5000000] [--dir bench/out]
-Each phase runs in its own process so its peak memory (ru_maxrss) is its own.
+Run: .venv/bin/python bench/etl.py [--events 1000000 5000000] [--dir bench/out] [--copies 10]
+Each phase runs in its own process so its peak memory (ru_maxrss) is its own. `--copies N` loads into a region of
+N copies of the demo city (minqing.demo.city.build_region: 4,555 x N small grids); use its own --dir.
 """
 
 from __future__ import annotations
@@ -44,14 +45,14 @@ default = { hours = 48 }
 """
 
 
-def prepare(folder: Path, events: int) -> Path:
-    """The demo city's grids plus one CSV of `events` rows with points inside the city."""
-    from minqing.demo.city import build_city, write_grid_files
+def prepare(folder: Path, events: int, copies: int = 1) -> Path:
+    """The demo city's grids (or a region of `copies` cities) plus one CSV of `events` rows with points inside."""
+    from minqing.demo.city import build_region, write_grid_files
 
     folder.mkdir(parents=True, exist_ok=True)
     csv = folder / f"events_{events}.csv"
     if not (folder / "grids" / "small_grids.shp").exists():
-        write_grid_files(build_city(7), folder / "grids")
+        write_grid_files(build_region(copies, 7), folder / "grids")
     if csv.exists():
         return csv
     import shapely
@@ -119,7 +120,8 @@ def phase_full(folder: Path, csv: Path) -> dict[str, float]:
     report = load_project(config)
     seconds = time.perf_counter() - started
     (result,) = report.files
-    return {"seconds": seconds, "loaded": result.loaded, "rejected": result.rejected}
+    return {"seconds": seconds, "loaded": result.loaded, "rejected": result.rejected,
+            "store_mb": db.stat().st_size / 2**20}
 
 
 def run_phase(phase: str, folder: Path, csv: Path) -> dict[str, float]:
@@ -141,20 +143,22 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--phase", choices=["floor", "full"])
     parser.add_argument("--csv", type=Path)
+    parser.add_argument("--copies", type=int, default=1, help="copies of the demo city in the region (grids x N)")
     args = parser.parse_args()
     if args.phase:
         result = (phase_floor if args.phase == "floor" else phase_full)(args.dir, args.csv)
         result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(result))
         return
-    print(f"{'events':>10} {'phase':>6} {'seconds':>8} {'rows/s':>10} {'peak MB':>8}  ratio full/floor")
+    print(f"{'events':>10} {'phase':>6} {'seconds':>8} {'rows/s':>10} {'peak MB':>8}  ratio full/floor, store MB")
     for events in args.events:
-        csv = prepare(args.dir, events)
+        csv = prepare(args.dir, events, args.copies)
         floor = run_phase("floor", args.dir, csv)
         full = run_phase("full", args.dir, csv)
         for name, result in (("floor", floor), ("full", full)):
             print(f"{events:>10,} {name:>6} {result['seconds']:>8.1f} {events / result['seconds']:>10,.0f} "
-                  f"{result['peak_mb']:>8,.0f}" + (f"  {full['seconds'] / floor['seconds']:.2f}x" if name == "full" else ""))
+                  f"{result['peak_mb']:>8,.0f}" + (f"  {full['seconds'] / floor['seconds']:.2f}x, "
+                                                   f"{full['store_mb']:,.0f} MB" if name == "full" else ""))
         sys.stdout.flush()
 
 

@@ -2,8 +2,12 @@
 $MINQING_USERS, passed in by app.py), or the intranet SSO (Streamlit's st.login, when the users file says
 `[auth] oidc = true`); the sidebar's 当前用户 block and 退出登录.
 
-The signed-in Principal is kept in st.session_state["auth_principal"] and checked against the users file on every
-rerun: a removed account, a changed role, scope or password, or an expired session signs the user out.
+A sign-in starts a server-side session (access.sessions, beside the users file) and hands the browser a one-time
+grant that it trades for an HttpOnly, SameSite=Strict cookie (dashboard/browser.py, dashboard/gateway.py), so a
+reload, a new tab or a browser restart stays signed in. The session id and the Principal are kept in
+st.session_state ("auth_session", "auth_principal"); every rerun and every live refresh checks the session again:
+ended (sign-out, `minqing users remove|passwd`, a revoked wall link), unused for the idle limit, or its account
+removed or changed (role, scope or password) signs the user out at once.
 With no users file configured the app runs open as SYSTEM (an administrator) and says so (未启用登录).
 Sign-ins (successful, failed, refused), sign-outs and expiries are written to the audit log; a username with
 MAX_FAILURES failed sign-ins within FAILURE_WINDOW is refused until the window passes.
@@ -12,20 +16,35 @@ MAX_FAILURES failed sign-ins within FAILURE_WINDOW is refused until the window p
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 from typing import Any, NoReturn
 
 import streamlit as st
 
-from access.accounts import Account, UsersFile, authenticate, normalize_username, read_users, stamp
+from access.accounts import Account, UsersFile, authenticate, normalize_username, read_users
 from access.audit import AuditError, AuditLog, default_audit_path
+from access.sessions import COOKIE, SessionCheck, SessionError, SessionStore, digest, sessions_path
+from dashboard.browser import GRANT_KEY, clear_cookie, clear_pending, hand_over_grant
+from dashboard.settings import SESSION_IDLE_HOURS
 from store.errors import UserError
 from access.principal import ROLES, SYSTEM, Principal
 
 AUTH_KEY = "auth_principal"  # the signed-in Principal
-STAMP_KEY = "auth_stamp"  # accounts.stamp() of the account at sign-in
-SINCE_KEY = "auth_since"  # time.time() at sign-in
+SESSION_KEY = "auth_session"  # the server-side session's id (access.sessions)
+DEFAULT_IDLE_HOURS = int(SESSION_IDLE_HOURS.default)
+ENDED_NOTICES = {
+    "account_changed": "账号、角色、辖区或密码已被管理员修改，请重新登录。",
+    "account_removed": "账号已被管理员删除或停用，请联系管理员后重新登录。",
+    "password_changed": "密码已被修改，请重新登录。",
+    "idle": "长时间未使用，登录已过期，请重新登录。",
+    "expired": "登录时间已超过上限，请重新登录。",
+    "ended": "登录已结束（已退出或被管理员终止），请重新登录。",
+    "signout": "已退出登录。",
+    "new_link": "大屏链接已更换，请使用新链接。",
+    "sso_signed_out": "统一身份认证已退出，请重新登录。",
+    "link_revoked": "大屏链接已被撤销，请管理员重新生成。",
+    "revoked": "大屏链接已被撤销，请管理员重新生成。",
+}
 NOTICE_KEY = "auth_notice"  # a message for the next sign-in screen (signed out, expired)
 OIDC_REJECTED_KEY = "auth_oidc_rejected"  # the SSO identity already logged as unknown in this session
 OPEN_BANNER = ("未启用登录：任何能打开本页面的人都以系统管理员身份访问全部数据。"
@@ -64,14 +83,29 @@ def login_enabled(users: Path | None) -> bool:
 
 # --------------------------------------------------------------------------- the gate
 
-def current_principal(audit: AuditLog, path: Path | None) -> Principal | None:
+def current_principal(audit: AuditLog, path: Path | None, idle_hours: float = DEFAULT_IDLE_HOURS) -> Principal | None:
     """Who is using this session: SYSTEM when no users file is configured (`path` None: open mode), the signed-in
-    principal while it is still valid, None when someone must sign in (then call `sign_in_screen`). A users file
-    that cannot be read stops the run with a message: sign-in fails closed."""
+    principal while their server-side session is valid (this tab's, or the one in the browser's cookie), None when
+    someone must sign in (then call `sign_in_screen`). A users file or sessions file that cannot be read stops the
+    run with a message: sign-in fails closed."""
     if path is None:
         return SYSTEM
     users = _users_or_stop(path)
-    return _session_principal(users, audit)
+    try:
+        return _session_principal(users, audit, session_store(path), idle_hours)
+    except SessionError as exc:
+        _stop(f"会话记录无法读写，暂时无法登录。请管理员处理：{exc}")
+
+
+def hand_over_cookie(path: Path | None) -> None:
+    """After a sign-in, once per full run until done: the browser trades the session's grant for its cookie."""
+    if path is not None:
+        hand_over_grant(session_store(path))
+
+
+def session_store(path: Path) -> SessionStore:
+    """The sessions of the users file at `path`."""
+    return SessionStore(sessions_path(path))
 
 
 def sign_in_screen(audit: AuditLog, path: Path | None) -> NoReturn:
@@ -80,10 +114,12 @@ def sign_in_screen(audit: AuditLog, path: Path | None) -> NoReturn:
     if path is None:  # open mode has nobody to sign in
         st.rerun()
     users = _users_or_stop(path)
+    sessions = session_store(path)
+    clear_pending()
     if users.oidc:
-        _oidc_screen(users, audit)
+        _oidc_screen(users, audit, sessions)
     else:
-        _password_screen(users, audit)
+        _password_screen(users, audit, sessions)
     st.stop()
 
 
@@ -117,42 +153,63 @@ def _client() -> dict[str, Any]:
     return out
 
 
-def _session_principal(users: UsersFile, audit: AuditLog) -> Principal | None:
-    """The session's principal when it is still valid against the users file, else None (signed out)."""
-    principal: Principal | None = st.session_state.get(AUTH_KEY)
-    if principal is None:
-        return None
-    account = users.accounts.get(principal.username)
-    reason = None
-    if account is None or stamp(account) != st.session_state.get(STAMP_KEY):
-        reason, notice = "account_changed", "账号、角色、辖区或密码已被管理员修改，请重新登录。"
-    elif users.session_hours and time.time() - st.session_state.get(SINCE_KEY, 0) > users.session_hours * 3600:
-        reason, notice = "expired", f"登录已超过 {users.session_hours:g} 小时，请重新登录。"
-    elif users.oidc and not st.user.get("is_logged_in", False):
-        reason, notice = "sso_signed_out", "统一身份认证已退出，请重新登录。"
-    if reason is None:
-        return principal
-    _end_session()
-    st.session_state[NOTICE_KEY] = notice
+def _cookie_token() -> str:
     try:
-        audit.record(principal, "signout", detail={"reason": reason, **_client()})
-    except AuditError:
-        pass  # signing out never waits for the log
+        token = st.context.cookies.get(COOKIE, "")
+    except Exception:  # no client context (bare mode)
+        return ""
+    return token if isinstance(token, str) else ""  # AppTest's context has no real cookies
+
+
+def _session_principal(users: UsersFile, audit: AuditLog, sessions: SessionStore,
+                       idle_hours: float) -> Principal | None:
+    """The session's principal when its server-side session is valid, else None (signed out, with a notice)."""
+    session_id = st.session_state.get(SESSION_KEY)
+    from_cookie = session_id is None
+    if from_cookie:
+        token = _cookie_token()
+        if not token:
+            return None
+        session_id = digest(token)
+    check = sessions.check(session_id, users, idle_hours=idle_hours)
+    if check.account is not None and users.oidc and check.via == "oidc" and not st.user.get("is_logged_in", False):
+        sessions.end(session_id, "sso_signed_out")
+        check = SessionCheck(None, "sso_signed_out", check.via, session_id, ended_now=True)
+    if check.account is not None:
+        st.session_state[SESSION_KEY] = session_id
+        st.session_state[AUTH_KEY] = check.account.principal
+        return check.account.principal
+    principal: Principal | None = st.session_state.get(AUTH_KEY)
+    _end_session()
+    if from_cookie:
+        clear_cookie()  # a cookie of an ended session: remove it from the browser
+    if from_cookie and not check.ended_now:
+        return None  # an old cookie of a session that ended earlier: just the sign-in screen
+    st.session_state[NOTICE_KEY] = ENDED_NOTICES.get(check.reason or "", "登录已结束，请重新登录。")
+    if check.ended_now or principal is not None:
+        try:
+            audit.record(principal if principal is not None else "(session)", "signout",
+                         detail={"reason": check.reason, "via": check.via, **_client()})
+        except AuditError:
+            pass  # signing out never waits for the log
     return None
 
 
-def _start_session(account: Account, audit: AuditLog, detail: dict[str, Any], *, recorded: bool = False) -> None:
+def _start_session(account: Account, audit: AuditLog, sessions: SessionStore, detail: dict[str, Any], *,
+                   recorded: bool = False) -> None:
+    """Record the sign-in (unless done), start the server-side session and queue its cookie for the browser."""
     principal = account.principal
     if not recorded:
         audit.record(principal, "signin", detail={**detail, **_client()})  # AuditError: no audit, no sign-in
+    token, session_id = sessions.start(account, via=detail.get("via", "password"))
     st.session_state[AUTH_KEY] = principal
-    st.session_state[STAMP_KEY] = stamp(account)
-    st.session_state[SINCE_KEY] = time.time()
+    st.session_state[SESSION_KEY] = session_id
+    st.session_state[GRANT_KEY] = sessions.grant(token)
     st.session_state.pop(NOTICE_KEY, None)
 
 
 def _end_session() -> None:
-    for key in (AUTH_KEY, STAMP_KEY, SINCE_KEY, OIDC_REJECTED_KEY):
+    for key in (AUTH_KEY, SESSION_KEY, GRANT_KEY, OIDC_REJECTED_KEY):
         st.session_state.pop(key, None)
 
 
@@ -164,7 +221,7 @@ def _heading() -> None:
         st.warning(notice, icon="🔒")
 
 
-def _password_screen(users: UsersFile, audit: AuditLog) -> None:
+def _password_screen(users: UsersFile, audit: AuditLog, sessions: SessionStore) -> None:
     _heading()
     with st.form("auth_signin", clear_on_submit=True, width=420):
         typed = st.text_input("用户名", key="auth_username", autocomplete="username")
@@ -188,7 +245,14 @@ def _password_screen(users: UsersFile, audit: AuditLog) -> None:
     if account is None:
         st.error("用户名或密码错误。")
         return
-    _start_session(account, audit, {"via": "password"}, recorded=True)
+    if account.role == "wall":  # a wall display signs in by its link only
+        st.error("大屏账号只能通过大屏链接登录（minqing users wall-link）。")
+        return
+    try:
+        _start_session(account, audit, sessions, {"via": "password"}, recorded=True)
+    except SessionError as exc:
+        st.error(f"会话记录无法写入，暂时无法登录。请管理员处理：{exc}")
+        return
     st.rerun()
 
 
@@ -212,7 +276,7 @@ def password_signin(users: UsersFile, audit: AuditLog, username: str, password: 
         return fresh, None
 
 
-def _oidc_screen(users: UsersFile, audit: AuditLog) -> None:
+def _oidc_screen(users: UsersFile, audit: AuditLog, sessions: SessionStore) -> None:
     _heading()
     if not st.user.get("is_logged_in", False):
         st.caption("本系统使用单位统一身份认证登录。")
@@ -239,8 +303,8 @@ def _oidc_screen(users: UsersFile, audit: AuditLog) -> None:
             st.logout()
         return
     try:
-        _start_session(account, audit, {"via": "oidc", "identity": identity})
-    except AuditError as exc:
+        _start_session(account, audit, sessions, {"via": "oidc", "identity": identity})
+    except (AuditError, SessionError) as exc:
         st.error(f"审计日志无法写入，为安全起见暂停登录。请管理员处理：{exc}")
         return
     st.rerun()
@@ -271,16 +335,24 @@ def show_user(principal: Principal, audit: AuditLog, *, users: Path | None,
         clicked = st.button("退出登录", key="auth_signout", icon=":material/logout:")
         st.divider()
     if clicked:
-        sign_out(principal, audit)
+        sign_out(principal, audit, users)
 
 
-def sign_out(principal: Principal, audit: AuditLog) -> NoReturn:
-    """End the session (and the SSO session when signed in through it), audited, then show the sign-in screen."""
+def sign_out(principal: Principal, audit: AuditLog, users: Path | None = None) -> NoReturn:
+    """End the session on the server at once (and the SSO session when signed in through it), audited, remove the
+    browser's cookie, then show the sign-in screen."""
     try:
         audit.record(principal, "signout", detail={"reason": "button", **_client()})
     except AuditError:
         pass
+    session_id = st.session_state.get(SESSION_KEY)
+    if users is not None and session_id:
+        try:
+            session_store(users).end(session_id, "signout")
+        except SessionError:
+            pass  # the cookie is removed below; the session's account check still applies
     _end_session()
+    clear_cookie()
     st.session_state[NOTICE_KEY] = "已退出登录。"
     if st.user.get("is_logged_in", False):
         st.logout()

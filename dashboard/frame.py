@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard.settings import CLOCK, DB, NEGLECT_DAYS, Settings, read as read_settings
 from dashboard.published import Store
+from access.actions import ActionLog, default_actions_path
 from access.audit import AuditLog
 from access.principal import SYSTEM, Principal
 from layers.grids import StoreSummary, store_summary
@@ -17,7 +18,7 @@ from layers.offline import Basemap
 from layers.patrol import DEFAULT_NEGLECT_DAYS
 from layers.event_query import EventFilter
 from layers.stats import data_clock
-from store.timewindow import QueryError
+from store.timewindow import QueryError, now_in, store_zone
 from layers.lookups import category_names, department_names
 
 NEGLECT_ENV = NEGLECT_DAYS.env  # named in the patrol tiles' help; every setting is declared in dashboard/settings.py
@@ -63,6 +64,11 @@ class PageContext:
     neglect_days: int = DEFAULT_NEGLECT_DAYS
     clock: str | None = None  # "now" | "data" (settings.CLOCK); None: read $MINQING_CLOCK when needed
     users: Path | None = None  # the users file the session signed in against (None: open mode)
+    actions: ActionLog | None = None  # the 督办 action log beside the store (None: contexts built by hand in tests)
+    popup_seconds: int = 15
+    sound: bool = False
+    rotate_seconds: int = 0
+    session_idle_hours: int = 12
 
     def window_text(self) -> str:
         """The time window as Chinese text for captions."""
@@ -80,7 +86,8 @@ def now_for(store: Store, clock: str | None = None) -> dt.datetime:
             return store.query(data_clock) + dt.timedelta(minutes=1)
         except QueryError:  # a store with grids but no events yet: the wall clock will do
             pass
-    return dt.datetime.now().replace(second=0, microsecond=0)  # per minute, so cached figures are reused
+    # the wall clock in the store's zone, not the server's; per minute, so cached figures are reused
+    return now_in(store.query(store_zone)).replace(second=0, microsecond=0)
 
 
 def window_bounds(label: str, as_of: dt.datetime, custom: tuple[dt.date, dt.date] | None) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -104,7 +111,7 @@ def build_context(store: Store, summary: StoreSummary, *, principal: Principal, 
     as_of = now_for(store, settings.clock)
     depts = store.query(department_names)
     categories = store.query(category_names)
-    big_screen = st.query_params.get("screen") == "big"
+    big_screen = st.query_params.get("screen") == "big" or principal.wall_only
     with st.sidebar:
         st.markdown("### 筛选")
         label = st.selectbox("时间范围", list(WINDOWS), index=list(WINDOWS).index(DEFAULT_WINDOW), key="frame_window")
@@ -126,6 +133,8 @@ def build_context(store: Store, summary: StoreSummary, *, principal: Principal, 
         dept_names=depts, category_names=categories, basemap=settings.basemap, big_screen=big_screen,
         refresh_seconds=settings.refresh_seconds, principal=principal, audit=audit,
         neglect_days=settings.neglect_days, clock=settings.clock, users=settings.users,
+        actions=ActionLog(default_actions_path(store.path)), popup_seconds=settings.popup_seconds,
+        sound=settings.sound, rotate_seconds=settings.rotate_seconds, session_idle_hours=settings.session_idle_hours,
     )
 
 

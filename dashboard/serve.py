@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dashboard.settings import ADDRESS, BY_ENV, DB, PORT, check_environment
 
-APP = Path(__file__).resolve().parent / "app.py"
+APP = Path(__file__).resolve().parent / "gateway.py"  # app.py behind the session routes and the media gate
 SHUTDOWN_GRACE_SECONDS = 20.0  # after a stop signal, how long streamlit may take before it is killed
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 LOCAL_ADDRESS = ADDRESS.default  # "127.0.0.1"; "0.0.0.0" serves the LAN, but then streamlit asks checkip.amazonaws.com for its IP

@@ -57,6 +57,24 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _switch(text: str) -> bool:
+    if text.lower() not in ("on", "off"):
+        raise ValueError("not on or off")
+    return text.lower() == "on"
+
+
+def _off_or_at_least(low: int) -> Callable[[str], int]:
+    whole = _whole_number(0)
+
+    def parse(text: str) -> int:
+        number = whole(text)
+        if 0 < number < low:
+            raise ValueError("out of range")
+        return number
+
+    return parse
+
+
 def _file(text: str) -> Path:
     path = Path(text).expanduser().resolve()
     if path.is_dir():
@@ -210,6 +228,30 @@ NEGLECT_DAYS = Setting(  # the range of layers.patrol.patrol_windows (DEFAULT_NE
     "A small grid with no patrol check-in for this many days or more is an alert (失管网格).", metavar="N",
     default_doc="7: a small grid with no patrol check-in for 7 days or more",
 )
+POPUP_SECONDS = Setting(
+    "popup_seconds", "pop-up time", "--popup-seconds", "MINQING_POPUP_SECONDS", "15", _whole_number(3, 600),
+    "a whole number of seconds from 3 to 600", "3 到 600 之间的整数（秒）",
+    "Seconds a pop-up card (new report, overdue event, 失管 grid) stays on the command center's screens.",
+    metavar="SECONDS",
+)
+SOUND = Setting(
+    "sound", "pop-up sound", "--sound", "MINQING_SOUND", "off", _switch, "on or off", "`on`（开）或 `off`（关）",
+    "Play the bundled chime with each pop-up (browsers need one click first: the wall shows 启用提示音).",
+    metavar="on|off", format=lambda on: "on" if on else "off",
+    default_doc="`off` (browsers play sound only after a click, or with the kiosk flag in docs/security.md)",
+)
+ROTATE_SECONDS = Setting(
+    "rotate_seconds", "wall map rotation", "--rotate-seconds", "MINQING_ROTATE_SECONDS", "0", _off_or_at_least(10),
+    "0 (off) or a whole number of seconds, 10 or more", "0（不轮播）或不小于 10 的整数（秒）",
+    "The wall display switches its map between 事件数, 超期 and 巡查覆盖 every this many seconds (0: it does not).",
+    metavar="SECONDS", default_doc="`0` (no rotation)",
+)
+SESSION_IDLE_HOURS = Setting(
+    "session_idle_hours", "sign-in idle expiry", "--session-idle-hours", "MINQING_SESSION_IDLE_HOURS", "12",
+    _whole_number(1, 8760), "a whole number of hours from 1 to 8760", "1 到 8760 之间的整数（小时）",
+    "A person's sign-in ends after this many hours without use (a reload keeps it; wall links have their own rule).",
+    metavar="HOURS", default_doc="`12`: a person's session ends after 12 hours unused",
+)
 ADDRESS = Setting(
     "address", "listen address", "--address", None, "127.0.0.1", _address,
     "an IP address or host name", "IP 地址或主机名",
@@ -238,7 +280,8 @@ EXPORT_PASSWORD = Setting(
     default_doc="asked for", shown=lambda text: "***",
 )
 
-SERVE_SETTINGS: tuple[Setting, ...] = (DB, CLOCK, BASEMAP, REFRESH, NEGLECT_DAYS, ADDRESS, PORT, USERS, AUDIT)
+SERVE_SETTINGS: tuple[Setting, ...] = (DB, CLOCK, BASEMAP, REFRESH, NEGLECT_DAYS, POPUP_SECONDS, SOUND, ROTATE_SECONDS,
+                                       SESSION_IDLE_HOURS, ADDRESS, PORT, USERS, AUDIT)
 OTHER_SETTINGS: tuple[Setting, ...] = (EXPORT_PASSWORD,)  # read by other commands, not by the dashboard
 SETTINGS: tuple[Setting, ...] = SERVE_SETTINGS + OTHER_SETTINGS
 APP_SETTINGS: tuple[Setting, ...] = tuple(s for s in SERVE_SETTINGS if s.env)  # what the app reads
@@ -255,6 +298,10 @@ class Settings:
     basemap: Any  # layers.offline.Basemap
     refresh_seconds: int
     neglect_days: int
+    popup_seconds: int
+    sound: bool
+    rotate_seconds: int  # 0: the wall's map does not rotate
+    session_idle_hours: int
     users: Path | None  # None: open mode
     audit: Path | None  # None: <db>.audit.sqlite
 

@@ -7,15 +7,22 @@ import glob
 import hashlib
 import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+
 from store.errors import ConfigError, Problem, read_toml
 from etl.coords import crs_problem
-from etl.mapping import COORDINATE_SYSTEMS, ENCODINGS, Mapping, load_mapping
+from etl.mapping import COORDINATE_SYSTEMS, ENCODINGS, LEADING_ZEROS, Mapping, known_zone, load_mapping
 from store.publish import DEFAULT_FILE_MODE
 from store.schema import LEVELS
+
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_AREA = ("ALL", "全域")
+REPEATED: tuple[str, ...] = ("refuse", "union")
+SPATIAL = "spatial"  # parent = "spatial": each grid's parent is the upper grid it overlaps most
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,10 @@ class GridSource:
     grandparent: str | None
     encoding: str
     coordinates: str
+    parent_rule: str | None = None  # "column" (parent names a column), "spatial" (largest overlap), "constant"
+    parent_constant: tuple[str, str] | None = None  # parent = { code, name }: every grid's parent is this one
+    repeated: str = "refuse"  # "union": rows sharing a code are one grid (the union of their polygons)
+    leading_zeros: str = "keep"  # "drop": all-digit codes lose their leading zeros ("0111" -> "111")
 
 
 @dataclass(frozen=True)
@@ -57,13 +68,15 @@ class ProjectConfig:
     departments: list[DepartmentSource]
     file_mode: int = DEFAULT_FILE_MODE  # permission bits of a new store (an existing store keeps its own)
     users: Path | None = None  # the dashboard's users file (`users = "users.toml"`), for `minqing demo`
+    timezone: str = DEFAULT_TIMEZONE  # the store's zone: every stored time is naive local time in it (meta 'timezone')
+    area: tuple[str, str] = DEFAULT_AREA  # code and name of the grid of the whole area (a missing top level)
 
 
 # The keys minqing.toml may hold, per table; anything else is a typo reported with the nearest valid key.
-TOP_KEYS: tuple[str, ...] = ("database", "categories", "users", "file_mode", "grids", "departments")
-GRIDS_KEYS: tuple[str, ...] = ("coordinates", *LEVELS)
+TOP_KEYS: tuple[str, ...] = ("database", "categories", "users", "file_mode", "timezone", "grids", "departments")
+GRIDS_KEYS: tuple[str, ...] = ("coordinates", "area", *LEVELS)
 GRID_LEVEL_KEYS: tuple[str, ...] = ("path", "code", "name", "parent", "population", "grandparent", "encoding",
-                                    "coordinates")
+                                    "coordinates", "repeated", "leading_zeros")
 DEPARTMENT_KEYS: tuple[str, ...] = ("path", "mapping")
 
 
@@ -104,6 +117,11 @@ def parse_config(raw: dict[str, Any], *, path: Path) -> ProjectConfig:
 
     categories = _load_categories(base / raw.get("categories", "categories.toml"), problem)
     file_mode = _file_mode(raw.get("file_mode", f"{DEFAULT_FILE_MODE:04o}"), problem)
+    timezone = raw.get("timezone")
+    if timezone is not None and not known_zone(timezone):
+        problem("timezone", timezone, "give the IANA time zone of the place the grids cover, e.g. 'Asia/Shanghai' "
+                "(every stored time is local time there)")
+        timezone = DEFAULT_TIMEZONE
 
     grids: dict[str, GridSource] = {}
     grid_section = raw.get("grids", {})
@@ -111,6 +129,7 @@ def parse_config(raw: dict[str, Any], *, path: Path) -> ProjectConfig:
         problem("grids", grid_section, "write a [grids] table with [grids.large], [grids.medium] and [grids.small]")
         grid_section = {}
     default_system = str(grid_section.get("coordinates", "wgs84")).lower()
+    area = _area(grid_section.get("area", {}), problem)
     for level in LEVELS:
         spec = grid_section.get(level)
         if spec is None:
@@ -144,8 +163,13 @@ def parse_config(raw: dict[str, Any], *, path: Path) -> ProjectConfig:
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
-        departments.append(DepartmentSource(pattern=pattern, mapping=mapping,
-                                            mapping_sha256=mapping_digest(mapping, categories)))
+        departments.append(DepartmentSource(pattern=pattern, mapping=mapping))
+    if timezone is None:  # the mappings' common zone, else the default: one zone for every stored time
+        zones = {source.mapping.timezone for source in departments}
+        timezone = zones.pop() if len(zones) == 1 else DEFAULT_TIMEZONE
+    for i, source in enumerate(departments):
+        mapping = replace(source.mapping, store_timezone=timezone)
+        departments[i] = replace(source, mapping=mapping, mapping_sha256=mapping_digest(mapping, categories))
     seen: dict[str, str] = {}
     for source in departments:
         code = source.mapping.department
@@ -157,7 +181,7 @@ def parse_config(raw: dict[str, Any], *, path: Path) -> ProjectConfig:
         raise ConfigError(problems)
     return ProjectConfig(path=path, database=(base / database), categories=categories,
                          grids=grids, departments=departments, file_mode=file_mode,
-                         users=(base / users).resolve() if users else None)
+                         users=(base / users).resolve() if users else None, timezone=timezone, area=area)
 
 
 def mapping_digest(mapping: Mapping, categories: dict[str, dict[str, str]]) -> str:
@@ -166,6 +190,8 @@ def mapping_digest(mapping: Mapping, categories: dict[str, dict[str, str]]) -> s
     content = {"mapping": read_toml(mapping.path, missing="the mapping file does not exist")}
     if mapping.kind == "events":
         content["categories"] = categories
+    if mapping.store_timezone not in (None, mapping.timezone):  # its times are converted to the store's zone
+        content["store_timezone"] = mapping.store_timezone
     text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -200,10 +226,51 @@ def _grid_source(level: str, spec: dict[str, Any], base: Path, default_system: s
         problem(f"{key}.coordinates", system, f"use one of {', '.join(COORDINATE_SYSTEMS)} or an EPSG code")
     elif (fix := crs_problem(system)) is not None:
         problem(f"{key}.coordinates", system, fix)
+    parent, rule, constant = _parent(spec.get("parent"), key, level, problem)
+    repeated = spec.get("repeated", "refuse")
+    if repeated not in REPEATED:
+        problem(f"{key}.repeated", repeated, 'use "refuse" (the default: each row needs its own code) or "union" '
+                "(rows sharing a code are parts of one grid)")
+        repeated = "refuse"
+    leading_zeros = spec.get("leading_zeros", "keep")
+    if leading_zeros not in LEADING_ZEROS:
+        problem(f"{key}.leading_zeros", leading_zeros, 'use "keep" (codes as written) or "drop" ("0111" becomes '
+                '"111", as exports that store codes as numbers write them)')
+        leading_zeros = "keep"
     return GridSource(level=level, path=path, code=str(spec.get("code", "")), name=str(spec.get("name", "")),
-                      parent=spec.get("parent"), population=spec.get("population"),
+                      parent=parent, population=spec.get("population"),
                       grandparent=spec.get("grandparent"),
-                      encoding=encoding, coordinates=system)
+                      encoding=encoding, coordinates=system, parent_rule=rule, parent_constant=constant,
+                      repeated=repeated, leading_zeros=leading_zeros)
+
+
+def _parent(value: object, key: str, level: str, problem: Any) -> tuple[str | None, str | None, tuple[str, str] | None]:
+    """`parent`: a column name, "spatial" (largest overlap with the level above), or { code, name } (one constant
+    parent, e.g. the whole city); as (column, rule, constant)."""
+    if value is None:
+        return None, None, None
+    if value == SPATIAL:
+        if level == "large":
+            problem(f"{key}.parent", value, "large grids have no parent level; remove parent")
+        return None, "spatial", None
+    if isinstance(value, str) and value:
+        return value, "column", None
+    if isinstance(value, dict) and set(value) <= {"code", "name"} and isinstance(value.get("code"), str) \
+            and value["code"].strip() and isinstance(value.get("name", ""), str):
+        code = value["code"].strip()
+        return None, "constant", (code, str(value.get("name") or code))
+    problem(f"{key}.parent", value, 'give the column holding each grid\'s parent code, "spatial" (the upper grid it '
+            'overlaps most), or one parent for all, e.g. parent = { code = "NYC", name = "纽约市" }')
+    return None, None, None
+
+
+def _area(value: object, problem: Any) -> tuple[str, str]:
+    """[grids] area = { code, name }: the grid of the whole area that stands for a level no file gives."""
+    if isinstance(value, dict) and set(value) <= {"code", "name"} and all(isinstance(v, str) and v.strip()
+                                                                          for v in value.values()):
+        return value.get("code", DEFAULT_AREA[0]).strip(), value.get("name", DEFAULT_AREA[1]).strip()
+    problem("grids.area", value, 'give the code and name of the whole area, e.g. area = { code = "ALL", name = "全市" }')
+    return DEFAULT_AREA
 
 
 def _load_categories(path: Path, problem: Any) -> dict[str, dict[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from etl.config import GridSource
+from etl.config import DEFAULT_AREA, GridSource
 from etl.coords import crs_problem, to_wgs84
 from etl.readers import has_geometry, no_geometry_message, read_geo_frame
 from store.errors import ConfigError, Problem, UserError
@@ -38,18 +39,23 @@ def read_grid_level(source: GridSource, report: GridReport) -> gpd.GeoDataFrame:
     """Read one level's file into grid_code, name, parent_code, population, geometry (EPSG:4326)."""
     gdf = _read_decoded(source, report)
     wanted = (source.code, source.name, source.parent, source.grandparent, source.population)
+    wanted = tuple(dict.fromkeys(wanted))
     missing = [c for c in wanted if c and c not in gdf.columns]
     if missing:
         raise UserError(
             f"{source.path}: column(s) {', '.join(missing)} not found; the file has {', '.join(map(str, gdf.columns[:-1]))}. "
             f"Fix grids.{source.level} in minqing.toml"
         )
+    code = _folder(source)
+    parent: object = gdf[source.parent].map(code) if source.parent else None
+    if source.parent_constant is not None:
+        parent = source.parent_constant[0]
     out = gpd.GeoDataFrame(
         {
-            "grid_code": gdf[source.code].map(_code_text),
+            "grid_code": gdf[source.code].map(code),
             "name": gdf[source.name].astype(str).str.strip(),
-            "parent_code": gdf[source.parent].map(_code_text) if source.parent else None,
-            "grandparent_code": gdf[source.grandparent].map(_code_text) if source.grandparent else None,
+            "parent_code": parent,
+            "grandparent_code": gdf[source.grandparent].map(code) if source.grandparent else None,
             "population": pd.to_numeric(gdf[source.population], errors="coerce").astype("Int64")
             if source.population else pd.array([pd.NA] * len(gdf), dtype="Int64"),
         },
@@ -57,21 +63,92 @@ def read_grid_level(source: GridSource, report: GridReport) -> gpd.GeoDataFrame:
         crs="EPSG:4326",
     )
     _repair(out, source, report)
+    if source.repeated == "union" and out["grid_code"].duplicated().any():
+        out = _union_repeated(out, source, report)
     return out
 
 
-def load_grids(con: duckdb.DuckDBPyConnection, sources: dict[str, GridSource]) -> GridReport:
-    """Read, validate and store all levels in one transaction; an unchanged grid set is left as it is."""
+def _union_repeated(grids: gpd.GeoDataFrame, source: GridSource, report: GridReport) -> gpd.GeoDataFrame:
+    """Rows sharing a code become one grid: the union of their polygons, the first row's name and parent, the sum
+    of their populations (repeated = "union")."""
+    counts = grids["grid_code"].value_counts()
+    repeated = counts[counts > 1]
+    first = grids.drop_duplicates("grid_code").set_index("grid_code")
+    geometry = grids.groupby("grid_code", sort=False).geometry.agg(lambda g: shapely.union_all(g.values))
+    population = grids.groupby("grid_code", sort=False)["population"].sum(min_count=1)
+    out = gpd.GeoDataFrame({"grid_code": first.index, "name": first["name"].to_numpy(),
+                            "parent_code": first["parent_code"].to_numpy(),
+                            "grandparent_code": first["grandparent_code"].to_numpy(),
+                            "population": population.reindex(first.index).astype("Int64").to_numpy()},
+                           geometry=geometry.reindex(first.index).to_numpy(), crs="EPSG:4326")
+    sample = ", ".join(f"{c} ({n} rows)" for c, n in repeated.head(5).items())
+    report.notes.append(f"{source.path.name}: {len(repeated)} code(s) repeat and were unioned into one grid each "
+                        f"(grids.{source.level}.repeated = \"union\"): {sample}")
+    return out
+
+
+def spatial_parents(levels: dict[str, gpd.GeoDataFrame], sources: dict[str, GridSource], report: GridReport) -> None:
+    """parent = "spatial": each grid's parent is the grid of the level above it overlaps most (by area); the
+    overlap shares go to the report, and a grid overlapping none is an error naming it."""
+    for child_level, parent_level in (("medium", "large"), ("small", "medium")):
+        source = sources.get(child_level)
+        if source is None or source.parent_rule != "spatial":
+            continue
+        if parent_level not in levels:
+            raise UserError(f"grids.{child_level}.parent = \"spatial\" needs the {parent_level} grids' file: give "
+                            f"[grids.{parent_level}], or a parent column or constant parent instead")
+        parents, shares = largest_overlap(levels[child_level], levels[parent_level])
+        orphans = parents.isna()
+        if orphans.any():
+            codes = ", ".join(levels[child_level].loc[orphans, "grid_code"].astype(str).head(5))
+            raise UserError(f"{source.path}: {int(orphans.sum())} {child_level} grid(s) overlap no {parent_level} grid "
+                            f"({codes}); check both files are of the same place and coordinate system")
+        levels[child_level]["parent_code"] = parents
+        weak = shares < 0.5
+        report.notes.append(
+            f"grids.{child_level}.parent = spatial: {len(parents)} {child_level} grids given the {parent_level} grid "
+            f"they overlap most; share of their area inside it: median {shares.median():.1%}, lowest "
+            f"{shares.min():.1%} ({levels[child_level].loc[shares.idxmin(), 'grid_code']})"
+            + (f"; {int(weak.sum())} lie mostly outside their parent" if weak.any() else ""))
+
+
+def largest_overlap(children: gpd.GeoDataFrame, parents: gpd.GeoDataFrame) -> tuple[pd.Series, pd.Series]:
+    """For each child polygon, the code of the parent polygon with the largest shared area, and the share of the
+    child's area it covers (equal-area metres); NA and 0 for a child that overlaps no parent."""
+    child = gpd.GeoSeries(children.geometry.values, crs="EPSG:4326").to_crs(EQUAL_AREA_CRS).values
+    parent = gpd.GeoSeries(parents.geometry.values, crs="EPSG:4326").to_crs(EQUAL_AREA_CRS).values
+    tree = shapely.STRtree(np.asarray(parent))
+    child_index, parent_index = tree.query(np.asarray(child), predicate="intersects")
+    areas = shapely.area(shapely.intersection(np.asarray(child)[child_index], np.asarray(parent)[parent_index]))
+    pairs = pd.DataFrame({"child": child_index, "parent": parent_index, "area": areas})
+    best = pairs.sort_values("area", ascending=False, kind="stable").drop_duplicates("child").set_index("child")
+    codes = parents["grid_code"].to_numpy()
+    parent_code = pd.Series(pd.NA, index=children.index, dtype=object)
+    share = pd.Series(0.0, index=children.index)
+    hit = best.index.to_numpy()
+    own_area = shapely.area(np.asarray(child))
+    parent_code.iloc[hit] = codes[best["parent"].to_numpy()]
+    share.iloc[hit] = best["area"].to_numpy() / np.where(own_area[hit] > 0, own_area[hit], 1)
+    parent_code[share <= 0] = pd.NA
+    return parent_code, share
+
+
+def load_grids(con: duckdb.DuckDBPyConnection, sources: dict[str, GridSource], *,
+               area: tuple[str, str] = DEFAULT_AREA) -> GridReport:
+    """Read, validate and store all levels in one transaction; an unchanged grid set is left as it is.
+    Levels no file gives are built from the level below: dissolved by its parent codes, or, when it has none,
+    one grid of the whole `area` (code, name)."""
     report = GridReport()
     check_systems(sources)
     levels = {level: read_grid_level(src, report) for level, src in sources.items()}
+    spatial_parents(levels, sources, report)
     if "small" in levels and "medium" not in levels:
-        levels["medium"] = dissolve_parents(levels["small"], "medium", report)
+        levels["medium"] = build_upper_level(levels["small"], "medium", sources["small"], report, area, top=False)
         if sources["small"].grandparent and "large" not in levels:
             large_of = _parent_of_parent(levels["small"], sources["small"])
             levels["medium"]["parent_code"] = levels["medium"]["grid_code"].map(large_of)
     if "medium" in levels and "large" not in levels:
-        levels["large"] = dissolve_parents(levels["medium"], "large", report)
+        levels["large"] = build_upper_level(levels["medium"], "large", sources.get("medium"), report, area, top=True)
     _validate_hierarchy(levels, sources)
     frame = pd.concat(
         [g.assign(level=level) for level, g in levels.items()], ignore_index=True
@@ -114,6 +191,25 @@ def load_grids(con: duckdb.DuckDBPyConnection, sources: dict[str, GridSource]) -
         con.unregister("incoming_grids")
         con.execute("INSERT OR REPLACE INTO meta VALUES ('grid_digest', ?)", [digest])
     return report
+
+
+def build_upper_level(children: gpd.GeoDataFrame, level: str, source: GridSource | None, report: GridReport,
+                      area: tuple[str, str], *, top: bool) -> gpd.GeoDataFrame:
+    """A level no file gives: the children dissolved by their parent codes (a constant parent names its grid), or,
+    when the children name no parent at all, one grid of the whole area (its code suffixed below the top level)."""
+    declared = source is not None and source.parent_rule is not None
+    if children["parent_code"].isna().all() and not declared:
+        code = area[0] if top else f"{area[0]}-{level}"
+        children["parent_code"] = code
+        report.notes.append(f"{level} grids: no file and no parent codes below, so one {level} grid covers the whole "
+                            f"area ({code} {area[1]})")
+        built = dissolve_parents(children, level, report)
+        built["name"] = area[1]
+        return built
+    built = dissolve_parents(children, level, report)
+    if source is not None and source.parent_constant is not None:
+        built["name"] = source.parent_constant[1]
+    return built
 
 
 def dissolve_parents(children: gpd.GeoDataFrame, level: str, report: GridReport) -> gpd.GeoDataFrame:
@@ -201,9 +297,10 @@ def _repair(gdf: gpd.GeoDataFrame, source: GridSource, report: GridReport) -> No
     if blank.any():  # before the repeat check: two blank codes are missing codes, not a repeated one
         raise UserError(f"{source.path}: {int(blank.sum())} grid(s) have no code in column '{source.code}'; fill them in")
     repeated = gdf["grid_code"].duplicated(keep=False)
-    if repeated.any():
+    if repeated.any() and source.repeated != "union":
         codes = ", ".join(sorted(set(gdf.loc[repeated, "grid_code"]))[:5])
-        raise UserError(f"{source.path}: grid codes repeat ({codes}); each {source.level} grid needs its own code")
+        raise UserError(f"{source.path}: grid codes repeat ({codes}); each {source.level} grid needs its own code, "
+                        f"or set grids.{source.level}.repeated = \"union\" when the rows are parts of one grid")
 
 
 def _validate_hierarchy(levels: dict[str, gpd.GeoDataFrame], sources: dict[str, GridSource]) -> None:
@@ -230,7 +327,21 @@ def _polygonal(geometry: shapely.Geometry) -> shapely.Geometry:
     return shapely.union_all(parts) if parts else geometry
 
 
-def _code_text(value: object) -> str | None:
+def _folder(source: GridSource):
+    """The code reader of a level: text as written, or all-digit codes without leading zeros ("drop")."""
+    if source.leading_zeros != "drop":
+        return code_text
+    return lambda value: fold_leading_zeros(code_text(value))
+
+
+def fold_leading_zeros(code: str | None) -> str | None:
+    """An all-digit code without its leading zeros ("0111" -> "111", "000" -> "0"); other codes unchanged."""
+    if code is None or not code.isdigit():
+        return code
+    return re.sub(r"^0+(?=\d)", "", code)
+
+
+def code_text(value: object) -> str | None:
     """Grid codes are text: keep leading zeros, drop a float's '.0', never store them as numbers."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None

@@ -17,21 +17,22 @@ from etl.beats import BeatCounts, assign_beats
 from etl.config import DepartmentSource, ProjectConfig
 from store.errors import UserError
 from etl.grids import GridReport, load_grids
+from etl.h3cells import fill_missing_cells, h3_cells
 from etl.mapping import Mapping
 from etl.merge import MergeCounts, Target, merge_rows
 from etl.normalize import EVENT_COLUMNS, PERSON_COLUMNS, normalise
 from store.publish import publishing
 from etl.readers import RawTable, format_of, read_raw
-from store.rollups import refresh_rollups
+from store.rollups import record_changes, refresh_rollups, track_changes
 from etl.roster import ROSTER_COLUMNS, ROSTER_GRID_COLUMNS, normalise_roster
-from store.schema import connect
+from store.schema import BULK_KEYS, FINISH_MEMORY_LIMIT, connect, drop_primary_key, restore_primary_keys
 from store.transaction import transaction
 from etl.visits import VISIT_COLUMNS, normalise_visits
 
 # Where each kind of source is merged (etl/merge.py); the names are constants, never input.
 TARGETS: dict[str, Target] = {
     "events": Target("events", "event_id", EVENT_COLUMNS, child="persons",
-                     child_columns=PERSON_COLUMNS),
+                     child_columns=PERSON_COLUMNS, rollups=True, derived=("h3_cell",)),
     "roster": Target("roster", "worker_id", ROSTER_COLUMNS, versioned=False, child="roster_grids",
                      child_columns=ROSTER_GRID_COLUMNS),
     "visits": Target("visits", "visit_id", VISIT_COLUMNS, reset_on_update=("beat_km", "off_beat")),
@@ -93,7 +94,7 @@ class LoadReport:
 
 
 CHUNK_ROWS = 500_000  # rows normalised and merged at a time; bounds memory on multi-million-row files
-Progress = Callable[[int, int, str], None]  # (files done, files in all, what is loading now)
+Progress = Callable[[int, int, str], None]  # (bytes of the files loaded so far, bytes in all, what is loading now)
 
 
 def planned_files(config: ProjectConfig) -> list[tuple[DepartmentSource, Path]]:
@@ -119,23 +120,36 @@ def _load_into(working: Path, config: ProjectConfig, todo: list[tuple[Department
         store_categories(con, config.categories)
         store_departments(con, {s.mapping.department: s.mapping.name for s in config.departments})
         if progress:
-            progress(0, len(todo), "grids")
-        report.grids = load_grids(con, config.grids)
+            progress(0, 1, "网格 / grids")
+        track_changes(con)  # so the rollups' refresh at the end rebuilds only what this load changes
+        record_timezone(con, config.timezone)
+        report.grids = load_grids(con, config.grids, area=config.area)
+        for table in BULK_KEYS:  # a first load: the key is indexed once at the end (_finish), not row by row
+            if todo and not con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
+                drop_primary_key(con, table)
         index = GridIndex.from_db(con)
         roster_changed = False
-        for done, (source, path) in enumerate(todo):
-            if progress:
-                progress(done, len(todo), f"{source.mapping.department}: {path.name}")
+        sizes = [_size(path) for _, path in todo]
+        total, done = max(sum(sizes), 1), 0
+        for size, (source, path) in zip(sizes, todo):
+            what = f"{source.mapping.department}: {path.name}"
+
+            def advance(fraction: float, start: int = done, size: int = size, what: str = what) -> None:
+                if progress:
+                    progress(start + int(size * fraction), total, what)
+
+            advance(0.0)
             try:
-                result = load_file(con, source, path, config=config, grids=index)
+                result = load_file(con, source, path, config=config, grids=index, on_chunk=advance)
             except UserError as exc:  # this file's transaction rolled back; the other files still load
                 result = FileResult(dept=source.mapping.department, path=path, error=str(exc))
             report.files.append(result)
+            done += size
             roster_changed |= source.mapping.kind == "roster" and (result.loaded + result.updated) > 0
         if roster_changed:  # every check-in's beat is measured against the roster as it is now
             assign_beats(con, visit_thresholds(config))
         if progress:
-            progress(len(todo), len(todo), "done")
+            progress(total, total, "索引与汇总 / keys and rollups")
     except UserError:
         _finish(con)  # the files loaded before the mistake are published: their rollups must match
         raise
@@ -151,8 +165,12 @@ def visit_thresholds(config: ProjectConfig) -> dict[str, float]:
 
 
 def _finish(con: duckdb.DuckDBPyConnection) -> None:
-    """Refresh the pre-aggregates for layers/ (skipped when nothing changed), checkpoint and close."""
+    """Index the keys a first load left unindexed, refresh the pre-aggregates for layers/ (skipped when nothing
+    changed), checkpoint and close."""
     try:
+        con.execute(f"SET memory_limit = '{FINISH_MEMORY_LIMIT}'")
+        restore_primary_keys(con)
+        fill_missing_cells(con)  # rows of a store from before events.h3_cell
         refresh_rollups(con)
         con.execute("CHECKPOINT")
     finally:
@@ -168,14 +186,33 @@ def store_categories(con: duckdb.DuckDBPyConnection, categories: dict[str, dict[
             con.executemany("INSERT INTO categories VALUES (?, ?, ?, ?)", rows)
 
 
+def record_timezone(con: duckdb.DuckDBPyConnection, zone: str) -> None:
+    """Record the store's zone in meta ('timezone'): every stored time is naive local time in it. A store loaded
+    before in another zone is refused: its times would mix two zones."""
+    row = con.execute("SELECT value FROM meta WHERE key = 'timezone'").fetchone()
+    loaded = con.execute("SELECT count(*) FROM load_batches").fetchone()[0]
+    if row is not None and row[0] != zone and loaded:
+        raise UserError(f"minqing.toml: timezone = {zone!r}, but the store holds times in {row[0]!r}; set timezone "
+                        f"back to {row[0]!r}, or point database at a new file to load everything in {zone!r}")
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('timezone', ?)", [zone])
+
+
 def store_departments(con: duckdb.DuckDBPyConnection, names: dict[str, str]) -> None:
     """Record each configured department's Chinese name (departments seen before keep theirs)."""
     if names:
         con.executemany("INSERT OR REPLACE INTO departments VALUES (?, ?)", list(names.items()))
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # gone or unreadable: load_file says so
+        return 0
+
+
 def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Path, *,
-              config: ProjectConfig, grids: GridIndex) -> FileResult:
+              config: ProjectConfig, grids: GridIndex,
+              on_chunk: Callable[[float], None] | None = None) -> FileResult:
     """Load one file in one transaction; an identical file read before with the same mapping is skipped.
 
     The same bytes read before with another mapping are read again and replace what they gave: the same keys are
@@ -199,7 +236,7 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
         return result
     replaced = [int(row[0]) for row in earlier]  # batches of these bytes under other mappings
     table = read_raw(path, fmt=format_of(path, mapping.format), encoding=mapping.encoding,
-                     sheet=mapping.sheet, layer=mapping.layer)
+                     sheet=mapping.sheet, layer=mapping.layer, options=mapping.read)
     result.rows_in = table.rows
     result.notes = list(table.notes)
     reasons: dict[str, int] = {}
@@ -221,6 +258,9 @@ def load_file(con: duckdb.DuckDBPyConnection, source: DepartmentSource, path: Pa
             result.rejected += len(rejects)
             for reason, count in rejects["reason"].value_counts().items():
                 reasons[reason] = reasons.get(reason, 0) + int(count)
+            if on_chunk and result.rows_in:  # the share of the file's rows done so far
+                on_chunk(min(1.0, (result.loaded + result.updated + result.duplicate + result.rejected)
+                             / result.rows_in))
         if replaced:
             result.removed = _remove_unproduced(con, TARGETS[mapping.kind], replaced, mapping)
             if result.removed:
@@ -259,6 +299,7 @@ def _load_chunk(con: duckdb.DuckDBPyConnection, raw: pd.DataFrame, table: RawTab
     else:
         normalised = normalise(raw, table, mapping, path=path, categories=config.categories, grids=grids)
         rows = normalised.events
+        rows["h3_cell"] = h3_cells(rows["lon"].to_numpy(dtype=float), rows["lat"].to_numpy(dtype=float))
         counts = merge_rows(con, target, rows, batch_id, grids.version, children=normalised.persons)
         rejects = normalised.rejects
         result.notes += [n for n in normalised.notes if n not in result.notes]
@@ -288,6 +329,9 @@ def _remove_unproduced(con: duckdb.DuckDBPyConnection, target: Target, replaced:
     try:
         count = int(con.execute(f"SELECT count(*) FROM ({stale})", [mapping.department, replaced]).fetchone()[0])
         if count:
+            if target.rollups:
+                record_changes(con, f"SELECT * FROM {target.table} WHERE {target.key} IN ({stale})",
+                               [mapping.department, replaced])
             if target.child:
                 con.execute(f"DELETE FROM {target.child} WHERE {target.key} IN ({stale})",
                             [mapping.department, replaced])

@@ -8,11 +8,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from etl.coords import crs_problem
+from etl.readoptions import READ_KEYS, ReadOptions, parse_read_options
 from store.errors import ConfigError, Problem, read_toml
 from store.schema import STATUSES
 
 FORMATS: tuple[str, ...] = ("csv", "tsv", "xlsx", "json", "jsonl", "geojson", "gpkg", "shp")
-ENCODINGS: tuple[str, ...] = ("auto", "utf-8", "utf-8-sig", "gbk", "gb18030")
+ENCODINGS: tuple[str, ...] = ("auto", "utf-8", "utf-8-sig", "gbk", "gb18030", "cp1252", "latin-1")
 COORDINATE_SYSTEMS: tuple[str, ...] = ("wgs84", "cgcs2000", "gcj02", "bd09")
 CANONICAL_FIELDS: tuple[str, ...] = (
     "source_id",
@@ -25,6 +26,7 @@ CANONICAL_FIELDS: tuple[str, ...] = (
     "lon",
     "lat",
     "grid_code",
+    "grid_name",
     "address",
     "description",
 )
@@ -36,7 +38,7 @@ ROSTER_FIELDS: tuple[str, ...] = ("worker_id", "name", "phone", "role", "grid_co
 ROSTER_REQUIRED: tuple[str, ...] = ("worker_id", "role", "grid_code")
 ROSTER_ROLES: tuple[str, ...] = ("grid_leader", "grid_worker", "household_head")  # 网格长, 网格员, 联户长
 VISIT_FIELDS: tuple[str, ...] = ("source_id", "worker_id", "visited_at", "visit_type", "event_ref", "lon", "lat",
-                                 "grid_code", "address", "description")
+                                 "grid_code", "grid_name", "address", "description")
 VISIT_REQUIRED: tuple[str, ...] = ("source_id", "worker_id", "visited_at", "visit_type")
 VISIT_TYPES: tuple[str, ...] = ("household", "patrol", "follow_up")  # 入户走访, 日常巡查, 事件跟进
 DEFAULT_OFF_BEAT_KM = 1.0  # a check-in farther than this from all of its worker's grids is flagged
@@ -46,6 +48,9 @@ KIND_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # kind -> (
     "visits": (VISIT_FIELDS, VISIT_REQUIRED),
 }
 ROW_NUMBER_ID = "@row"  # fields.source_id = "@row": a file with no id column; the row number is the id
+DUPLICATES: tuple[str, ...] = ("keep", "drop")  # rows identical to an earlier row of the file: kept apart, or dropped
+LEADING_ZEROS: tuple[str, ...] = ("keep", "drop")  # grid codes as written, or numbers without leading zeros
+GRID_LEVELS: tuple[str, ...] = ("small", "medium", "large")
 TIME_FIELDS: tuple[str, ...] = ("reported_at", "dispatched_at", "closed_at", "due_at")
 # Every field read as a time (all kinds): one column, or two (the date and the time of day, joined with a space).
 TIMED_FIELDS: tuple[str, ...] = (*TIME_FIELDS, "visited_at", "start_date", "end_date")
@@ -55,15 +60,17 @@ DEFAULT_PLACEHOLDERS: tuple[tuple[float, float], ...] = ((0.0, 0.0),)
 # persons table, never in events.
 PERSON_FIELDS: tuple[str, ...] = ("name", "phone", "id_number")
 # The keys a mapping may hold, at the top and in each table; anything else is reported (a typo is never ignored).
-TOP_KEYS: tuple[str, ...] = ("kind", "department", "name", "read", "fields", "time", "coordinates", "category",
-                             "status", "grid_code", "due", "link", "persons", "roster", "role", "visits", "visit_type")
+TOP_KEYS: tuple[str, ...] = ("kind", "department", "name", "duplicates", "read", "fields", "time", "coordinates",
+                             "category", "status", "grid_code", "grid_name", "due", "link", "persons", "roster", "role",
+                             "visits", "visit_type")
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
-    "read": ("format", "encoding", "sheet", "layer"),
+    "read": READ_KEYS,
     "time": ("formats", "timezone"),
     "coordinates": ("system", "from_geometry", "placeholders"),
     "category": ("map", "default", "disputes"),
     "status": ("map", "default"),
-    "grid_code": ("map",),
+    "grid_code": ("map", "leading_zeros"),
+    "grid_name": ("aliases", "level"),
     "due": ("default", "rules"),
     "link": ("id_field", "dept", "dept_field", "dept_map"),
     "roster": ("separator",),
@@ -146,6 +153,14 @@ class Mapping:
     event_dept: str | None = None  # visits: the department whose source ids event_ref holds (None: full event ids)
     off_beat_km: float = DEFAULT_OFF_BEAT_KM
     placeholders: tuple[tuple[float, float], ...] = DEFAULT_PLACEHOLDERS  # x/y treated as "no coordinates"
+    read: ReadOptions = ReadOptions()  # [read]: delimiter, decimal mark, quote, header row, null values
+    missing: dict[str, frozenset[str]] = field(default_factory=dict)  # canonical field -> texts meaning "no value"
+    id_hash: bool = False  # source_id = { hash = [...] }: the id is a hash of those columns' values
+    duplicates: str = "keep"  # rows identical to an earlier row of the file: "keep" (own ids) or "drop" (duplicates)
+    grid_code_leading_zeros: str = "keep"  # "drop": "0111" is matched as "111"
+    grid_name_aliases: dict[str, str] = field(default_factory=dict)  # source text -> grid name or code
+    grid_name_level: str | None = None  # the level grid_name names (None: the smallest level with that name)
+    store_timezone: str | None = None  # the store's zone (minqing.toml `timezone`): times are converted to it
 
     def column(self, canonical: str) -> list[str]:
         """Source columns of a canonical field ([] when the mapping does not map it)."""
@@ -186,7 +201,7 @@ def parse_mapping(
         wrong.append(f"fields = {raw['fields']!r} (write a [fields] table: canonical_field = \"source column\")")
         raw["fields"] = {}
     for table, key in (("category", "map"), ("status", "map"), ("grid_code", "map"), ("due", "rules"),
-                       ("link", "dept_map"), ("role", "map"), ("visit_type", "map")):
+                       ("link", "dept_map"), ("role", "map"), ("visit_type", "map"), ("grid_name", "aliases")):
         if not isinstance(raw[table].get(key, {}), dict):
             wrong.append(f"{table}.{key} = {raw[table][key]!r} (write a [{table}.{key}] table)")
             raw[table] = {k: v for k, v in raw[table].items() if k != key}
@@ -226,6 +241,8 @@ def parse_mapping(
         problem("read.encoding", encoding, f"use one of {', '.join(ENCODINGS)}")
 
     fields: dict[str, list[str]] = {}
+    missing: dict[str, frozenset[str]] = {}
+    id_hash = False
     for key, value in raw.get("fields", {}).items():
         if key in PERSON_FIELDS and key not in canonical:
             problem(f"fields.{key}", key, "personal data goes in a [[persons]] entry (role, name, phone, id_number), "
@@ -234,6 +251,13 @@ def parse_mapping(
         if key not in canonical:
             problem(f"fields.{key}", key, f"the canonical fields of a {kind} mapping are {', '.join(canonical)}")
             continue
+        if isinstance(value, dict):  # { column = "...", missing = [...] } or, for source_id, { hash = [...] }
+            value, texts, hashed = _field_table(key, value, problem)
+            if texts:
+                missing[key] = texts
+            id_hash |= hashed
+            if value is None:
+                continue
         columns = [value] if isinstance(value, str) else value
         if not isinstance(columns, list) or not columns or not all(isinstance(c, str) for c in columns):
             problem(f"fields.{key}", value, "give a source column name or a list of names")
@@ -261,15 +285,31 @@ def parse_mapping(
     has_point = ("lon" in fields and "lat" in fields) or from_geometry
     if ("lon" in fields) != ("lat" in fields):
         problem("fields.lon/lat", "", "map both lon and lat, or neither")
-    if kind != "roster" and not has_point and "grid_code" not in fields and "address" not in fields:
-        problem("fields", "", "map lon and lat, a grid_code, or set coordinates.from_geometry = true")
+    if kind != "roster" and not has_point and not {"grid_code", "grid_name", "address"} & set(fields):
+        problem("fields", "", "map lon and lat, a grid_code or grid_name, or set coordinates.from_geometry = true")
+    duplicates = raw.get("duplicates", "keep")
+    if duplicates not in DUPLICATES:
+        problem("duplicates", duplicates, 'use "keep" (rows identical to an earlier row of the file get their own '
+                'ids) or "drop" (they are counted as duplicates)')
+        duplicates = "keep"
+    read_options = parse_read_options(read, problem)
+    leading_zeros = raw["grid_code"].get("leading_zeros", "keep")
+    if leading_zeros not in LEADING_ZEROS:
+        problem("grid_code.leading_zeros", leading_zeros, 'use "keep" (codes as written) or "drop" ("0111" is '
+                'matched as "111"; set the same on the grids)')
+        leading_zeros = "keep"
+    grid_name_level = raw["grid_name"].get("level")
+    if grid_name_level is not None and grid_name_level not in GRID_LEVELS:
+        problem("grid_name.level", grid_name_level, f"use one of {', '.join(GRID_LEVELS)}, or leave it out to match "
+                "the smallest level with that name")
+        grid_name_level = None
 
     time = raw.get("time", {})
     time_formats = time.get("formats", ["iso"])
     if isinstance(time_formats, str):
         time_formats = [time_formats]
     timezone = time.get("timezone", "Asia/Shanghai")
-    if not _known_zone(timezone):
+    if not known_zone(timezone):
         problem("time.timezone", timezone, "use an IANA time zone such as 'Asia/Shanghai'")
         timezone = "Asia/Shanghai"
 
@@ -377,7 +417,41 @@ def parse_mapping(
         event_dept=event_dept,
         off_beat_km=float(off_beat_km),
         placeholders=placeholders,
+        read=read_options,
+        missing=missing,
+        id_hash=id_hash,
+        duplicates=duplicates,
+        grid_code_leading_zeros=leading_zeros,
+        grid_name_aliases={str(k): str(v) for k, v in raw["grid_name"].get("aliases", {}).items()},
+        grid_name_level=grid_name_level,
     )
+
+
+def _field_table(key: str, spec: dict[str, Any], problem: Any) -> tuple[Any, frozenset[str], bool]:
+    """A field given as a table: its column(s), the texts that mean "no value" there, and whether it is a hash id.
+    The column value is None when the table is wrong (already reported)."""
+    allowed = ("hash",) if key == "source_id" else ("column", "missing")
+    unknown = sorted(set(spec) - set(allowed))
+    texts = spec.get("missing", [])
+    if unknown:
+        fix = ('give the columns whose values identify a record, e.g. source_id = { hash = ["时间", "地点", "类别"] }'
+               if key == "source_id" else f'write {key} = {{ column = "<source column>", missing = ["-", "0"] }}')
+        problem(f"fields.{key}", ", ".join(unknown), f"unknown key(s); {fix}")
+        return None, frozenset(), False
+    if not isinstance(texts, list) or not all(isinstance(v, str) for v in texts):
+        problem(f"fields.{key}.missing", texts, 'give a list of texts that mean "no value" here, e.g. ["-", "0"]')
+        texts = []
+    if key == "source_id":
+        columns = spec.get("hash")
+        if not isinstance(columns, list) or not columns or not all(isinstance(c, str) for c in columns):
+            problem("fields.source_id.hash", columns, "give the list of columns whose values identify a record "
+                    "(time, place, category; not the status, so a changed status updates the record)")
+            return None, frozenset(), False
+        return columns, frozenset(), True
+    if "column" not in spec:
+        problem(f"fields.{key}.column", "", f"name the source column: {key} = {{ column = \"...\", missing = [...] }}")
+        return None, frozenset(texts), False
+    return spec["column"], frozenset(texts), False
 
 
 def _placeholders(value: Any, problem: Any) -> tuple[tuple[float, float], ...]:
@@ -395,7 +469,7 @@ def _placeholders(value: Any, problem: Any) -> tuple[tuple[float, float], ...]:
     return tuple(pairs)
 
 
-def _known_zone(name: object) -> bool:
+def known_zone(name: object) -> bool:
     """Whether `name` is a time zone zoneinfo knows."""
     if not isinstance(name, str) or not name.strip():
         return False

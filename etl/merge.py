@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from store.rollups import record_changes
+
 
 @dataclass(frozen=True)
 class Target:
@@ -20,6 +22,8 @@ class Target:
     reset_on_update: tuple[str, ...] = ()
     child: str | None = None  # table whose rows (keyed by `key`) are replaced by those of the latest record
     child_columns: tuple[str, ...] = ()
+    rollups: bool = False  # the rollups (store/rollups.py) are built from this table: record what a merge changes
+    derived: tuple[str, ...] = ()  # columns computed from the hashed ones (events.h3_cell): written, never hashed
 
 
 @dataclass
@@ -36,10 +40,11 @@ def _sql(target: Target) -> dict[str, str]:
     """The merge statements of a target; every name in them comes from the Target constants, never from input."""
     columns = ", ".join(target.columns)
     hashed = f"CAST(hash({columns}) AS VARCHAR)"  # DuckDB's hash(): stable within a DuckDB version
+    written = ", ".join((*target.columns, *target.derived))
     extra_names = "row_hash, grid_version, batch_id, updated_batch" if target.versioned else \
         "row_hash, batch_id, updated_batch"
     extra_values = "row_hash, ?, ?, NULL" if target.versioned else "row_hash, ?, NULL"
-    sets = [f"{c} = s.{c}" for c in target.columns if c != target.key]
+    sets = [f"{c} = s.{c}" for c in (*target.columns, *target.derived) if c != target.key]
     sets += [f"{c} = NULL" for c in target.reset_on_update]
     sets += ["row_hash = s.row_hash"] + (["grid_version = ?"] if target.versioned else []) + ["updated_batch = ?"]
     outside = "count(*) FILTER (WHERE version_rank = 1 AND s.outside_grid)" if "outside_grid" in target.columns \
@@ -63,9 +68,15 @@ def _sql(target: Target) -> dict[str, str]:
                 count(*) FILTER (WHERE version_rank = 1 AND e.row_hash = s.row_hash)  AS same_rows,
                 {outside}                                                             AS outside_rows
             FROM staged s LEFT JOIN {target.table} e USING ({target.key})""",
+        # What an insert or update changes, for the rollups: the rows written (every latest version; an unchanged
+        # one only costs its keys a needless rebuild) and the stored rows about to be replaced.
+        "written": "SELECT * FROM staged WHERE version_rank = 1",
+        "replaced": f"""
+            SELECT e.* FROM {target.table} e JOIN staged s USING ({target.key})
+            WHERE s.version_rank = 1 AND e.row_hash <> s.row_hash""",
         "insert": f"""
-            INSERT INTO {target.table} ({columns}, {extra_names})
-            SELECT {columns}, {extra_values} FROM staged s
+            INSERT INTO {target.table} ({written}, {extra_names})
+            SELECT {written}, {extra_values} FROM staged s
             WHERE version_rank = 1 AND NOT EXISTS (SELECT 1 FROM {target.table} e WHERE e.{target.key} = s.{target.key})""",
         "update": f"""
             UPDATE {target.table} SET {", ".join(sets)}
@@ -104,6 +115,10 @@ def merge_rows(con: duckdb.DuckDBPyConnection, target: Target, rows: pd.DataFram
         counts.updated = int(superseded) + int(changed)
         counts.loaded = int(new)
         counts.outside_grid = int(outside)
+        if target.rollups and (new or changed):  # the rows as they will be, and as they were
+            record_changes(con, sql["written"])
+            if changed:
+                record_changes(con, sql["replaced"])
         version = [grid_version] if target.versioned else []
         con.execute(sql["insert"], [*version, batch_id])
         if changed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import datetime as dt
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ import pandas as pd
 from etl.assign import GridIndex
 from etl.coords import to_wgs84
 from etl.duetime import due_times
+from etl.gridnames import GridNames
+from etl.grids import fold_leading_zeros
 from store.errors import UserError
 from etl.mapping import ROW_NUMBER_ID, TIME_FIELDS, Mapping
 from etl.persons import clean_id, clean_phone, is_valid_id
@@ -93,10 +96,11 @@ def normalise(raw: pd.DataFrame, table: RawTable, mapping: Mapping, *, path: Pat
     out.loc[out["status"] != "closed", "closed_at"] = pd.NaT
     missing_due = out["due_at"].isna()
     if missing_due.any():
-        computed = due_times(out["reported_at"], out["category"], mapping.due_rules, mapping.due_default)
+        computed = due_times(out["reported_at"], out["category"], mapping.due_rules, mapping.due_default,
+                             zone=mapping.store_timezone or mapping.timezone)
         out.loc[missing_due, "due_at"] = computed[missing_due]
 
-    notes = locate(out, raw, table, mapping, grids, rejects)
+    notes = locate(out, raw, table, mapping, grids, rejects) + duplicate_notes(raw, mapping)
     out["address"] = joined_text(raw, mapping.column("address")).replace("", None)
     out["description"] = joined_text(raw, mapping.column("description")).replace("", None)
     out["event_id"] = mapping.department + ":" + out["source_id"]
@@ -112,13 +116,48 @@ def normalise(raw: pd.DataFrame, table: RawTable, mapping: Mapping, *, path: Pat
 
 
 def source_ids(raw: pd.DataFrame, mapping: Mapping, rejects: Rejects, missing: str) -> pd.Series:
-    """The rows' source ids ("@row": the row number); rows without one are quarantined with reason `missing`."""
-    if mapping.column("source_id") == [ROW_NUMBER_ID]:
+    """The rows' source ids ("@row": the row number; { hash = [...] }: a hash of those columns' texts); rows without
+    one are quarantined with reason `missing`. duplicates = "drop" gives rows identical to an earlier row of the
+    file that row's id (the merge counts them as duplicates); "keep" numbers repeated hash ids (#2, #3...)."""
+    columns = mapping.column("source_id")
+    if columns == [ROW_NUMBER_ID]:
         ids = raw[ROW_COLUMN].astype(str)
+        if mapping.duplicates == "drop":
+            ids = raw[ROW_COLUMN].groupby(row_content(raw)).transform("first").astype(str)
+    elif mapping.id_hash:
+        parts = [text_of(raw[c]) for c in columns]
+        joined = parts[0].str.cat(parts[1:], sep="\x1f") if len(parts) > 1 else parts[0]
+        empty = pd.concat(parts, axis=1).eq("").all(axis=1)
+        ids = joined.map(lambda s: hashlib.sha256(s.encode("utf-8")).hexdigest()[:16]).where(~empty, "")
+        if mapping.duplicates == "keep":
+            occurrence = ids.groupby(ids).cumcount()
+            ids = ids.where((occurrence == 0) | empty, ids + "#" + (occurrence + 1).astype(str))
     else:
-        ids = joined_text(raw, mapping.column("source_id"))
-    rejects.add(ids == "", mapping.column("source_id")[0], ids, missing)
+        ids = joined_text(raw, columns)
+    rejects.add(ids == "", columns[0], ids, missing)
     return ids
+
+
+def row_content(raw: pd.DataFrame) -> pd.Series:
+    """A hash of each row's source values (every column but the reader's own), equal for identical rows."""
+    values = raw[[c for c in raw.columns if not str(c).startswith("__")]]
+    return pd.util.hash_pandas_object(values.astype(str), index=False)
+
+
+def duplicate_notes(raw: pd.DataFrame, mapping: Mapping) -> list[str]:
+    """The load report's note on rows identical to an earlier row of the file, and what duplicates = ... did."""
+    if raw.empty:
+        return []
+    repeats = int(row_content(raw).duplicated().sum())
+    if not repeats:
+        return []
+    if mapping.duplicates == "drop":
+        return [f"{repeats:,} row(s) identical to an earlier row of the file: counted as duplicates "
+                "(duplicates = \"drop\")"]
+    kept = "kept with their own ids" if mapping.column("source_id") == [ROW_NUMBER_ID] or mapping.id_hash else \
+        "counted as duplicates (same id, same content)"
+    return [f"{repeats:,} row(s) identical to an earlier row of the file: {kept} (duplicates = \"keep\"; set "
+            "duplicates = \"drop\" when a repeated row is the same record exported twice)"]
 
 
 def time_field(raw: pd.DataFrame, mapping: Mapping, name: str, rejects: Rejects, *, missing: str | None = None,
@@ -134,7 +173,7 @@ def time_field(raw: pd.DataFrame, mapping: Mapping, name: str, rejects: Rejects,
         field_name = "+".join(columns)
     else:
         values, formats, field_name = raw[columns[0]], mapping.time_formats, columns[0]
-    parsed = parse_times(values, formats, mapping.timezone)
+    parsed = to_store_zone(parse_times(values, formats, mapping.timezone), mapping)
     given = text_of(values) != ""
     if missing is not None:
         rejects.add(~given, field_name, values, missing)
@@ -142,6 +181,18 @@ def time_field(raw: pd.DataFrame, mapping: Mapping, name: str, rejects: Rejects,
                 f"{unreadable}; expected one of {mapping.time_formats} between 1990 and 2100"
                 + (" (the two columns joined with a space)" if len(columns) == 2 else ""))
     return parsed
+
+
+def to_store_zone(local: pd.Series, mapping: Mapping) -> pd.Series:
+    """Naive times in the mapping's zone as naive times in the store's (minqing.toml `timezone`). A wall time that
+    occurs twice (the hour a clock falls back) is taken as its first occurrence; one that never occurs (the hour a
+    clock springs forward) is moved forward by the gap."""
+    store = mapping.store_timezone
+    if store is None or store == mapping.timezone or local.isna().all():
+        return local
+    aware = local.dt.tz_localize(mapping.timezone, ambiguous=np.ones(len(local), dtype=bool),
+                                 nonexistent="shift_forward")
+    return aware.dt.tz_convert(store).dt.tz_localize(None).astype("datetime64[us]")
 
 
 def date_and_time(dates: pd.Series, times: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -165,7 +216,7 @@ def _time_part(values: pd.Series, fmt: str) -> tuple[pd.Series, pd.Series]:
 def checked_rows(raw: pd.DataFrame, mapping: Mapping, path: Path) -> tuple[pd.DataFrame, Rejects]:
     """The raw rows once the file is known to have the mapping's columns, and their rejects with the rows the
     reader could not parse already quarantined."""
-    raw = check_columns(raw, mapping, path)
+    raw = blank_missing(check_columns(raw, mapping, path), mapping)
     if mapping.from_geometry and X_COLUMN not in raw.columns and not mapping.column("lon") and len(raw):
         raise UserError(f"{path}: {mapping.path.name} sets coordinates.from_geometry = true, but the file has no geometry "
                         f"(columns: {', '.join(str(c) for c in raw.columns if not str(c).startswith('__'))}); "
@@ -175,6 +226,21 @@ def checked_rows(raw: pd.DataFrame, mapping: Mapping, path: Path) -> tuple[pd.Da
     if ERROR_COLUMN in raw.columns:
         rejects.add(raw[ERROR_COLUMN].notna(), "row", raw[ERROR_COLUMN], "the row cannot be parsed")
     return raw, rejects
+
+
+def blank_missing(raw: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
+    """The rows with each field's `missing` texts (e.g. "-", "0000-00-00") emptied in that field's columns; the
+    quarantine's raw copy keeps what the file said."""
+    if not mapping.missing:
+        return raw
+    raw = raw.copy()
+    for name, texts in mapping.missing.items():
+        for column in mapping.column(name):
+            if column in raw.columns:
+                hit = text_of(raw[column]).isin(texts)
+                if hit.any():
+                    raw[column] = raw[column].astype(object).where(~hit, None)
+    return raw
 
 
 def reject_frame(raw: pd.DataFrame, rejects: Rejects, personal: set[str]) -> pd.DataFrame:
@@ -255,6 +321,8 @@ def locate(out: pd.DataFrame, raw: pd.DataFrame, table: RawTable, mapping: Mappi
         for column, target in ((lon_col, "x"), (lat_col, "y")):
             values = raw[column]
             text = text_of(values)
+            if mapping.read.decimal == ",":  # 22,95 -> 22.95 (a file split by ";" or tabs)
+                text = text.str.replace(",", ".", regex=False)
             numbers = pd.to_numeric(text.where(text != "", None), errors="coerce")
             given = text != ""
             rejects.add(given & numbers.isna(), column, values, "coordinate is not a number")
@@ -299,6 +367,8 @@ def locate(out: pd.DataFrame, raw: pd.DataFrame, table: RawTable, mapping: Mappi
         codes = joined_text(raw, code_columns)
         if mapping.grid_code_map:
             codes = lookup(codes, mapping.grid_code_map).fillna(codes)
+        if mapping.grid_code_leading_zeros == "drop":
+            codes = codes.map(fold_leading_zeros)
         use_code = ~pd.Series(has_point, index=raw.index) & (codes != "")
         known = grids.is_small(codes)
         rejects.add(use_code & ~known, code_columns[0], codes,
@@ -307,6 +377,7 @@ def locate(out: pd.DataFrame, raw: pd.DataFrame, table: RawTable, mapping: Mappi
         small[take] = codes[take]
         location_from[take] = "grid_code"
     medium, large = grids.hierarchy(small)
+    unnamed = by_grid_name(raw, mapping, grids, small, medium, large, location_from)
     address_columns = mapping.column("address")
     if address_columns:
         addresses = joined_text(raw, address_columns)
@@ -317,12 +388,50 @@ def locate(out: pd.DataFrame, raw: pd.DataFrame, table: RawTable, mapping: Mappi
         large[hit] = medium[hit].map(grids.parent)
         location_from[hit] = "address"
     withheld = pd.Series(placeholder, index=raw.index)
+    if unnamed is not None:
+        texts, why = unnamed
+        rejects.add((location_from == "none") & why.notna(), mapping.column("grid_name")[0], texts,
+                    "grid name matches no grid (after folding case, accents, punctuation and spaces), or several; "
+                    "add it to [grid_name.aliases] in the mapping")
     rejects.add((location_from == "none") & ~pd.Series(has_point, index=raw.index) & ~withheld, "location", None,
                 "no usable location: give coordinates, a small-grid code or an address naming the town and village")
     out["grid_small"], out["grid_medium"], out["grid_large"] = small, medium, large
     out["location_from"] = location_from
     out["outside_grid"] = outside
     return placeholder_notes(withheld & ~rejects.mask, location_from, mapping)
+
+
+def by_grid_name(raw: pd.DataFrame, mapping: Mapping, grids: GridIndex, small: pd.Series, medium: pd.Series,
+                 large: pd.Series, location_from: pd.Series) -> tuple[pd.Series, pd.Series] | None:
+    """Rows still without a location but with a grid name: placed in the grid of that name (small, else medium,
+    else large, or `[grid_name] level`), their upper grids filled in; returns the names and, for names that match
+    no grid, why (None when the mapping has no grid_name)."""
+    columns = mapping.column("grid_name")
+    if not columns:
+        return None
+    texts = joined_text(raw, columns)
+    todo = (location_from == "none") & (texts != "")
+    why = pd.Series(None, index=raw.index, dtype=object)
+    if not todo.any():
+        return texts, why
+    names = GridNames(grids.names, grids.level)
+    codes, reasons = names.resolve(texts[todo], mapping.grid_name_aliases, mapping.grid_name_level)
+    found = codes.dropna()
+    why[todo] = reasons
+    levels = found.map(grids.level)
+    for level, rows in found.groupby(levels).groups.items():
+        picked = found[rows]
+        if level == "small":
+            small[rows] = picked
+            medium[rows] = picked.map(grids.parent)
+            large[rows] = medium[rows].map(grids.parent)
+        elif level == "medium":
+            medium[rows] = picked
+            large[rows] = picked.map(grids.parent)
+        else:
+            large[rows] = picked
+    location_from[found.index] = "grid_name"
+    return texts, why
 
 
 def placeholder_notes(withheld: pd.Series, location_from: pd.Series, mapping: Mapping) -> list[str]:
@@ -333,7 +442,8 @@ def placeholder_notes(withheld: pd.Series, location_from: pd.Series, mapping: Ma
     values = ", ".join(f"{x:g}/{y:g}" for x, y in mapping.placeholders)
     how = location_from[withheld].value_counts()
     parts = [f"{int(how.get(k, 0)):,} located by {label}" for k, label in
-             (("grid_code", "their grid code"), ("address", "their address")) if how.get(k, 0)]
+             (("grid_code", "their grid code"), ("grid_name", "their grid name"), ("address", "their address"))
+             if how.get(k, 0)]
     if how.get("none", 0):
         parts.append(f"{int(how['none']):,} kept without a location (not counted outside the grids)")
     return [f"{count:,} rows had placeholder coordinates {values}: treated as missing ({'; '.join(parts)}); the "
@@ -370,7 +480,8 @@ def check_columns(raw: pd.DataFrame, mapping: Mapping, path: Path) -> pd.DataFra
         hint = ""
         if len(named) == 1:
             hint = next((f" The header is one column holding {word}: the file is split by {sep!r}, not by the "
-                         "delimiter its format declares (csv: comma, tsv: tab); set read.format or re-export it."
+                         f"delimiter its format declares (csv: comma, tsv: tab); set read.delimiter = {sep!r} in the "
+                         "mapping (or set read.format), or re-export it."
                          for sep, word in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars"), (",", "commas"))
                          if sep in named[0]), "")
         raise UserError(
@@ -411,10 +522,13 @@ def joined_text(raw: pd.DataFrame, columns: list[str]) -> pd.Series:
 
 
 def _text(value: object) -> str:
-    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NaT:
         return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, float):  # value != value: NaN, as np.isnan says for a float, without its call cost
+        if value != value:
+            return ""
+        if value.is_integer():
+            return str(int(value))
     return str(value).strip(TRIMMED)
 
 

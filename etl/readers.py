@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pyarrow as pa
 
-from etl.encoding import decode_text, detect_encoding, looks_garbled
+from etl.encoding import decode_text, detect_encoding, plausible_encoding
+from etl.readoptions import ReadOptions, sniff_delimiter
 from store.errors import UserError
 
 X_COLUMN = "__x"  # point coordinates taken from a geometry column, in the file's own CRS
@@ -91,19 +92,21 @@ def format_of(path: Path, declared: str | None) -> str:
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
     suffix = suffixes[-1].lstrip(".") if suffixes else ""
-    aliases = {"ndjson": "jsonl", "txt": "csv", "xls": "xlsx"}
+    aliases = {"ndjson": "jsonl", "txt": "csv", "tab": "tsv", "xls": "xlsx"}
     return aliases.get(suffix, suffix)
 
 
 def read_raw(path: Path, *, fmt: str, encoding: str = "auto", sheet: str | None = None,
-             layer: str | None = None) -> RawTable:
-    """Read one department file; raise UserError naming the file and the fix when it cannot be read."""
+             layer: str | None = None, options: ReadOptions | None = None) -> RawTable:
+    """Read one department file; raise UserError naming the file and the fix when it cannot be read.
+    `options` (the mapping's [read] table) say how delimited text and sheets are laid out."""
+    options = options or ReadOptions()
     readers = {
-        "csv": lambda: _read_delimited(path, ",", encoding),
-        "tsv": lambda: _read_delimited(path, "\t", encoding),
+        "csv": lambda: _read_delimited(path, _delimiter(path, fmt, options), encoding, options),
+        "tsv": lambda: _read_delimited(path, _delimiter(path, fmt, options), encoding, options),
         "jsonl": lambda: _read_json_lines(path),
         "json": lambda: _read_json(path),
-        "xlsx": lambda: _read_xlsx(path, sheet),
+        "xlsx": lambda: _read_xlsx(path, sheet, options.header_row),
         "geojson": lambda: _read_geo(path, layer, encoding),
         "gpkg": lambda: _read_geo(path, layer, encoding),
         "shp": lambda: _read_geo(path, layer, encoding),
@@ -115,7 +118,30 @@ def read_raw(path: Path, *, fmt: str, encoding: str = "auto", sheet: str | None 
     table = readers[fmt]()
     if table.table is not None and ROW_COLUMN not in table.table.columns:
         table.table.insert(0, ROW_COLUMN, range(1, len(table.table) + 1))
+    if options.null_values and table.table is not None:
+        table.table = _blank_nulls(table.table, options.null_values)
     return table
+
+
+def _delimiter(path: Path, fmt: str, options: ReadOptions) -> str | None:
+    """The declared delimiter, else the format's; None (sniff) for "auto" and for a .txt file, whose suffix says
+    nothing about it."""
+    plain = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+    if options.delimiter is None and Path(plain).suffix.lower() == ".txt":
+        return None
+    return options.delimiter_for(fmt)
+
+
+def _blank_nulls(frame: pd.DataFrame, nulls: tuple[str, ...]) -> pd.DataFrame:
+    """Cells whose trimmed text is one of `nulls` become empty (None); numbers and dates are left as they are."""
+    wanted = set(nulls)
+    for column in frame.columns:
+        if str(column).startswith("__") or frame[column].dtype != object:
+            continue
+        hit = frame[column].map(lambda v: isinstance(v, str) and v.strip() in wanted)
+        if hit.any():
+            frame.loc[hit, column] = None
+    return frame
 
 
 def _open_bytes(path: Path) -> bytes:
@@ -138,9 +164,16 @@ def _open_bytes(path: Path) -> bytes:
     return bytes(inflated)
 
 
-def _read_delimited(path: Path, sep: str, encoding: str) -> RawTable:
-    """CSV/TSV with pyarrow's multi-threaded parser, every column as text; ragged rows become row errors."""
+def open_bytes(path: Path) -> bytes:
+    """The bytes of a file, a .gz unwrapped (a damaged archive, or one that inflates like a bomb, refused)."""
+    return _open_bytes(path)
+
+
+def _read_delimited(path: Path, sep: str | None, encoding: str, options: ReadOptions = ReadOptions()) -> RawTable:
+    """CSV/TSV with pyarrow's multi-threaded parser, every column as text; ragged rows become row errors.
+    `sep` None: sniffed from the first lines; options give the quote, the header row and the null texts."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     data = _open_bytes(path)
@@ -152,11 +185,23 @@ def _read_delimited(path: Path, sep: str, encoding: str) -> RawTable:
         decode_text(head, "utf-8-sig", path)  # a clear message for a mislabelled file
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
-    first_line = _NEWLINE.split(data[:_CHECK_BYTES * 16], maxsplit=1)[0].decode("utf-8", errors="replace").strip()
+    notes: list[str] = []
+    if options.header_row > 1:
+        data = _skip_lines(data, options.header_row - 1, path)
+    head_lines = _NEWLINE.split(data[:_CHECK_BYTES], maxsplit=50)[:50]
+    first_line = head_lines[0].decode("utf-8", errors="replace").strip() if head_lines else ""
     if not first_line:
         raise UserError(f"{path}: the file is empty or starts with a blank line; export it again with a header row")
+    if sep is None:
+        sniffed = sniff_delimiter([line.decode("utf-8", errors="replace") for line in head_lines[:-1] or head_lines],
+                                  quote=options.quote)
+        sep = sniffed or ","
+        shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "bar"}[sep]
+        notes.append(f"{path.name}: delimiter sniffed as {shown} ({sep!r})" if sniffed else
+                     f"{path.name}: no delimiter splits the first lines evenly; read as comma-separated")
+    quote_kwargs = {"quotechar": options.quote} if options.quote else {"quoting": csv.QUOTE_NONE}
     try:
-        names = next(csv.reader([first_line], delimiter=sep))
+        names = next(csv.reader([first_line], delimiter=sep, **quote_kwargs))
     except (csv.Error, StopIteration) as exc:
         raise UserError(f"{path}: cannot read the header row ({exc}); export it again with one header line") from None
     names = [n.strip() or f"column_{i + 1}" for i, n in enumerate(names)]
@@ -173,19 +218,34 @@ def _read_delimited(path: Path, sep: str, encoding: str) -> RawTable:
         table = pacsv.read_csv(
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=16 << 20),
-            parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=on_invalid, newlines_in_values=True),
+            parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=on_invalid,
+                                             newlines_in_values=bool(options.quote),
+                                             quote_char=options.quote or False),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except pa.ArrowInvalid as exc:
         raise UserError(f"{path}: cannot split into columns ({exc}); check the delimiter and quoting") from None
-    if data.count(b'"') % 2:
+    if options.quote == '"' and data.count(b'"') % 2:
         _check_unclosed_quote(table, ragged, data, path)
+    if options.null_values:
+        nulls = pa.array(sorted(set(options.null_values)), pa.string())
+        table = pa.table({name: pc.if_else(pc.is_in(pc.utf8_trim(column, " \t"), value_set=nulls), "", column)
+                          for name, column in zip(table.column_names, table.columns)})
     numbers = np.arange(1, table.num_rows + 1)
     errors = None
     if ragged:
         numbers, errors = _ragged_rows(table.num_rows, ragged, data, len(names))
-    return RawTable(arrow=table, row_numbers=numbers, errors=errors, encoding=chosen)
+    return RawTable(arrow=table, row_numbers=numbers, errors=errors, encoding=chosen, notes=notes)
+
+
+def _skip_lines(data: bytes, count: int, path: Path) -> bytes:
+    """The bytes after the first `count` lines (titles above the header row)."""
+    parts = _NEWLINE.split(data, maxsplit=count)
+    if len(parts) <= count:
+        raise UserError(f"{path}: read.header_row is {count + 1} but the file has only {len(parts)} line(s); "
+                        "give the line the header is on")
+    return parts[count]
 
 
 def _check_unclosed_quote(table: "pa.Table", ragged: list[str], data: bytes, path: Path) -> None:
@@ -275,7 +335,7 @@ def _json_problem(exc: Exception) -> str:
     return str(exc).split(";")[0]
 
 
-def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
+def _read_xlsx(path: Path, sheet: str | None, header_row: int = 1) -> RawTable:
     import openpyxl
 
     content = io.BytesIO(_open_bytes(path))
@@ -290,11 +350,13 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
         rows = book[sheet] if sheet else book.worksheets[0]
         if hasattr(rows, "reset_dimensions"):
             rows.reset_dimensions()  # a declared size (up to XFD1048576) would be padded out cell by cell
-        header = list(next(rows.iter_rows(max_row=1, values_only=True), ()))
+        header = list(next(rows.iter_rows(min_row=header_row, max_row=header_row, values_only=True), ()))
         while header and (header[-1] is None or str(header[-1]).strip() == ""):
             header.pop()
         if not header:
-            raise UserError(f"{path}: the first row of the sheet is empty; put the header row in row 1")
+            raise UserError(f"{path}: row {header_row} of the sheet is empty; put the header row there, or set "
+                            "read.header_row to the row the header is on" if header_row > 1 else
+                            f"{path}: the first row of the sheet is empty; put the header row in row 1")
         if len(header) > _MAX_XLSX_COLUMNS:
             raise UserError(f"{path}: the header row reaches column {len(header):,}; a department export has at most "
                             f"{_MAX_XLSX_COLUMNS:,}. Delete the stray cells right of the data and save it again")
@@ -305,7 +367,7 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
         # Cells right of the header have no column name and are not read: a row is never wider than the header.
         data = []
         blank = None
-        for values in rows.iter_rows(min_row=2, max_col=len(names), values_only=True):
+        for values in rows.iter_rows(min_row=header_row + 1, max_col=len(names), values_only=True):
             if values is blank:
                 continue  # openpyxl hands out one shared tuple for every row the sheet skips (up to a million)
             if values.count(None) + values.count("") == len(values):
@@ -368,12 +430,56 @@ def read_geo_frame(path: Path, *, layer: str | None = None, encoding: str = "aut
         return checked(read("gb18030" if encoding == "gbk" else encoding)), None
     gdf = checked(read(None))
     attributes = gdf.drop(columns=gdf.geometry.name) if has_geometry(gdf) else gdf
-    sample = [str(c) for c in gdf.columns] + [str(v) for v in attributes.head(50).to_numpy().ravel()]
-    if not looks_garbled(sample):
+    texts = [str(c) for c in gdf.columns] + [v for v in attributes.head(200).to_numpy().ravel() if isinstance(v, str)]
+    codec, why = _undeclared_text_encoding(path, texts)
+    if codec is None:
         return gdf, None
-    note = (f"{path.name}: attributes looked garbled (GBK text without a .cpg file); read as GBK. "
-            "Set the encoding to \"gbk\" to make this explicit")
-    return checked(read("gb18030")), note
+    if codec == "gb18030":
+        note = (f"{path.name}: attributes looked garbled (GBK text without a .cpg file); read as GBK ({why}). "
+                "Set the encoding to \"gbk\" to make this explicit")
+    else:
+        note = (f"{path.name}: no .cpg file or code page; text read as {codec} ({why}). Set the encoding to "
+                f"\"{codec}\" to make this explicit")
+    return checked(read(codec)), note
+
+
+def _undeclared_text_encoding(path: Path, texts: list[str]) -> tuple[str | None, str]:
+    """The encoding to re-read a vector file's text with, and why; None when GDAL's reading stands: the file
+    declares its encoding (a .cpg, a DBF code page, GeoPackage's UTF-8), or its text is plain ASCII or valid."""
+    suffix = path.suffix.lower()
+    if suffix in (".shp", ".dbf"):
+        if _declared_code_page(path):
+            return None, "declared"
+        try:  # GDAL read undeclared DBF text as ISO-8859-1: encoding it back gives the file's bytes
+            raw = [t.encode("latin-1") for t in texts]
+        except UnicodeEncodeError:
+            return None, "GDAL decoded the text itself"
+        codec, why = plausible_encoding(raw)
+        if codec is None or codec == "utf-8" and all(r.isascii() for r in raw):
+            return None, why
+        return ("cp1252" if codec == "cp1252" else codec), why
+    if suffix in (".geojson", ".json"):
+        data = path.read_bytes()
+        try:
+            data.decode("utf-8")
+            return None, "valid UTF-8"
+        except UnicodeDecodeError:
+            codec, why = plausible_encoding([data[:1 << 20]])
+            return codec, why
+    return None, "the format's own encoding (UTF-8)"
+
+
+def _declared_code_page(path: Path) -> bool:
+    """Whether a Shapefile says its text encoding: a .cpg file beside it, or a language-driver byte in its .dbf."""
+    parts = {p.suffix.lower(): p for p in path.parent.glob(f"{glob_escape(path.stem)}.*")}
+    if ".cpg" in parts:
+        return True
+    dbf = parts.get(".dbf")
+    if dbf is None:
+        return False
+    with dbf.open("rb") as handle:
+        head = handle.read(32)
+    return len(head) > 29 and head[29] != 0
 
 
 def has_geometry(frame: "pd.DataFrame") -> bool:

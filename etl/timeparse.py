@@ -13,6 +13,10 @@ LATEST = pd.Timestamp("2100-01-01")
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 # Z, ±hh:mm, ±hhmm, or ±hh right after a time (a bare "-01" may be a day: 2024-03-01)
 _HAS_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2}|(?<=\d{2}:\d{2})[+-]\d{2})$")
+# The same test for ASCII text without the look-behind, so Arrow's regex engine runs it over a whole column
+# (ending in "hh:mm+hh" is what the look-behind asks for); text with other characters (full-width digits, which
+# Python's \d also takes) keeps the pattern above.
+_HAS_OFFSET_ASCII = r"(?:Z|[+-][0-9]{2}:?[0-9]{2}|[0-9]{2}:[0-9]{2}[+-][0-9]{2})$"
 
 
 def parse_times(values: pd.Series, formats: list[str], timezone: str) -> pd.Series:
@@ -50,16 +54,19 @@ def parse_times(values: pd.Series, formats: list[str], timezone: str) -> pd.Seri
 
 
 def _as_text(value: object) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None:
         return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, float):  # value != value: NaN, without np.isnan's call cost
+        if value != value:
+            return None
+        if value.is_integer():
+            return str(int(value))
     return str(value).strip()
 
 
 def _parse_iso(text: pd.Series, timezone: str) -> pd.Series:
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us]")
-    with_offset = text.str.contains(_HAS_OFFSET, na=False)
+    with_offset = _has_offset(text)
     if with_offset.any():
         aware = pd.to_datetime(text[with_offset], format="ISO8601", utc=True, errors="coerce")
         out[with_offset] = aware.dt.tz_convert(timezone).dt.tz_localize(None).astype("datetime64[us]")
@@ -67,6 +74,17 @@ def _parse_iso(text: pd.Series, timezone: str) -> pd.Series:
     if naive.any():
         out[naive] = _parse_plain_iso(text[naive], timezone)
     return out
+
+
+def _has_offset(text: pd.Series) -> pd.Series:
+    """Whether each text ends with a UTC offset (_HAS_OFFSET), vectorised for Arrow-backed text."""
+    if not isinstance(text.array, pd.arrays.ArrowStringArray):
+        return text.str.contains(_HAS_OFFSET, na=False)
+    ascii_text = text.str.isascii().fillna(True).astype(bool)
+    found = text.str.contains(_HAS_OFFSET_ASCII, regex=True, na=False).astype(bool)
+    if not ascii_text.all():
+        found[~ascii_text] = text[~ascii_text].str.contains(_HAS_OFFSET, na=False).astype(bool)
+    return found
 
 
 def _parse_plain_iso(text: pd.Series, timezone: str) -> pd.Series:

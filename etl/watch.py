@@ -10,6 +10,7 @@ from typing import Callable
 from etl.config import DepartmentSource, ProjectConfig
 from store.errors import UserError
 from etl.load import LoadReport, load_project
+from store.publish import prepare_working_copy
 
 Signature = tuple[int, int]  # size, mtime in ns
 
@@ -61,6 +62,7 @@ def watch(config: ProjectConfig, folder: Path, *, interval: float = 1.0,
     if not folder.is_dir():
         raise UserError(f"{folder}: no such folder to watch; create it or pass the inbox folder to --watch")
     inbox = Inbox(folder)
+    prepare_working_copy(config.database)  # the next file's load starts from a copy made while waiting
     while not should_stop():
         for path in inbox.ready():
             source = source_for(config, path)
@@ -77,5 +79,6 @@ def watch(config: ProjectConfig, folder: Path, *, interval: float = 1.0,
                         on_problem(result.path, result.error or "")
                     if not failed:
                         on_report(report)
+                prepare_working_copy(config.database)
             inbox.mark_loaded(path)
         time.sleep(interval)

@@ -118,16 +118,18 @@ class GridChoropleth(MacroElement):
                 }
                 return "<table class=\\"minqing-tip\\">" + rows + "</table>";
             }
-            var group = L.featureGroup();
+            var group = L.featureGroup(), byCode = {};
             topo.grids.forEach(function (polys, i) {
                 if (!polys.length) return;
                 var latlngs = polys.map(function (rings) { return rings.map(ring); });
                 var layer = L.polygon(latlngs.length === 1 ? latlngs[0] : latlngs, style(i));
+                byCode[d.codes[i]] = layer;
                 layer.bindTooltip(function () { return tip(i); }, {sticky: true});
                 layer.on("mouseover", function () { this.setStyle(d.highlight); this.bringToFront(); });
                 layer.on("mouseout", function () { this.setStyle(style(i)); });
                 group.addLayer(layer);
             });
+            window.minqingGridLayers = byCode;  // the grids by code, for the command center's pulse
             return group;
         })({{ this.prepared.topology_json }}, {{ this.payload_json }}).addTo({{ this._parent.get_name() }});
         {% endmacro %}

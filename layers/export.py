@@ -29,6 +29,7 @@ from layers.lookups import STATUS_NAMES
 
 __all__ = [
     "write_disputes_csv", "write_disputes_xlsx", "write_events_csv", "write_events_xlsx",
+    "write_supervision_csv", "write_supervision_xlsx",
     "write_review_csv", "write_review_xlsx", "LEVEL_SHEETS", "CITY_SHEET", "DISPUTE_HEADERS", "EVENT_HEADERS",
     "REVIEW_HEADERS", "dispute_headers", "write_audit_csv", "opened",
 ]
@@ -257,17 +258,43 @@ def write_events_xlsx(df: pd.DataFrame, path_or_buffer: Target, *, sheet: str = 
     return clean.notes() + _write_xlsx([(sheet, _events_display(df, clean))], path_or_buffer)
 
 
+def _table_csv(df: pd.DataFrame, headers: Mapping[str, str], path_or_buffer: Target) -> list[str]:
+    clean = CellCleaner()
+    _write_csv(_display(df, headers, clean), path_or_buffer)
+    return clean.notes()
+
+
+def _table_xlsx(df: pd.DataFrame, headers: Mapping[str, str], path_or_buffer: Target, sheet: str) -> list[str]:
+    clean = CellCleaner()
+    return clean.notes() + _write_xlsx([(sheet, _display(df, headers, clean))], path_or_buffer)
+
+
 def write_review_csv(df: pd.DataFrame, path_or_buffer: Target) -> list[str]:
     """A meeting report (layers.review.review_report) as UTF-8 CSV with a BOM."""
-    clean = CellCleaner()
-    _write_csv(_display(df, REVIEW_HEADERS, clean), path_or_buffer)
-    return clean.notes()
+    return _table_csv(df, REVIEW_HEADERS, path_or_buffer)
 
 
 def write_review_xlsx(df: pd.DataFrame, path_or_buffer: Target, *, sheet: str = "会商报表") -> list[str]:
     """A meeting report in one sheet (name it after the meeting: 日碰头 / 周会商 / 月调度)."""
-    clean = CellCleaner()
-    return clean.notes() + _write_xlsx([(sheet, _display(df, REVIEW_HEADERS, clean))], path_or_buffer)
+    return _table_xlsx(df, REVIEW_HEADERS, path_or_buffer, sheet)
+
+
+SUPERVISION_HEADERS: dict[str, str] = {
+    "event_id": "事件编号", "dept_name": "部门", "source_id": "部门记录编号", "category_name": "类别",
+    "place": "网格", "event_status": "事件状态", "status_label": "督办状态", "overdue": "督办超期",
+    "supervised_at": "督办时间", "supervised_by": "督办人", "supervise_note": "督办说明", "deadline": "督办期限",
+    "last_at": "最近操作时间", "last_by": "最近操作人", "last_action": "最近操作", "last_note": "最近说明",
+}
+
+
+def write_supervision_csv(df: pd.DataFrame, path_or_buffer: Target) -> list[str]:
+    """督办 items (layers.export_service's supervision rows) as UTF-8 CSV with a BOM."""
+    return _table_csv(df, SUPERVISION_HEADERS, path_or_buffer)
+
+
+def write_supervision_xlsx(df: pd.DataFrame, path_or_buffer: Target, *, sheet: str = "督办") -> list[str]:
+    """督办 items in one sheet."""
+    return _table_xlsx(df, SUPERVISION_HEADERS, path_or_buffer, sheet)
 
 
 def _audit_text(value: object) -> object:

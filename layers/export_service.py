@@ -20,15 +20,18 @@ from typing import Any, Callable, Mapping, Protocol
 import pandas as pd
 
 from layers.disputes import city_dispute_totals, dispute_statistics
+from layers.alerts import place_text
+from layers.event_detail import events_by_id
 from layers.export import (write_disputes_csv, write_disputes_xlsx, write_events_csv, write_events_xlsx,
-                           write_review_csv, write_review_xlsx)
+                           write_review_csv, write_review_xlsx, write_supervision_csv, write_supervision_xlsx)
+from layers.lookups import STATUS_NAMES
 from layers.review import REVIEW_PERIODS, review_report
 from layers.stats import data_clock, event_rows
 from layers.trends import data_years
 from store.errors import UserError
 from store.schema import LEVELS
 
-KINDS: tuple[str, ...] = ("disputes", "events", "review", "warnings", "hotspots", "emerging", "brief")
+KINDS: tuple[str, ...] = ("disputes", "events", "review", "supervision", "warnings", "hotspots", "emerging", "brief")
 FORMATS: tuple[str, ...] = ("csv", "xlsx")
 DOCUMENT_FORMATS: tuple[str, ...] = ("pdf", "docx")  # the briefing's
 DISPUTE_LEVELS: tuple[str, ...] = (*LEVELS, "all")
@@ -59,6 +62,9 @@ class ExportRequest:
         layout (rows | yearly: one row per grid, years as columns, 合计 row, title and definitions; as_of).
     events: start, end (the [start, end) window), where (layers.event_query.EventFilter), level, grid.
     review: period (day | week | month), as_of (None: the latest report).
+    supervision: items (access.actions.supervision_items: one row per 督办 event, read from the action log by the
+        caller), as_of; only the items whose event the requester's cursor sees are written (jurisdiction by the
+        event's current grid).
     warnings: level, as_of (None: the latest report), kinds, by (category | dept).
     hotspots: level, start, end, measure (rate | count). emerging: level, as_of, weeks, measure.
     brief (fmt pdf | docx): period (day | week | month), as_of, grid.
@@ -191,6 +197,41 @@ def _review(request: ExportRequest, query: Query) -> _Built:
     return _Built(rows=len(report), write=write, notes=notes, options=dict(period=period, as_of=as_of), sheet=sheet)
 
 
+SUPERVISION_STEPS = {"supervise": "督办", "feedback": "反馈", "confirm": "核查通过", "send_back": "退回"}
+
+
+def _supervision(request: ExportRequest, query: Query) -> _Built:
+    items = request.options.get("items")
+    as_of = request.options.get("as_of")
+    if not isinstance(items, pd.DataFrame) or as_of is None:
+        raise UserError("a supervision export needs the 督办 items and the moment (as_of)")
+    events = query(events_by_id, [str(i) for i in items["event_id"]], as_of=as_of) if len(items) else None
+    rows = supervision_rows(items, events)
+
+    def write(buffer: io.BytesIO) -> list[str]:
+        return (write_supervision_csv if request.fmt == "csv" else write_supervision_xlsx)(rows, buffer)
+
+    return _Built(rows=len(rows), write=write, options=dict(as_of=as_of, items=len(items)))
+
+
+def supervision_rows(items: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame:
+    """督办 items joined to the events the requester sees (an item of an unseen event is left out), in the items'
+    order, with the event's place, department, category and status (pure)."""
+    columns = ["event_id", "dept_name", "source_id", "category_name", "place", "event_status", "status_label",
+               "overdue", "supervised_at", "supervised_by", "supervise_note", "deadline", "last_at", "last_by",
+               "last_action", "last_note"]
+    if events is None or events.empty:
+        return pd.DataFrame(columns=columns)
+    seen = events.assign(
+        place=[place_text(r.grid_large_name, r.grid_medium_name, r.grid_small_name) for r in events.itertuples()],
+        event_status=events["status"].map(lambda s: STATUS_NAMES.get(s, s)),
+    )[["event_id", "dept_name", "source_id", "category_name", "place", "event_status"]]
+    out = items.merge(seen, on="event_id", how="inner")
+    out["overdue"] = out["overdue"].map({True: "是", False: "否"})
+    out["last_action"] = out["last_action"].map(lambda a: SUPERVISION_STEPS.get(a, a))
+    return out[columns]
+
+
 def _as_of(query: Query, as_of: Any) -> tuple[Any, tuple[str, ...]]:
     if as_of is not None:
         return as_of, ()
@@ -277,6 +318,6 @@ def _brief(request: ExportRequest, query: Query) -> _Built:
 
 
 _BUILDERS: dict[str, Callable[[ExportRequest, Query], _Built]] = {
-    "disputes": _disputes, "events": _events, "review": _review, "warnings": _warnings, "hotspots": _hotspots,
-    "emerging": _emerging, "brief": _brief,
+    "disputes": _disputes, "events": _events, "review": _review, "supervision": _supervision, "warnings": _warnings,
+    "hotspots": _hotspots, "emerging": _emerging, "brief": _brief,
 }

@@ -1,4 +1,5 @@
-"""Event heatmap from pre-binned weights: events → H3 cells (SQL + h3) → cell centres and counts → Leaflet.heat.
+"""Event heatmap from pre-binned weights: events → H3 cells (stored at load, counted in SQL) → cell centres and counts
+→ Leaflet.heat.
 
 The page carries one point per occupied H3 cell, never one per event, so its size depends on the area
 covered, not on the number of events; MAX_CELLS caps it (coarser cells above that). Leaflet.heat is
@@ -19,9 +20,10 @@ from folium.plugins import HeatMap
 from layers import markers_queries as q
 from layers.event_query import filter_params
 from layers.offline import LEAFLET_HEAT_JS_URL, Basemap, offline_map
+from store.schema import H3_RESOLUTION
 from store.timewindow import TimeLike
 
-DEFAULT_RESOLUTION = 8  # H3 cells of about 0.74 km² (edge ≈ 530 m): a street-block scale heat
+DEFAULT_RESOLUTION = H3_RESOLUTION  # H3 cells of about 0.74 km² (edge ≈ 530 m): a street-block scale heat
 MAX_CELLS = 12_000  # ≈ 0.35 MB of points; above it the cells are coarsened one resolution at a time
 COORD_DECIMALS = 5
 HEAT_OPTIONS = {"radius": 18, "blur": 15, "min_opacity": 0.3, "max_zoom": 1}
@@ -45,11 +47,30 @@ def heat_bins(
     Events without coordinates are left out. `attrs["resolution"]` is the resolution used (lower than
     asked when more than `max_cells` cells were occupied); `attrs["events"]` the events counted.
     """
-    points = con.execute(q.EVENT_POINTS, filter_params(where, start=start, end=end)).df()
+    params = filter_params(where, start=start, end=end)
+    if resolution == H3_RESOLUTION and _has_stored_cells(con):  # a GROUP BY on the cells computed at load
+        cells = con.execute(q.EVENT_CELLS, params).df()
+        rest = con.execute(q.EVENT_POINTS_WITHOUT_CELL, params).df()  # rows loaded before events.h3_cell
+        counted = pd.Series(cells["n"].to_numpy(dtype="float64"),
+                            index=pd.Index([h3.int_to_str(int(c)) for c in cells["cell"]], dtype="object"))
+        if len(rest):
+            counted = pd.concat([counted, _cell_counts(rest["lon"], rest["lat"], rest["n"], resolution)])
+            counted = counted.groupby(level=0).sum()
+        return _bins(counted, resolution=resolution, max_cells=max_cells)
+    points = con.execute(q.EVENT_POINTS, params).df()
     return bin_points(
         points["lon"].to_numpy(), points["lat"].to_numpy(), points["n"].to_numpy(),
         resolution=resolution, max_cells=max_cells,
     )  # fmt: skip
+
+
+def _has_stored_cells(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the events (or a scoped cursor's view of them) have the h3_cell column (stores since it was added)."""
+    try:
+        con.execute("SELECT h3_cell FROM events LIMIT 0")
+    except duckdb.BinderException:
+        return False
+    return True
 
 
 def bin_points(
@@ -65,13 +86,24 @@ def bin_points(
         raise ValueError(f"`resolution` was {resolution} but is expected to be an H3 resolution from 0 to 15")
     if max_cells < 1:
         raise ValueError(f"`max_cells` was {max_cells} but is expected to be at least 1")
+    return _bins(_cell_counts(lon, lat, weight, resolution), resolution=resolution, max_cells=max_cells)
+
+
+def _cell_counts(lon: Sequence[float] | np.ndarray, lat: Sequence[float] | np.ndarray,
+                 weight: Sequence[float] | np.ndarray | None, resolution: int) -> pd.Series:
+    """The summed weight per H3 cell (text ids) of the valid points."""
     lon_a, lat_a = np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64")
     w = np.ones(len(lon_a)) if weight is None else np.asarray(weight, dtype="float64")
     if not (len(lon_a) == len(lat_a) == len(w)):
         raise ValueError(f"`lon`, `lat` and `weight` have lengths {len(lon_a)}, {len(lat_a)}, {len(w)}; give one per point")
     ok = np.isfinite(lon_a) & np.isfinite(lat_a) & (np.abs(lat_a) <= 90) & (np.abs(lon_a) <= 180)
     cells = [h3.latlng_to_cell(y, x, resolution) for x, y in zip(lon_a[ok].tolist(), lat_a[ok].tolist())]
-    counted = pd.Series(w[ok]).groupby(pd.Series(cells, dtype="object")).sum() if cells else pd.Series(dtype="float64")
+    return pd.Series(w[ok]).groupby(pd.Series(cells, dtype="object")).sum() if cells else pd.Series(dtype="float64")
+
+
+def _bins(counted: pd.Series, *, resolution: int, max_cells: int) -> pd.DataFrame:
+    """Cell weights (indexed by text cell id) coarsened until ≤ `max_cells` cells, with the cells' centres."""
+    total = float(counted.sum()) if len(counted) else 0.0
     while len(counted) > max_cells and resolution > 0:
         resolution -= 1
         parents = [h3.cell_to_parent(c, resolution) for c in counted.index]
@@ -89,7 +121,7 @@ def bin_points(
     if len(out) and np.array_equal(out["weight"], np.round(out["weight"])):
         out["weight"] = out["weight"].astype("int64")
     out = out.sort_values("cell", kind="stable").reset_index(drop=True)
-    out.attrs.update(resolution=resolution, events=float(w[ok].sum()))
+    out.attrs.update(resolution=resolution, events=total)
     return out
 
 

@@ -21,6 +21,23 @@ GROUP BY e.lon, e.lat
 ORDER BY e.lon, e.lat
 """
 
+# Located events in the filter counted per stored H3 cell (events.h3_cell, computed at load), and the points of
+# located events without a stored cell (a store loaded before the column) counted per distinct point.
+# Parameters: the event condition's.
+EVENT_CELLS = f"""
+SELECT e.h3_cell AS cell, count(*) AS n
+FROM events AS e
+WHERE e.h3_cell IS NOT NULL AND {EVENT_CONDITION}
+GROUP BY e.h3_cell
+"""
+EVENT_POINTS_WITHOUT_CELL = f"""
+SELECT e.lon, e.lat, count(*) AS n
+FROM events AS e
+WHERE e.h3_cell IS NULL AND e.lon IS NOT NULL AND e.lat IS NOT NULL AND {EVENT_CONDITION}
+GROUP BY e.lon, e.lat
+ORDER BY e.lon, e.lat
+"""
+
 # Every located event point in the filter, one row per event (only for the raw-point comparison).
 # Parameters: the event condition's.
 EVENT_POINTS_RAW = f"""

@@ -512,11 +512,13 @@ def users_list(users_file: Path) -> None:
 @click.argument("username")
 @USERS_OPTION
 def users_remove(username: str, users_file: Path) -> None:
-    """Remove an account; its open sessions end on their next rerun."""
+    """Remove an account; its sessions and wall links end at once."""
     from access.accounts import remove_user
+    from access.sessions import end_account
 
     account = remove_user(users_file, username)
-    click.echo(f"已删除 / removed {account.username} from {users_file}")
+    ended = end_account(users_file, account.username, "account_removed", links=True)
+    click.echo(f"已删除 / removed {account.username} from {users_file} ({ended} session(s) ended)")
 
 
 @users.command("passwd")
@@ -524,12 +526,15 @@ def users_remove(username: str, users_file: Path) -> None:
 @USERS_OPTION
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 def users_passwd(username: str, users_file: Path, password_stdin: bool) -> None:
-    """Set a new password; the user's open sessions end on their next rerun."""
+    """Set a new password; the user's sessions end at once."""
     from access.accounts import get_account, read_users, set_password
 
     get_account(read_users(users_file), username)  # an unknown user is reported before the password is asked for
+    from access.sessions import end_account
+
     account = set_password(users_file, username, _read_password(password_stdin))
-    click.echo(f"已修改密码 / password changed for {account.username}")
+    ended = end_account(users_file, account.username, "password_changed")
+    click.echo(f"已修改密码 / password changed for {account.username} ({ended} session(s) ended)")
 
 
 @users.command("settings")
@@ -537,7 +542,7 @@ def users_passwd(username: str, users_file: Path, password_stdin: bool) -> None:
 @click.option("--oidc/--no-oidc", default=None, help="Sign in through the intranet SSO (st.login) instead of passwords.")
 @click.option("--provider", default=None, help="The st.login provider name ([auth.NAME] in .streamlit/secrets.toml).")
 @click.option("--session-hours", type=click.FloatRange(min=0), default=None,
-              help="Hours a sign-in lasts (0: until the browser tab closes).")
+              help="Hours a sign-in lasts at most, however active (0: no cap; idle sessions end anyway).")
 def users_settings(users_file: Path, oidc: bool | None, provider: str | None, session_hours: float | None) -> None:
     """Show or change the [auth] settings of the users file."""
     from access.accounts import DEFAULT_SESSION_HOURS, read_users, set_auth
@@ -665,8 +670,8 @@ def _run_load(config):  # ProjectConfig -> LoadReport
     from minqing.report import print_load_report
 
     click.echo(f"加载 / loading {config.path}")
-    with tqdm(unit="file", file=sys.stderr, disable=None, leave=False) as bar:
-        def progress(done: int, total: int, what: str) -> None:
+    with tqdm(unit="B", unit_scale=True, file=sys.stderr, disable=None, leave=False) as bar:
+        def progress(done: int, total: int, what: str) -> None:  # bytes of the department files loaded
             bar.total = total
             bar.n = done
             bar.set_description(what)
@@ -689,6 +694,15 @@ from minqing import analyse as _analyse  # noqa: E402  (minqing analyse …, min
 
 _analyse.register(main, SimpleNamespace(who_options=_who_options, principal=_export_principal, run_export=_run_export,
                                         export_format=_export_format))
+
+from minqing.init_command import init  # noqa: E402  (its own module: `minqing init`)
+from minqing.supervision_cli import supervision_command  # noqa: E402  (own modules, registered here)
+from minqing.wall_cli import wall_link  # noqa: E402
+
+main.add_command(init)
+export.add_command(supervision_command(who_options=_who_options, principal=_export_principal, run=_run_export,
+                                       export_format=_export_format))
+users.add_command(wall_link)
 
 if __name__ == "__main__":
     main()

@@ -9,6 +9,7 @@ minqing.toml says `file_mode`). The working copy and DuckDB's `.wal` beside it a
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 from contextlib import contextmanager
@@ -43,12 +44,14 @@ def publishing(database: Path, *, mode: int = DEFAULT_FILE_MODE) -> Iterator[Pat
                         "`database` in minqing.toml into a folder you may write") from None
     with _exclusive(database):
         working = working_path(database)
-        for stale in (working, working.with_name(working.name + ".wal")):
-            stale.unlink(missing_ok=True)
+        prepared = _take_prepared(database)
+        if not prepared:
+            for stale in (working, working.with_name(working.name + ".wal")):
+                stale.unlink(missing_ok=True)
         owner = database.stat() if database.exists() else None
         bits = (owner.st_mode & 0o777) if owner is not None else mode
         with _umask_for(bits):
-            if owner is not None:
+            if owner is not None and not prepared:
                 _checkpoint_leftover_wal(database)
                 shutil.copyfile(database, working)
                 _same_owner(working, bits, owner.st_gid)
@@ -61,6 +64,56 @@ def publishing(database: Path, *, mode: int = DEFAULT_FILE_MODE) -> Iterator[Pat
                 working.unlink(missing_ok=True)
                 raise
             _swap(working, database, bits)
+
+
+def _marker(database: Path) -> Path:
+    """Beside a prepared working copy: the published file it copies (device, inode, size, mtime)."""
+    return database.with_name(database.name + ".loading.from")
+
+
+def _identity(database: Path) -> str:
+    stat = database.stat()
+    return json.dumps([stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_mode, stat.st_gid])
+
+
+def prepare_working_copy(database: Path) -> bool:
+    """Copy the published store to its working copy now (and flush it to disk), so the next load starts from it
+    without copying: `minqing load --watch` calls this while it waits for files. The copy is used only if the
+    published file is still the one copied (same inode, size, mtime, mode, group); else the next load discards it.
+    False (nothing done) when another load holds the store or there is no store yet."""
+    if not database.exists():
+        return False
+    try:
+        with _exclusive(database):
+            working, marker = working_path(database), _marker(database)
+            for stale in (marker, working, working.with_name(working.name + ".wal")):
+                stale.unlink(missing_ok=True)
+            _checkpoint_leftover_wal(database)
+            owner = database.stat()
+            bits = owner.st_mode & 0o777
+            with _umask_for(bits):
+                shutil.copyfile(database, working)
+                _same_owner(working, bits, owner.st_gid)
+                with working.open("rb") as handle:
+                    os.fsync(handle.fileno())
+                marker.write_text(_identity(database), encoding="utf-8")  # last: a half copy has no marker
+    except UserError:
+        return False
+    return True
+
+
+def _take_prepared(database: Path) -> bool:
+    """Whether a prepared working copy of exactly the published store is there; its marker is removed either way,
+    so a load killed while it works on the copy leaves an unmarked copy that the next load discards."""
+    marker, working = _marker(database), working_path(database)
+    if not marker.exists():
+        return False
+    try:
+        matches = (database.exists() and working.exists() and not working.with_name(working.name + ".wal").exists()
+                   and marker.read_text(encoding="utf-8") == _identity(database))
+    finally:
+        marker.unlink(missing_ok=True)
+    return matches
 
 
 @contextmanager

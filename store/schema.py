@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -12,6 +13,7 @@ SCHEMA_VERSION = 1
 
 STATUSES: tuple[str, ...] = ("reported", "dispatched", "in_progress", "closed")
 LEVELS: tuple[str, ...] = ("large", "medium", "small")
+H3_RESOLUTION = 8  # events.h3_cell: cells of about 0.74 km², the heatmap's default (layers/heatmap.py)
 
 _DDL: tuple[str, ...] = (
     """
@@ -110,7 +112,8 @@ _DDL: tuple[str, ...] = (
         description   VARCHAR,
         row_hash      VARCHAR NOT NULL,      -- hash of the canonical row, to tell updates from duplicates
         batch_id      INTEGER NOT NULL,      -- batch that first loaded the event
-        updated_batch INTEGER                -- batch that last changed it
+        updated_batch INTEGER,               -- batch that last changed it
+        h3_cell       BIGINT                 -- H3 cell (resolution H3_RESOLUTION) of lon/lat, NULL without a point
     )
     """,
     """
@@ -195,6 +198,7 @@ _DDL: tuple[str, ...] = (
 
 _MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS mapping_sha256 VARCHAR",
+    "ALTER TABLE events ADD COLUMN IF NOT EXISTS h3_cell BIGINT",  # filled for older rows by the next load
 )
 
 
@@ -209,7 +213,43 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+# Tables a first load may fill without their primary key and index it once at the end (etl/load.py): an index
+# built in one pass over the loaded rows costs a fraction of keeping it up to date row by row.
+BULK_KEYS: dict[str, str] = {"events": "event_id", "visits": "visit_id"}
+
+
+def _table_ddl(table: str) -> str:
+    return next(d for d in _DDL if re.search(rf"CREATE TABLE IF NOT EXISTS {table} \(", d))
+
+
+def has_primary_key(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether `table` (one of BULK_KEYS) has its primary key now."""
+    return bool(con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = ? AND schema_name = "
+                            "'main' AND constraint_type = 'PRIMARY KEY'", [table]).fetchone()[0])
+
+
+def drop_primary_key(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Recreate the EMPTY `table` (one of BULK_KEYS) with its key column NOT NULL but not yet a primary key."""
+    key = BULK_KEYS[table]
+    ddl, replaced = re.subn(rf"\b{key}(\s+)VARCHAR PRIMARY KEY", rf"{key}\1VARCHAR NOT NULL", _table_ddl(table))
+    assert replaced == 1, f"the DDL of {table} names no primary key {key}"
+    if con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
+        raise ValueError(f"{table} has rows: its primary key stays")
+    con.execute(f"DROP TABLE {table}")
+    con.execute(ddl)
+
+
+def restore_primary_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """Give every BULK_KEYS table that lacks it its primary key back (built in one pass over the rows)."""
+    for table, key in BULK_KEYS.items():
+        if not has_primary_key(con, table):
+            con.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({key})")
+
+
 WRITER_MEMORY_LIMIT = "1536MB"  # DuckDB spills beyond this; keeps a 5M-row load under 4 GB in all
+# The load's last step (keys, rollups, checkpoint) runs after the files' rows have left Python's memory: DuckDB may
+# take more then, without raising the load's peak, and the rollups' grouping stays off the disk.
+FINISH_MEMORY_LIMIT = "3GB"
 
 
 def connect(path: str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:

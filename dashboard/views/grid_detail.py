@@ -15,6 +15,7 @@ from dashboard.widgets.grid_detail.patrol import patrol_panel
 from dashboard.widgets.grid_detail.picker import breadcrumb, grid_map, search, selectors
 from dashboard.widgets.grid_detail.state import current_grid
 from dashboard.widgets.analysis.warnings import grid_warning_panel
+from dashboard.widgets.grid_detail.supervision import supervision_section
 
 ctx = context()
 apply_big_screen(ctx)
@@ -46,6 +47,7 @@ st.subheader("本网格预警")
 grid_warning_panel(ctx, grid.code, grid.level)
 
 patrol_panel(ctx, grid)
+supervision_section(ctx, grid)
 
 st.subheader("事件记录")
 event_history_panel(ctx, grid)

@@ -517,6 +517,40 @@ def build_city(seed: int = 7) -> City:
     return City(outline=final_outline, large=large, medium=medium, small=small, centres=centres)
 
 
+def build_region(copies: int, seed: int = 7) -> City:
+    """A larger synthetic region for growth benchmarks: `copies` copies of the city laid side by side (five to a row,
+    east then north), each copy's grid codes prefixed with its number (R01, R02, ...) so every code stays unique.
+    One copy is the city itself, codes unchanged."""
+    city = build_city(seed)
+    if copies <= 1:
+        return city
+    minx, miny, maxx, maxy = city.outline.bounds
+    width, height = (maxx - minx) * 1.02, (maxy - miny) * 1.02
+    levels: dict[str, list[geopandas.GeoDataFrame]] = {"large": [], "medium": [], "small": []}
+    outlines, centres = [], []
+    for copy in range(copies):
+        dx, dy = width * (copy % 5), height * (copy // 5)
+        prefix = f"R{copy + 1:02d}"
+
+        def moved(geometry: np.ndarray, dx: float = dx, dy: float = dy) -> np.ndarray:
+            return shapely.transform(geometry, lambda xy: xy + np.array([dx, dy]))
+
+        for level, frame in (("large", city.large), ("medium", city.medium), ("small", city.small)):
+            part = frame.copy()
+            part["grid_code"] = prefix + part["grid_code"].astype(str)
+            if "parent_code" in part:
+                part["parent_code"] = part["parent_code"].map(lambda c, p=prefix: p + str(c) if isinstance(c, str)
+                                                              else c)
+            part = part.set_geometry(moved(part.geometry.values))
+            levels[level].append(part)
+        outlines.append(moved(np.array([city.outline], dtype=object))[0])
+        centres.append(city.centres.assign(lon=city.centres["lon"] + dx, lat=city.centres["lat"] + dy))
+    frames = {level: geopandas.GeoDataFrame(pandas.concat(parts, ignore_index=True), crs=city.small.crs)
+              for level, parts in levels.items()}
+    return City(outline=shapely.union_all(outlines), large=frames["large"], medium=frames["medium"],
+                small=frames["small"], centres=pandas.concat(centres, ignore_index=True))
+
+
 # --------------------------------------------------------------------------- delivery files
 
 _FIELDS = {"grid_code": "网格编码", "name": "网格名称", "parent_code": "上级编码", "population": "人口数"}

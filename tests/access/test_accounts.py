@@ -259,4 +259,4 @@ def test_only_administrators_may_reveal_personal_data() -> None:
 
     may = {role: Principal("u", role, ("441502001000000",) if role == "official" else ()).may_reveal_personal_data
            for role in ROLES}
-    assert may == {"command_center": False, "official": False, "analyst": False, "admin": True}
+    assert may == {"command_center": False, "official": False, "analyst": False, "admin": True, "wall": False}

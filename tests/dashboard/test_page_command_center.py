@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 import duckdb
@@ -15,6 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.frame import BIG_SCREEN_CSS, PageContext
+from dashboard.widgets.command_center.wall import WALL_CSS
 from dashboard.published import open_store
 from dashboard.widgets.command_center.feed import FeedRow, feed_html, feed_rows, grid_label, new_arrivals
 from dashboard.widgets.command_center.kpis import tiles
@@ -127,7 +130,8 @@ def test_switches_and_tiles_have_chinese_labels(monkeypatch, demo_db):
     assert level.label == "网格层级" and level.options == ["大网格", "中网格", "小网格"] and level.value == "中网格"
     assert metric.label == "地图指标" and metric.options == ["事件数", "矛盾纠纷", "超期", "每万人事件数", "巡查覆盖"]
     assert [t.label for t in at.toggle] == ["热力图", "最新事件"]
-    assert [m.label for m in at.metric] == KPI_LABELS + ["近7日走访", "近7日走访覆盖率", "失管网格（≥7天）", "预警"]
+    assert [m.label for m in at.metric] == KPI_LABELS + ["督办中", "督办超期", "近7日走访", "近7日走访覆盖率",
+                                                         "失管网格（≥7天）"]  # tiles.TILE_SOURCES, then patrol
     assert "最新上报" in [h.value for h in at.subheader]
     assert any(c.value.startswith("时间范围：最近30天") for c in at.caption)
 
@@ -156,10 +160,14 @@ def test_feed_shows_the_newest_reports_in_chinese(monkeypatch, demo_db, demo_eve
     at = run_demo(monkeypatch, demo_db)
     newest = demo_events.sort_values(["reported_at", "event_id"], ascending=[False, True]).head(15)
     table = feed_markdown(at)
-    assert _feed_column(table, 0) == [t.strftime("%m-%d %H:%M") for t in newest["reported_at"]]
+    times = [re.sub(r"<[^>]*>", "", c) for c in _feed_column(table, 0)]
+    assert times == [t.strftime("%m-%d %H:%M") for t in newest["reported_at"]]
+    links = re.findall(r'<a class="cc-open" href="([^"]+)"', table)
+    assert links == [f"/event?id={quote(e, safe='')}" for e in newest["event_id"]]  # each row opens its event
     labels = {"reported": "已上报", "dispatched": "已派遣", "in_progress": "处置中", "closed": "已办结"}
     assert [s.split("<")[0] for s in _feed_column(table, 4)] == [labels[s] for s in newest["status"]]
-    assert "police110" not in table and "公安110警情" in table  # department names, not codes
+    shown = re.sub(r'href="[^"]*"', "", table)  # the links carry event ids (dept:source_id)
+    assert "police110" not in shown and "公安110警情" in shown  # department names, not codes
 
 
 @pytest.mark.parametrize("level", ["大网格", "中网格", "小网格"])
@@ -169,7 +177,8 @@ def test_level_switch_redraws_the_map_within_budget(monkeypatch, demo_db, level)
     assert not at.exception
     args, raw = map_args(at)
     assert f"事件数（{level}）" in args["script"]
-    assert args["returned_objects"] == [] and args["js_links"] == ["/app/static/vendor/leaflet/leaflet.js"]
+    assert args["returned_objects"] == ["last_object_clicked_tooltip"]  # a click opens 网格详情; panning never reruns
+    assert args["js_links"] == ["/app/static/vendor/leaflet/leaflet.js"]
     at.toggle(key="cc_heat").set_value(True).run()
     args, raw = map_args(at)
     assert LEAFLET_HEAT_JS_URL in args["js_links"]
@@ -187,15 +196,18 @@ def test_metric_switch_and_overlays(monkeypatch, demo_db):
     assert "minqing-event" not in script and "已派遣" not in script
 
 
-def test_big_screen_hides_the_sidebar(monkeypatch, demo_db):
+def test_big_screen_is_the_wall_display(monkeypatch, demo_db):
     at = run_demo(monkeypatch, demo_db, screen="big")
     assert not at.exception
     css = [m.value.strip() for m in at.markdown if m.value.lstrip().startswith("<style>")]
-    assert BIG_SCREEN_CSS.strip() in css
-    assert '[data-testid="stSidebar"]' in BIG_SCREEN_CSS and "display: none" in BIG_SCREEN_CSS
-    assert '[data-testid="stButtonGroup"]' in BIG_SCREEN_CSS  # the switches stay readable on the dark background
-    assert any(c.value.startswith("时间范围：最近30天") for c in at.caption)  # the window, since the sidebar is hidden
-    assert feed_markdown(at).startswith('<table class="cc-feed cc-big">')
+    assert any(c.startswith(WALL_CSS.strip()) for c in css) and '[data-testid="stSidebar"]' in WALL_CSS
+    assert not at.segmented_control and not at.toggle and not at.title, "no operator controls on the wall"
+    page = "\n".join(str(m.value) for m in at.markdown)
+    assert "最近30天" in page  # the window, since the sidebar is hidden
+    for label in KPI_LABELS + ["督办中", "督办超期", "近7日走访", "最新上报", "最新巡查走访", "大网格 TOP10"]:
+        assert label in page, label
+    (wall_map,) = at.get("component_instance")
+    assert json.loads(wall_map.proto.json_args)["returned_objects"] == []
 
 
 def test_desk_mode_has_no_big_screen_css(monkeypatch, demo_db):
@@ -341,8 +353,9 @@ def test_the_live_refresh_rechecks_the_account(demo_db, tmp_path, monkeypatch):
     """A removed account's wall must not keep refreshing: each refresh checks the session against the users file."""
     import streamlit as st
 
-    from access.accounts import add_user, read_users, remove_user, stamp
+    from access.accounts import add_user, read_users, remove_user
     from access.audit import AuditLog
+    from access.sessions import SessionStore, sessions_path
     from dashboard import auth
     from dashboard.widgets.command_center import live
 
@@ -355,15 +368,15 @@ def test_the_live_refresh_rechecks_the_account(demo_db, tmp_path, monkeypatch):
     add_user(users, "admin1", role="admin", password="a long admin password 1")
     account = read_users(users).accounts["wall1"]
     principal = account.principal
+    _, session_id = SessionStore(sessions_path(users)).start(account, via="password")
     st.session_state[auth.AUTH_KEY] = principal
-    st.session_state[auth.STAMP_KEY] = stamp(account)
-    st.session_state[auth.SINCE_KEY] = __import__("time").time()
+    st.session_state[auth.SESSION_KEY] = session_id
     store = open_store(demo_db, principal)
     ctx = PageContext(store=store, summary=None, as_of=dt.datetime(2025, 12, 1), start=None, end=None,  # type: ignore[arg-type]
                       window_label="全部", where=EventFilter(), principal=principal, clock="data", users=users,
                       audit=AuditLog(tmp_path / "audit.sqlite"))
     assert live.live_context(ctx).principal == principal  # still valid: the refresh goes on
-    remove_user(users, "wall1")
+    remove_user(users, "wall1")  # no sessions ended by hand: the account's absence is enough
     auth.load_users.clear() if hasattr(auth.load_users, "clear") else None
     with pytest.raises(Rerun):
         live.live_context(ctx)  # removed: a full run, which shows the sign-in screen

@@ -11,7 +11,10 @@ import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from access.accounts import add_user, remove_user, set_auth
+import time
+
+from access.accounts import add_user, read_users, remove_user, set_auth
+from access.sessions import SessionStore, sessions_path
 from access.audit import MAX_FAILURES, AuditFilter, AuditLog
 from fixtures import FixtureStore, fixture_store  # noqa: F401  (pytest fixture)
 
@@ -199,11 +202,14 @@ def test_a_removed_or_changed_account_is_signed_out(env):
     assert '"account_changed"' in log.entries(AuditFilter(actions=("signout",)))["detail_json"].iloc[0]
 
 
-def test_an_old_session_expires(env):
+def test_an_idle_session_expires(env):
+    users, log = env
     at = sign_in(start(), "bob", PASSWORDS["bob"])
-    at.session_state["auth_since"] = 0.0
+    later = SessionStore(sessions_path(users), clock=lambda: time.time() + 13 * 3600)  # the idle limit is 12 h
+    assert later.check(at.session_state["auth_session"], read_users(users), idle_hours=12).reason == "idle"
     at.run()
-    assert titles(at) == ["民情地图"] and "小时" in "\n".join(w.value for w in at.warning)
+    assert titles(at) == ["民情地图"] and "长时间未使用" in "\n".join(w.value for w in at.warning)
+    assert '"idle"' in log.entries(AuditFilter(actions=("signout",)))["detail_json"].iloc[0]
 
 
 def test_a_broken_users_file_fails_closed(env):

@@ -102,8 +102,14 @@ def test_read_gives_every_app_setting_and_lists_every_bad_one(tmp_path):
     got = read(environ(db=str(tmp_path / "m.duckdb"), clock="data", basemap="xyz:/t/{z}/{x}/{y}.png",
                        refresh_seconds="12", neglect_days="3", users=str(tmp_path / "u.toml"), audit=""))
     assert got == settings.Settings(db=tmp_path / "m.duckdb", clock="data", basemap=Basemap.xyz("/t/{z}/{x}/{y}.png"),
-                                    refresh_seconds=12, neglect_days=3, users=tmp_path / "u.toml", audit=None)
+                                    refresh_seconds=12, neglect_days=3, popup_seconds=15, sound=False,
+                                    rotate_seconds=0, session_idle_hours=12, users=tmp_path / "u.toml", audit=None)
     assert read({}).clock == "now" and read({}).refresh_seconds == 30 and read({}).neglect_days == 7
+    assert read({"MINQING_SOUND": "ON", "MINQING_ROTATE_SECONDS": "20"}).sound is True
+    with pytest.raises(SettingsError) as caught:
+        read({"MINQING_SOUND": "loud", "MINQING_ROTATE_SECONDS": "5", "MINQING_SESSION_IDLE_HOURS": "0"})
+    assert [p.setting for p in caught.value.problems] == [settings.SOUND, settings.ROTATE_SECONDS,
+                                                          settings.SESSION_IDLE_HOURS]
     with pytest.raises(SettingsError) as caught:
         read(environ(refresh_seconds="abc", neglect_days="0", clock="now"))
     assert [p.setting for p in caught.value.problems] == [settings.REFRESH, settings.NEGLECT_DAYS]

@@ -278,16 +278,23 @@ def test_command_center_switches_to_patrol_coverage(browser, demo_site: Served):
 
 
 def test_command_center_big_screen(browser, demo_site: Served):
-    page = open_page(browser, demo_site, "/?screen=big", "指挥中心")
+    """?screen=big is the wall display (tests/e2e/test_wall.py checks its layout at three sizes with sign-in)."""
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.on("request", lambda r: demo_site.urls.append(r.url))
+    page.on("websocket", lambda ws: demo_site.urls.append(ws.url))
     try:
+        page.goto(demo_site.base + "/?screen=big", wait_until="domcontentloaded")
+        page.wait_for_selector(".mq-ticker", timeout=60_000)
         settle(page)
         wait_for_map(page)
         assert not page.locator('[data-testid="stSidebar"]').is_visible()
         background = page.evaluate("() => getComputedStyle(document.querySelector('.stApp')).backgroundColor")
-        assert background == "rgb(11, 18, 32)"  # frame.BIG_SCREEN_CSS
-        assert "时间范围：最近30天" in page.inner_text("body")
-        assert_clean(page, "指挥中心")
-        screenshot(page, "command_center_big")
+        assert background == "rgb(11, 18, 32)"  # wall.WALL_CSS
+        body = page.inner_text("body")
+        assert "民情地图 · 全市" in body and "最近30天" in body and "最新巡查走访" in body
+        assert "Traceback" not in body and page.locator('[data-testid="stException"]').count() == 0
+        assert page.locator(".mq-title-name").evaluate(CJK_GLYPHS_JS), "Chinese shows as empty boxes"
+        page.screenshot(path=str(ARTIFACTS / "command_center_big.png"))
     finally:
         page.close()
     assert_local_only(demo_site.urls)

@@ -9,7 +9,6 @@ shared/data/real/README.md. The data is not in this repository: it is looked up 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import shapely
 
 from etl.config import load_config
 from etl.load import LoadReport, load_project
+from real_data import REAL, code as _code, needs_real_data, recorded_boro_cd as _recorded_boro_cd
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "data" / "examples"
@@ -39,25 +39,9 @@ DISTRICT_AGREEMENT_README = 0.984
 BEAT_AGREEMENT = 0.90  # README: 91.2 %
 COMMUNITY_BOARD_AGREEMENT = 0.98  # README: 98.9 % (2013) and 99.5 % (2022)
 GCJ_SHIFT_SHANWEI_M = (570.0, 590.0)  # README: offset to WGS84 around Shanwei
-NYC_BOROUGHS = {"MANHATTAN": 1, "BRONX": 2, "BROOKLYN": 3, "QUEENS": 4, "STATEN ISLAND": 5}
 
 
-def _real_data_dir() -> Path | None:
-    default = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
-    candidates = [default]
-    if os.environ.get("MINQING_REAL_DATA"):
-        candidates.append(Path(os.environ["MINQING_REAL_DATA"]))
-    for candidate in candidates:
-        if (candidate / "MANIFEST.csv").is_file():
-            return candidate.resolve()
-    return None
-
-
-REAL = _real_data_dir()
-pytestmark = pytest.mark.skipif(
-    REAL is None,
-    reason="real data not found: expected <repo>/../shared/data/real (with MANIFEST.csv) or $MINQING_REAL_DATA",
-)
+pytestmark = needs_real_data
 
 
 @dataclass
@@ -181,11 +165,6 @@ def assaults(chicago: Loaded, assaults_raw: pd.DataFrame) -> pd.DataFrame:
         "SELECT source_id, category, status, reported_at, location_from, outside_grid, grid_small, grid_large "
         "FROM events WHERE dept = 'cod_assaults'").df()
     return events.merge(assaults_raw, left_on="source_id", right_on="row", how="inner", validate="1:1")
-
-
-def _code(values: pd.Series) -> pd.Series:
-    """A recorded code as the unpadded text the grids use ('01' -> '1', '0215' -> '215')."""
-    return pd.to_numeric(values, errors="coerce").astype("Int64").astype(str)
 
 
 def test_chicago_grids_dissolve_repeated_codes(chicago: Loaded) -> None:
@@ -358,15 +337,6 @@ def nyc_events(nyc: Loaded) -> pd.DataFrame:
 
 def _nyc_raw(name: str) -> pd.DataFrame:
     return pd.read_csv(REAL / "nyc" / name, dtype=str, keep_default_na=False)
-
-
-def _recorded_boro_cd(community_board: pd.Series) -> pd.Series:
-    """'12 MANHATTAN' -> '112'; 'Unspecified BRONX', '0 Unspecified' -> NA."""
-    parts = community_board.str.extract(r"^(\d{1,2}) (.+)$")
-    number = pd.to_numeric(parts[0], errors="coerce")
-    borough = parts[1].map(NYC_BOROUGHS)
-    code = (borough * 100 + number).where((number > 0) & borough.notna())
-    return code.astype("Int64").astype(str).where(code.notna())
 
 
 def test_nyc_grids(nyc: Loaded) -> None:

@@ -95,7 +95,8 @@ def test_serve_hands_the_settings_to_streamlit(served, tmp_path):
     assert (call["database"], call["port"], call["address"]) == (database.resolve(), 9000, "0.0.0.0")
     assert call["env"] == {"MINQING_CLOCK": "data", "MINQING_BASEMAP": f"tianditu:{TIANDITU_KEY}:img",
                            "MINQING_REFRESH_SECONDS": "30", "MINQING_NEGLECT_DAYS": "14",
-                           "MINQING_AUDIT": str((tmp_path / "a.sqlite").resolve())}
+                           "MINQING_POPUP_SECONDS": "15", "MINQING_SOUND": "off", "MINQING_ROTATE_SECONDS": "0",
+                           "MINQING_SESSION_IDLE_HOURS": "12", "MINQING_AUDIT": str((tmp_path / "a.sqlite").resolve())}
     assert settings.read({**call["env"], "MINQING_DB": str(database)}).neglect_days == 14
 
 

@@ -18,6 +18,7 @@ import streamlit as st
 
 from dashboard.frame import PageContext
 from dashboard.widgets.common import cell_text, raw_text
+from dashboard.widgets.supervision import event_url
 from layers.display_text import display_text
 from layers.kpis import latest_reports
 from layers.markers import STATUS_LABELS
@@ -42,6 +43,7 @@ FEED_CSS = """
 .cc-feed .cc-badge.cc-new-badge {background: #f59e0b; color: #111827;}
 .cc-feed .cc-badge.cc-overdue {background: #dc2626; color: #ffffff;}
 .cc-feed.cc-big {font-size: 1.1rem;}
+.cc-feed a.cc-open {color: inherit; text-decoration: underline dotted;}
 </style>
 """  # constant CSS, no data in it
 
@@ -122,8 +124,9 @@ def latest_feed(ctx: PageContext) -> None:
 def _row_html(r: FeedRow) -> str:
     new = f'<span class="cc-badge cc-new-badge">{html.escape(NEW_LABEL)}</span>' if r.new else ""
     overdue = f'<span class="cc-badge cc-overdue">{html.escape(OVERDUE_LABEL)}</span>' if r.overdue else ""
+    link = html.escape(event_url(r.event_id), quote=True)
     cells = (
-        f"<td>{html.escape(r.time)}{new}</td>",
+        f'<td><a class="cc-open" href="{link}" target="_self" title="查看事件详情">{html.escape(r.time)}</a>{new}</td>',
         f"<td>{html.escape(r.dept)}</td>",
         f"<td>{html.escape(r.category)}</td>",
         f'<td class="cc-grid">{html.escape(r.grid).replace(GRID_JOIN, GRID_JOIN + "<wbr>")}</td>',

@@ -1,15 +1,12 @@
-"""The command center's KPI tiles: five st.metric with their change and what it is compared with."""
+"""The command center's event KPI tiles: five figures with their change and what it is compared with (drawn by
+dashboard/widgets/command_center/tiles.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
-import streamlit as st
-
-from dashboard.frame import PageContext
 from dashboard.widgets.common import count_text, rate_text
-from layers.kpis import CommandKpis, Figure, command_kpis
+from layers.kpis import CommandKpis, Figure
 
 
 @dataclass(frozen=True)
@@ -64,16 +61,6 @@ def tiles(kpis: CommandKpis) -> list[Tile]:
             help=spec.help,
         ))  # fmt: skip
     return out
-
-
-def kpi_tiles(ctx: PageContext) -> None:
-    """The five tiles for the context's moment and filters, in one row."""
-    kpis = ctx.store.query(command_kpis, as_of=ctx.as_of, where=ctx.where)
-    for column, tile in zip(st.columns(len(TILES)), tiles(kpis)):
-        column.metric(tile.label, tile.value, tile.delta, tile.delta_color, help=tile.help,
-                      delta_description=tile.delta_description, border=True)
-    refreshed = dt.datetime.now()  # the wall clock, to show the tiles are alive even when "now" is the data clock
-    st.caption(f"统计时点 {ctx.as_of:%Y-%m-%d %H:%M} · 每 {ctx.refresh_seconds} 秒刷新，最近刷新 {refreshed:%H:%M:%S}")
 
 
 def count_change(change: float | None) -> str | int | None:

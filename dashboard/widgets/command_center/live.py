@@ -34,7 +34,8 @@ def live(draw: Callable[[PageContext], None], ctx: PageContext) -> None:
 
 def live_context(ctx: PageContext) -> PageContext:
     """`ctx` moved to the current moment: same filters and window length, latest store version and "now"."""
-    if ctx.users is not None and ctx.audit is not None and current_principal(ctx.audit, ctx.users) != ctx.principal:
+    if ctx.users is not None and ctx.audit is not None and current_principal(
+            ctx.audit, ctx.users, ctx.session_idle_hours) != ctx.principal:
         st.rerun(scope="app")  # the account was removed, changed or expired: the full run signs the session out
     # the file is replaced atomically, so it is normally there; seen as the signed-in user sees it
     store = open_store(ctx.store.path, ctx.store.principal) or ctx.store

@@ -2,7 +2,8 @@
 
 The map is a choropleth of one figure per grid (layers/stats.grid_stats for the context's window, filters and
 moment), optionally with the event heatmap and the latest located events on top. It is drawn with
-st_folium(returned_objects=[]) under a fixed key, so panning and zooming never rerun the script.
+st_folium under a fixed key returning only a clicked grid's tooltip, so panning and zooming never rerun the script;
+a click on a grid opens 网格详情 for it (?grid=CODE).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard.frame import LEVEL_LABELS, PageContext
-from layers.choropleth import choropleth
+from layers.choropleth import GridChoropleth, choropleth
 from layers.coverage import coverage_map
+from layers.drilldown import ClickableTooltips, clicked_grid
 from layers.geometry import prepare_level
 from layers.heatmap import heat_bins, heat_layer
 from layers.markers import event_markers, latest_events, marker_legend
@@ -23,6 +25,9 @@ from layers.patrol import has_patrol_data, patrol_figures
 from layers.stats import grid_stats
 
 MAP_KEY = "cc_map"
+MAP_RETURNS = ["last_object_clicked_tooltip"]  # a click on a grid: its tooltip's text names the grid
+OPEN_GRID_KEY = "cc_open_grid"  # a grid clicked on the map, opened on 网格详情 by the run that follows
+GRID_PAGE = "views/grid_detail.py"
 LEVELS: dict[str, str] = {label: level for level, label in LEVEL_LABELS.items()}  # 大网格 → large, …
 DEFAULT_LEVEL = "中网格"
 METRICS: dict[str, str] = {  # switch label → grid_stats column
@@ -96,8 +101,26 @@ def command_map(ctx: PageContext, view: MapView) -> folium.Map:
 
 
 def show_map(ctx: PageContext, view: MapView) -> None:
-    """Draw the map; panning and zooming return nothing to Python, so they never rerun the page."""
+    """Draw the map; panning and zooming return nothing to Python, so they never rerun the page; a click on a grid
+    opens 网格详情 for it."""
     if view.metric == COVERAGE and not ctx.store.query(has_patrol_data):
         st.info("未加载网格人员与巡查走访数据：在 minqing.toml 中加入花名册（kind = \"roster\"）和走访签到"
                 "（kind = \"visits\"）的映射后重新加载，见 docs/mappings.md。", icon="ℹ️")
-    st_folium(command_map(ctx, view), key=MAP_KEY, returned_objects=[], height=MAP_HEIGHT, use_container_width=True)
+    m = command_map(ctx, view)
+    layer = next((c for c in m._children.values() if isinstance(c, GridChoropleth)), None)
+    if layer is not None:
+        ClickableTooltips(layer).add_to(m)
+    codes = layer.prepared.codes if layer is not None else ()
+    st.caption("点击地图上的网格可打开其网格详情。")
+    st_folium(m, key=MAP_KEY, returned_objects=MAP_RETURNS, height=MAP_HEIGHT, use_container_width=True,
+              on_change=lambda: _on_click(codes))
+    code = st.session_state.pop(OPEN_GRID_KEY, None)
+    if code:
+        st.switch_page(GRID_PAGE, query_params={"grid": code})
+
+
+def _on_click(codes: tuple[str, ...]) -> None:
+    returned = st.session_state.get(MAP_KEY) or {}
+    code = clicked_grid(returned.get("last_object_clicked_tooltip"), codes)
+    if code is not None:
+        st.session_state[OPEN_GRID_KEY] = code

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard.frame import PageContext
 from dashboard.widgets.command_center.feed import FEED_CSS, TIME_FORMAT, grid_label
-from dashboard.widgets.command_center.kpis import count_change, rate_change
+from dashboard.widgets.command_center.kpis import Tile, count_change, rate_change
 from dashboard.widgets.common import cell_text, rate_text
 from layers.patrol import has_patrol_data, latest_visits, patrol_figures
 
@@ -21,26 +21,32 @@ OFF_BEAT_LABEL = "⚠ 偏离网格"
 COLUMNS: tuple[str, ...] = ("时间", "类型", "人员", "网格")
 
 
-def patrol_tiles(ctx: PageContext) -> None:
-    """Three tiles, each compared with the same moment a week before; nothing when no check-ins are loaded."""
+def patrol_tile_texts(ctx: PageContext) -> list[Tile]:
+    """Three tiles, each compared with the same moment a week before; none when no check-ins are loaded."""
     if not ctx.store.query(has_patrol_data):
-        return
+        return []
     now = ctx.store.query(patrol_figures, "city", as_of=ctx.as_of, neglect_days=ctx.neglect_days).iloc[0]
     before = ctx.store.query(patrol_figures, "city", as_of=ctx.as_of - WEEK, neglect_days=ctx.neglect_days).iloc[0]
     share, share_before = now["share_visited_7d"], before["share_visited_7d"]
-    columns = st.columns(3)
-    columns[0].metric("近7日走访", f"{int(now['visits_7d']):,}", count_change(now["visits_7d"] - before["visits_7d"]),
-                      "off", delta_description="较上周", border=True,
-                      help="统计时点前 7 天内网格员的巡查走访签到次数（按签到位置计入网格）。")
-    columns[1].metric("近7日走访覆盖率", rate_text(share),
-                      None if pd.isna(share) or pd.isna(share_before) else rate_change(share - share_before),
-                      "normal", delta_description="较上周", border=True,
-                      help="近 7 天内至少有一次走访签到的小网格占全部小网格的比例。")
-    columns[2].metric(f"失管网格（≥{ctx.neglect_days}天）", f"{int(now['neglected_small']):,}",
-                      count_change(now["neglected_small"] - before["neglected_small"]), "inverse",
-                      delta_description="较上周", border=True,
-                      help=f"连续 {ctx.neglect_days} 天及以上没有走访签到（或从未走访）的小网格；增加为坏。"
-                           "天数由 `minqing serve --neglect-days N` 设置。")
+    return [
+        Tile("近7日走访", f"{int(now['visits_7d']):,}", count_change(now["visits_7d"] - before["visits_7d"]), "off",
+             "较上周", "统计时点前 7 天内网格员的巡查走访签到次数（按签到位置计入网格）。"),
+        Tile("近7日走访覆盖率", rate_text(share),
+             None if pd.isna(share) or pd.isna(share_before) else rate_change(share - share_before), "normal",
+             "较上周", "近 7 天内至少有一次走访签到的小网格占全部小网格的比例。"),
+        Tile(f"失管网格（≥{ctx.neglect_days}天）", f"{int(now['neglected_small']):,}",
+             count_change(now["neglected_small"] - before["neglected_small"]), "inverse", "较上周",
+             f"连续 {ctx.neglect_days} 天及以上没有走访签到（或从未走访）的小网格；增加为坏。"
+             "天数由 `minqing serve --neglect-days N` 设置。"),
+    ]
+
+
+def patrol_tiles(ctx: PageContext) -> None:
+    """The patrol tiles in one row of st.metric (nothing when no check-ins are loaded)."""
+    shown = patrol_tile_texts(ctx)
+    for column, tile in zip(st.columns(3) if shown else [], shown):
+        column.metric(tile.label, tile.value, tile.delta, tile.delta_color, help=tile.help,
+                      delta_description=tile.delta_description, border=True)
 
 
 def patrol_feed(ctx: PageContext) -> None:

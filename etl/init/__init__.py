@@ -1,0 +1,1 @@
+"""`minqing init`: inspect a city's boundary files and event exports and draft a complete, commented project."""
