@@ -8,7 +8,8 @@ Live: the tiles, the feed and the pop-ups are fragments that redraw every ctx.re
 The map is outside them, so a refresh never reloads it and its view stays where the operator left it; it redraws
 on a full rerun: its switches, the sidebar's filters, or a newly published load (widgets/command_center/live.py).
 
-Tiles: the first row is tiles.TILE_SOURCES (add a source there to add a tile to this page and to the wall's strip).
+Tiles: the first row is tiles.TILE_SOURCES (add a source there to add a tile to this page and to the wall's strip);
+what a tile reads but takes seconds to compute (the 预警 counts) is tiles.late_work, run last on both layouts.
 """
 
 import streamlit as st
@@ -20,7 +21,7 @@ from dashboard.widgets.command_center.live import live, stale_data_notice
 from dashboard.widgets.command_center.map import map_controls, show_map
 from dashboard.widgets.command_center.patrol import patrol_feed, patrol_tiles
 from dashboard.widgets.command_center.supervision import supervision_panel
-from dashboard.widgets.command_center.tiles import tile_row
+from dashboard.widgets.command_center.tiles import late_work, tile_row
 from dashboard.widgets.command_center.wall import wall_page
 
 ctx = context()
@@ -44,3 +45,4 @@ with feed_side:
 supervision_panel(ctx)
 alert_styles()
 live(alert_popups, ctx)
+live(late_work, ctx)  # last: the 预警 counts never hold up the map and the feed

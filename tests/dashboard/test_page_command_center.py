@@ -130,7 +130,7 @@ def test_switches_and_tiles_have_chinese_labels(monkeypatch, demo_db):
     assert level.label == "网格层级" and level.options == ["大网格", "中网格", "小网格"] and level.value == "中网格"
     assert metric.label == "地图指标" and metric.options == ["事件数", "矛盾纠纷", "超期", "每万人事件数", "巡查覆盖"]
     assert [t.label for t in at.toggle] == ["热力图", "最新事件"]
-    assert [m.label for m in at.metric] == KPI_LABELS + ["督办中", "督办超期", "近7日走访", "近7日走访覆盖率",
+    assert [m.label for m in at.metric] == KPI_LABELS + ["督办中", "督办超期", "预警", "近7日走访", "近7日走访覆盖率",
                                                          "失管网格（≥7天）"]  # tiles.TILE_SOURCES, then patrol
     assert "最新上报" in [h.value for h in at.subheader]
     assert any(c.value.startswith("时间范围：最近30天") for c in at.caption)
@@ -204,7 +204,7 @@ def test_big_screen_is_the_wall_display(monkeypatch, demo_db):
     assert not at.segmented_control and not at.toggle and not at.title, "no operator controls on the wall"
     page = "\n".join(str(m.value) for m in at.markdown)
     assert "最近30天" in page  # the window, since the sidebar is hidden
-    for label in KPI_LABELS + ["督办中", "督办超期", "近7日走访", "最新上报", "最新巡查走访", "大网格 TOP10"]:
+    for label in KPI_LABELS + ["督办中", "督办超期", "预警", "近7日走访", "最新上报", "最新巡查走访", "大网格 TOP10"]:
         assert label in page, label
     (wall_map,) = at.get("component_instance")
     assert json.loads(wall_map.proto.json_args)["returned_objects"] == []

@@ -1,7 +1,17 @@
-"""The warning list: filters by kind, level and category; each row links to its grid on 网格详情 (?grid=CODE); and the
-compact forms the command center (预警 tile) and 网格详情 (this grid's warnings) use."""
+"""The warning list: filters by kind, level and category; each row links to its grid on 网格详情 (?grid=CODE); this
+grid's warnings (网格详情); and the small-grid counts the command center's 预警 tile shows.
+
+The dashboard's warnings are hourly: they look back from the top of the page's hour (`warning_moment`), so the
+list, 网格详情 and the tile agree, and the counts are computed once per store version, hour and jurisdiction: a
+`WarningBoard` keeps them (the tile only reads it; `warm_warning_counts` fills it after the map and the feed).
+"""
 
 from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
@@ -11,11 +21,81 @@ from dashboard.widgets.common import MISSING, cell_text
 from layers.warnings import KINDS, all_warnings
 
 GRID_PAGE = "grid_detail"  # the url path of 网格详情 (dashboard/views/grid_detail.py)
+TILE_LEVEL = "small"  # the level the 预警 tile counts
+SPIKE_KINDS = ("spike_7d", "spike_1d")  # 事件异常增多: what turns the tile red on the wall
+
+
+def warning_moment(as_of: dt.datetime) -> dt.datetime:
+    """The moment the dashboard's warnings look back from: the top of `as_of`'s hour (in the store's zone, as as_of)."""
+    return as_of.replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class WarningCounts:
+    """How many warnings of the small grids at `moment`, and how many of them are spikes (近7日 / 今日异常增多)."""
+
+    moment: dt.datetime
+    total: int
+    spikes: int
+
+
+class WarningBoard:
+    """The latest WarningCounts per (store file, version, jurisdiction): one per hour is computed; the newest
+    `size` store versions and jurisdictions are kept. Thread-safe (sessions share it)."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._lock = threading.Lock()
+        self._latest: OrderedDict[tuple, WarningCounts] = OrderedDict()
+        self._size = size
+
+    def put(self, key: tuple, counts: WarningCounts) -> None:
+        """Remember `counts` unless a later hour is already there."""
+        with self._lock:
+            known = self._latest.get(key)
+            if known is None or known.moment <= counts.moment:
+                self._latest[key] = counts
+            self._latest.move_to_end(key)
+            while len(self._latest) > self._size:
+                self._latest.popitem(last=False)
+
+    def get(self, key: tuple) -> WarningCounts | None:
+        with self._lock:
+            return self._latest.get(key)
+
+
+@st.cache_resource(show_spinner=False)
+def warning_board() -> WarningBoard:
+    """The process's one board."""
+    return WarningBoard()
+
+
+def board_key(ctx: PageContext) -> tuple:
+    """What counts are kept per: the store file, its version, and the user's jurisdiction (role, scope)."""
+    return str(ctx.store.path), ctx.store.signature, ctx.store.jurisdiction
 
 
 def warnings_for(ctx: PageContext, level: str) -> pd.DataFrame:
-    """All warnings of `level` at the page's "now", through the store's scoped cache."""
-    return ctx.store.query(all_warnings, level, as_of=ctx.as_of)
+    """All warnings of `level` at the top of the page's hour, through the store's scoped cache; the small grids'
+    counts go on the board for the 预警 tile."""
+    moment = warning_moment(ctx.as_of)
+    frame = ctx.store.query(all_warnings, level, as_of=moment)
+    if level == TILE_LEVEL:
+        warning_board().put(board_key(ctx), WarningCounts(moment, len(frame),
+                                                          int(frame["kind"].isin(SPIKE_KINDS).sum())))
+    return frame
+
+
+def latest_counts(ctx: PageContext) -> WarningCounts | None:
+    """The board's counts for this store version and jurisdiction (of this hour, or an earlier one until this hour's
+    are computed); None before any were. Computes nothing."""
+    return warning_board().get(board_key(ctx))
+
+
+def warm_warning_counts(ctx: PageContext) -> None:
+    """Compute this hour's counts when the board lacks them (tiles.LATE_WORK: after the map and the feed)."""
+    known = latest_counts(ctx)
+    if known is None or known.moment != warning_moment(ctx.as_of):
+        warnings_for(ctx, TILE_LEVEL)
 
 
 def _table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -50,22 +130,13 @@ def show_warning_list(ctx: PageContext) -> None:
         frame = frame[frame["kind"].isin(kinds)]
     if chosen:
         frame = frame[frame["key_name"].isin(chosen)]
-    st.caption(f"统计时点 {ctx.as_of:%Y-%m-%d %H:%M}；共 {len(frame)} 条。近7日异常：高于按往年同期与近8周推算的上限"
-               "（每个网格×类别误报率 0.1%），且至少 3 起。点击网格编码打开网格详情。")
+    st.caption(f"统计时点 {warning_moment(ctx.as_of):%Y-%m-%d %H:%M}（每小时整点更新）；共 {len(frame)} 条。"
+               "近7日异常：高于按往年同期与近8周推算的上限（每个网格×类别误报率 0.1%），且至少 3 起。"
+               "点击网格编码打开网格详情。")
     if frame.empty:
         st.info("当前没有预警。")
         return
     show_table(frame, "analysis_warning_table")
-
-
-def warning_tile(ctx: PageContext) -> None:
-    """预警: how many small-grid warnings now, of which spikes (the command center's tile)."""
-    frame = warnings_for(ctx, "small")
-    spikes = int(frame["kind"].isin(["spike_7d", "spike_1d"]).sum())
-    st.columns(3)[0].metric("预警", f"{len(frame):,}", f"{spikes:,}", "off", delta_arrow="off",
-                            delta_description="条为事件异常增多", border=True,
-                            help="小网格的预警：事件异常增多、超期积压、重复发生地点、重复来访当事人、巡查薄弱；"
-                                 "详见“分析研判”页。")
 
 
 def grid_warning_panel(ctx: PageContext, code: str, level: str) -> None:

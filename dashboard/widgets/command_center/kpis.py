@@ -45,6 +45,7 @@ class Tile:
     delta_color: str
     delta_description: str
     help: str
+    delta_arrow: str = "auto"  # st.metric's; "off" when the delta is a second figure, not a change
 
 
 def tiles(kpis: CommandKpis) -> list[Tile]:

@@ -1,10 +1,14 @@
 """The command center's tile row, composable: each source turns the page context into tiles, and the row draws
 them in the order of TILE_SOURCES (st.metric on the operator's page, one HTML strip on the wall).
 
-To add a tile (e.g. 预警 from the analysis page), write `def my_tiles(ctx: PageContext) -> list[Tile]` in its own
+To add a tile (as 预警 does: warning_tile.py), write `def my_tiles(ctx: PageContext) -> list[Tile]` in its own
 widget module and append it to TILE_SOURCES: the operator's first row (st.metric) and the wall's KPI strip
 (strip_html, followed there by the patrol tiles) both pick it up. A tile whose non-zero value is an alarm is drawn
 in red on the wall when its label is in ALARM_LABELS.
+
+The row is drawn before the map and the feed, so a source must be quick. A figure that takes seconds (the warnings)
+is read by its source from what was computed before, and computed by a LATE_WORK entry: both pages run
+`live(late_work, ctx)` last, after the map and the feed.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import streamlit as st
 
 from access.actions import supervision_counts
 from dashboard.frame import PageContext
+from dashboard.widgets.analysis.warnings import warm_warning_counts
 from dashboard.widgets.command_center.kpis import Tile, tiles as kpi_texts
+from dashboard.widgets.command_center.warning_tile import warning_tiles
 from dashboard.widgets.common import count_text
 from dashboard.widgets.supervision import visible_items
 from layers.kpis import command_kpis
@@ -40,7 +46,14 @@ def supervision_tiles(ctx: PageContext) -> list[Tile]:
     ]
 
 
-TILE_SOURCES: list[TileSource] = [event_tiles, supervision_tiles]
+TILE_SOURCES: list[TileSource] = [event_tiles, supervision_tiles, warning_tiles]
+LATE_WORK: list[Callable[[PageContext], None]] = [warm_warning_counts]  # slow figures a source reads, made last
+
+
+def late_work(ctx: PageContext) -> None:
+    """Compute what the tile sources read but do not compute themselves (the pages run it after the map and feed)."""
+    for work in LATE_WORK:
+        work(ctx)
 
 
 def row_tiles(ctx: PageContext, sources: list[TileSource] | None = None) -> list[Tile]:
@@ -53,7 +66,7 @@ def tile_row(ctx: PageContext) -> None:
     shown = row_tiles(ctx)
     for column, tile in zip(st.columns(len(shown)), shown):
         column.metric(tile.label, tile.value, tile.delta, tile.delta_color, help=tile.help or None,
-                      delta_description=tile.delta_description or None, border=True)
+                      delta_description=tile.delta_description or None, delta_arrow=tile.delta_arrow, border=True)
     refreshed = dt.datetime.now()  # the wall clock, to show the tiles are alive even when "now" is the data clock
     st.caption(f"统计时点 {ctx.as_of:%Y-%m-%d %H:%M} · 每 {ctx.refresh_seconds} 秒刷新，最近刷新 {refreshed:%H:%M:%S}")
 
@@ -76,4 +89,4 @@ def strip_html(tiles: list[Tile]) -> str:
     return f'<div class="mq-strip">{"".join(cells)}</div>'
 
 
-ALARM_LABELS = frozenset({"超期", "督办超期"})  # shown in red on the wall when not zero
+ALARM_LABELS = frozenset({"超期", "督办超期", "预警"})  # shown in red on the wall when not zero (预警: spikes)

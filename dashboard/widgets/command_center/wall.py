@@ -8,7 +8,8 @@ Live parts are fragments (dashboard/widgets/command_center/live.py). The map is 
 it again; the pop-ups pulse grids inside it); with the rotation setting it switches metric every N seconds.
 
 Tile row: the KPI strip shows tiles.row_tiles (TILE_SOURCES) and then the patrol tiles; a new tile source joins
-both the operator's page and the wall.
+both the operator's page and the wall. tiles.late_work (the 预警 counts) runs at the end of the right panels' fragment:
+after the map and the tickers, and with no element of its own (an empty fragment's container would take room).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dashboard.widgets.command_center.feed import grid_label
 from dashboard.widgets.command_center.live import live
 from dashboard.widgets.command_center.map import MapView, command_map
 from dashboard.widgets.command_center.patrol import patrol_tile_texts
-from dashboard.widgets.command_center.tiles import row_tiles, strip_html
+from dashboard.widgets.command_center.tiles import late_work, row_tiles, strip_html
 from dashboard.widgets.command_center.wall_panels import category_ring, ticker, title_bar, top_bars, trend_bars
 from dashboard.widgets.common import cell_text
 from layers.kpis import latest_reports
@@ -157,7 +158,7 @@ def new_marks(ids: list[str], kind: str, state: MutableMapping | None = None) ->
 
 
 def right_panels(ctx: PageContext) -> None:
-    """The two tickers, then the pop-ups (which take no room)."""
+    """The two tickers, then the pop-ups (which take no room), then tiles.late_work."""
     reports = ctx.store.query(latest_reports, as_of=ctx.as_of, where=ctx.where, limit=REPORT_ROWS)
     fresh = new_marks(list(reports["event_id"].astype(str)), "reports")
     rows = [(pd.Timestamp(r.reported_at).strftime("%H:%M"),
@@ -176,6 +177,7 @@ def right_panels(ctx: PageContext) -> None:
         html_text += ticker("最新巡查走访", visit_rows, "暂无走访签到")
     st.markdown(html_text, unsafe_allow_html=True)
     alert_popups(ctx, wall=True)
+    late_work(ctx)
 
 
 def rotated_view(ctx: PageContext, now: float | None = None) -> MapView:
