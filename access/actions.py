@@ -209,7 +209,20 @@ def supervision_items(entries: pd.DataFrame, *, as_of: dt.datetime) -> pd.DataFr
     return frame.sort_values(["overdue", "deadline"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
+def open_items(items: pd.DataFrame) -> pd.DataFrame:
+    """The items not yet confirmed (督办中 on the KPI tile), in their order (supervision_items: overdue first)."""
+    return items[items["status"].isin(OPEN_STATUSES)].reset_index(drop=True)
+
+
 def supervision_counts(items: pd.DataFrame) -> tuple[int, int]:
     """(督办中: items not yet confirmed, 督办超期: of those, past the deadline with no 反馈)."""
-    open_items = items[items["status"].isin(OPEN_STATUSES)]
-    return len(open_items), int(open_items["overdue"].sum())
+    unconfirmed = open_items(items)
+    return len(unconfirmed), int(unconfirmed["overdue"].sum())
+
+
+def open_items_source(log: ActionLog) -> Callable[[dt.datetime], pd.DataFrame] | None:
+    """The open items at a moment (overdue judged then), read from the log when asked, for a report that settles
+    its moment later (the briefing); None when the log does not exist (no 督办 in this deployment)."""
+    if not Path(log.path).exists():
+        return None
+    return lambda as_of: open_items(supervision_items(log.entries(), as_of=as_of))

@@ -2,14 +2,17 @@
 
 `briefing_content(con, period, as_of=..., grid=None)` gathers the figures from the statistics functions (headline
 figures with 较上期 and 较去年同期, TOP-10 grids, the most overdue cases, warnings, the category mix, the trend) and
-the map images; layers/briefing_pdf.py and layers/briefing_docx.py lay the same content out. Every number in a
-briefing is one of these values, so a test can compare what the rendered file says with the functions.
+the map images; `with_supervision` adds the open 督办 items where the deployment keeps an action log (the export
+service joins them to the events the requester sees); layers/briefing_pdf.py and layers/briefing_docx.py lay the
+same content out, in the order of `sections`. Every number in a briefing is one of these values, so a test can
+compare what the rendered file says with the functions. Times are the store's local time (its zone is printed with
+the 统计时点).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import duckdb
 import pandas as pd
@@ -18,14 +21,19 @@ from layers.review import REVIEW_PERIODS, review_window
 from layers.stats import QueryError, counts_by, find_grid, grid_stats, open_now, period_changes
 from layers.lookups import category_names
 from store.schema import LEVELS
-from store.timewindow import TimeLike, local_time
+from store.timewindow import TimeLike, store_time, store_zone
 
-__all__ = ["Headline", "BriefingContent", "briefing_content", "HEADLINE_FIGURES", "change_text", "DEFINITIONS"]
+__all__ = ["Headline", "BriefingContent", "briefing_content", "with_supervision", "sections", "period_line",
+           "HEADLINE_FIGURES", "change_text", "DEFINITIONS"]
 
 HEADLINE_FIGURES: dict[str, str] = {"events": "新增事件", "closed": "办结事件", "disputes_received": "受理纠纷",
                                     "disputes_resolved": "化解纠纷"}
 LEVEL_NAMES = {"large": "大网格", "medium": "中网格", "small": "小网格"}
 TOP_N = 10
+SUPERVISION_ROWS = 15
+NUMERALS = "一二三四五六七八九十"
+SUPERVISION_DEFINITION = ("督办", "指挥中心对事件发起督办并设办理期限；表中为截至统计时点尚未核查办结的督办事项（督办超期在前），"
+                                  "督办超期：期限已过且督办后未收到反馈。仅列本辖区内的事件。")
 DEFINITIONS: tuple[tuple[str, str], ...] = (
     ("统计时段", "统计时点前的一天、一周或一个自然月，含起点不含终点。"),
     ("较上期", "与紧邻的前一个等长时段相比的增减；较去年同期：与去年同日期范围相比。基数为0时不计算百分比。"),
@@ -71,11 +79,55 @@ class BriefingContent:
     trend: pd.DataFrame  # period_start, events
     images: dict[str, bytes] = field(default_factory=dict)  # caption -> PNG
     definitions: tuple[tuple[str, str], ...] = DEFINITIONS
+    zone: str = "Asia/Shanghai"  # the store's: every time above is its naive local time
+    supervision: pd.DataFrame | None = None  # the open 督办 items (with_supervision); None: no action log
+    supervision_note: str = ""
 
     @property
     def rows(self) -> int:
         """Table rows in the briefing (what an audit entry counts)."""
-        return len(self.top_grids) + len(self.overdue_cases) + len(self.warnings) + len(self.categories)
+        extra = 0 if self.supervision is None else len(self.supervision)
+        return len(self.top_grids) + len(self.overdue_cases) + len(self.warnings) + len(self.categories) + extra
+
+
+def period_line(content: BriefingContent) -> str:
+    """The line under the title: 统计时段 and 统计时点, in the store's zone."""
+    return (f"统计时段：{content.start:%Y-%m-%d %H:%M} 至 {content.end:%Y-%m-%d %H:%M}　"
+            f"统计时点：{content.as_of:%Y-%m-%d %H:%M}（{content.zone}）")
+
+
+def sections(content: BriefingContent) -> list[tuple[str, str, pd.DataFrame | None]]:
+    """The numbered parts after 一、总体情况 and 二、分布与热点: (heading, a sentence before the table or "", the table);
+    the last, 口径说明, has no table."""
+    parts: list[tuple[str, str, pd.DataFrame | None]] = [
+        ("事件最多的网格（前10）", "", content.top_grids), ("预警", "", content.warnings),
+        ("超期最久的事件", "", content.overdue_cases),
+    ]
+    if content.supervision is not None:
+        parts.append(("督办事项", content.supervision_note, content.supervision))
+    parts += [("事件类别（前10）", "", content.categories), ("口径说明", "", None)]
+    return [(f"{NUMERALS[i + 2]}、{heading}", note, frame) for i, (heading, note, frame) in enumerate(parts)]
+
+
+def with_supervision(content: BriefingContent, rows: pd.DataFrame) -> BriefingContent:
+    """`content` with its 督办 part: `rows` are the open items the requester sees, as the supervision export writes
+    them (layers.export_service.supervision_rows: overdue first); the first SUPERVISION_ROWS are listed."""
+    overdue = rows["overdue"].eq("是")
+    table = pd.DataFrame({
+        "事件编号": rows["event_id"], "网格": rows["place"].fillna("—"), "类别": rows["category_name"].fillna("—"),
+        "督办状态": rows["status_label"], "督办期限": rows["deadline"].map(_time_text),
+        "督办超期": rows["overdue"], "最近": [f"{_time_text(at)} {what}" for at, what in zip(rows["last_at"],
+                                                                                    rows["last_action"])],
+    }).head(SUPERVISION_ROWS).reset_index(drop=True)
+    note = f"截至统计时点，未办结的督办事项 {len(rows):,} 项，其中督办超期 {int(overdue.sum()):,} 项。"
+    if len(rows) > SUPERVISION_ROWS:
+        note += f"下表列出前 {SUPERVISION_ROWS} 项。"
+    return replace(content, supervision=table, supervision_note=note,
+                   definitions=(*content.definitions, SUPERVISION_DEFINITION))
+
+
+def _time_text(value: object) -> str:
+    return "—" if value is None or pd.isna(value) else f"{pd.Timestamp(value):%Y-%m-%d %H:%M}"
 
 
 def change_text(change: int, pct: float | None) -> str:
@@ -149,7 +201,7 @@ def briefing_content(con: duckdb.DuckDBPyConnection, period: str, *, as_of: Time
 
     if period not in REVIEW_PERIODS:
         raise QueryError(f"`period` was {period!r} but is expected to be one of {list(REVIEW_PERIODS)}")
-    moment = local_time(as_of, "as_of")
+    moment = store_time(con, as_of, "as_of")
     start, end = review_window(period, moment)
     own_level, child_level, scope_name = _scope(con, grid)
     changes = period_changes(con, "city" if grid is None else own_level, start=start, end=end)
@@ -187,14 +239,13 @@ def briefing_content(con: duckdb.DuckDBPyConnection, period: str, *, as_of: Time
         title=title, period=period, period_name=REVIEW_PERIODS[period][0], start=start, end=end, as_of=moment,
         scope_name=scope_name, headlines=headlines, open_now=int(now_row["open_now"]),
         overdue_now=int(now_row["overdue_now"]), top_grids=top_grids, overdue_cases=_overdue_cases(con, moment, grid),
-        warnings=warning_table, categories=categories, trend=trend,
+        warnings=warning_table, categories=categories, trend=trend, zone=store_zone(con),
     )
     if not with_images:
         return content
     from layers.briefing_images import briefing_images
 
-    return BriefingContent(**{**content.__dict__, "images": briefing_images(con, content, grid=grid,
-                                                                          child_level=child_level)})
+    return replace(content, images=briefing_images(con, content, grid=grid, child_level=child_level))
 
 
 TREND_STEPS = {"day": ("day", 30), "week": ("week", 26), "month": ("month", 24)}

@@ -11,7 +11,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
-from layers.briefing import BriefingContent, headline_table
+from layers.briefing import BriefingContent, headline_table, period_line, sections
 
 __all__ = ["render_docx", "EAST_ASIA_FONT"]
 
@@ -49,8 +49,7 @@ def render_docx(content: BriefingContent) -> bytes:
         section.left_margin = section.right_margin = Cm(2)
     title = doc.add_heading(content.title, level=0)
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    sub = doc.add_paragraph(f"统计时段：{content.start:%Y-%m-%d %H:%M} 至 {content.end:%Y-%m-%d %H:%M}　"
-                            f"统计时点：{content.as_of:%Y-%m-%d %H:%M}")
+    sub = doc.add_paragraph(period_line(content))
     sub.alignment = WD_ALIGN_PARAGRAPH.CENTER
     doc.add_heading("一、总体情况", level=1)
     _table(doc, headline_table(content))
@@ -59,15 +58,16 @@ def render_docx(content: BriefingContent) -> bytes:
     for caption, png in content.images.items():
         doc.add_picture(io.BytesIO(png), width=Cm(15))
         doc.add_paragraph(caption).alignment = WD_ALIGN_PARAGRAPH.CENTER
-    sections = (("三、事件最多的网格（前10）", content.top_grids), ("四、预警", content.warnings),
-                ("五、超期最久的事件", content.overdue_cases), ("六、事件类别（前10）", content.categories))
-    for heading, frame in sections:
+    for heading, note, frame in sections(content):
         doc.add_heading(heading, level=1)
+        if note:
+            doc.add_paragraph(note)
+        if frame is None:
+            continue
         if len(frame):
             _table(doc, frame)
         else:
             doc.add_paragraph("无。")
-    doc.add_heading("七、口径说明", level=1)
     for name, text in content.definitions:
         doc.add_paragraph(f"{name}：{text}")
     buffer = io.BytesIO()

@@ -18,12 +18,13 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from layers.briefing import BriefingContent, headline_table
+from layers.briefing import BriefingContent, headline_table, period_line, sections
 from layers.fonts import cjk_font_path
 
 __all__ = ["render_pdf", "FONT_NAME"]
 
 FONT_NAME = "MinqingCJK"
+SUPERVISION_MM = (30, 30, 20, 20, 27, 16, 37)  # the 督办 table's columns (180 mm): its times on one line
 _LOCK = threading.Lock()
 
 
@@ -83,8 +84,7 @@ def render_pdf(content: BriefingContent) -> bytes:
     width = A4[0] - 30 * mm
     story: list = [
         Paragraph(_escape(content.title), styles["title"]),
-        Paragraph(_escape(f"统计时段：{content.start:%Y-%m-%d %H:%M} 至 {content.end:%Y-%m-%d %H:%M}　"
-                          f"统计时点：{content.as_of:%Y-%m-%d %H:%M}"), styles["sub"]),
+        Paragraph(_escape(period_line(content)), styles["sub"]),
         Spacer(1, 4 * mm),
         Paragraph("一、总体情况", styles["h"]),
     ]
@@ -96,12 +96,13 @@ def render_pdf(content: BriefingContent) -> bytes:
     for caption, png in content.images.items():
         story += [_image(png, width * (0.85 if "趋势" not in caption and "构成" not in caption else 1.0)),
                   Paragraph(_escape(caption), styles["sub"]), Spacer(1, 2 * mm)]
-    sections = (("三、事件最多的网格（前10）", content.top_grids), ("四、预警", content.warnings),
-                ("五、超期最久的事件", content.overdue_cases), ("六、事件类别（前10）", content.categories))
-    for heading, frame in sections:
+    for heading, note, frame in sections(content):
         story.append(Paragraph(heading, styles["h"]))
-        story.append(_table(frame, styles) if len(frame) else Paragraph("无。", styles["p"]))
-    story.append(Paragraph("七、口径说明", styles["h"]))
+        if note:
+            story.append(Paragraph(_escape(note), styles["p"]))
+        if frame is not None:
+            widths = [w * mm for w in SUPERVISION_MM] if frame is content.supervision else None
+            story.append(_table(frame, styles, widths) if len(frame) else Paragraph("无。", styles["p"]))
     for name, text in content.definitions:
         story.append(Paragraph(_escape(f"{name}：{text}"), styles["p"]))
 

@@ -56,7 +56,7 @@ class Recorder(Protocol):
 
 @dataclass(frozen=True)
 class ExportRequest:
-    """What to export: `kind` (disputes | events | review), `fmt` (csv | xlsx) and the kind's options.
+    """What to export: `kind` (KINDS), `fmt` (csv | xlsx; pdf | docx for brief) and the kind's options.
 
     disputes: level (large | medium | small | all), year_from, year_to (None: the data's first / last year), grid,
         layout (rows | yearly: one row per grid, years as columns, 合计 row, title and definitions; as_of).
@@ -67,7 +67,9 @@ class ExportRequest:
         event's current grid).
     warnings: level, as_of (None: the latest report), kinds, by (category | dept).
     hotspots: level, start, end, measure (rate | count). emerging: level, as_of, weeks, measure.
-    brief (fmt pdf | docx): period (day | week | month), as_of, grid.
+    brief (fmt pdf | docx): period (day | week | month), as_of, grid, supervision (a function giving the open 督办
+        items at the briefing's moment: access.actions.open_items_source, read by the caller; None without an action
+        log); the items are scoped as a supervision export's are, and to `grid`.
     """
 
     kind: str
@@ -205,13 +207,20 @@ def _supervision(request: ExportRequest, query: Query) -> _Built:
     as_of = request.options.get("as_of")
     if not isinstance(items, pd.DataFrame) or as_of is None:
         raise UserError("a supervision export needs the 督办 items and the moment (as_of)")
-    events = query(events_by_id, [str(i) for i in items["event_id"]], as_of=as_of) if len(items) else None
-    rows = supervision_rows(items, events)
+    rows = seen_supervision(items, query, as_of)
 
     def write(buffer: io.BytesIO) -> list[str]:
         return (write_supervision_csv if request.fmt == "csv" else write_supervision_xlsx)(rows, buffer)
 
     return _Built(rows=len(rows), write=write, options=dict(as_of=as_of, items=len(items)))
+
+
+def seen_supervision(items: pd.DataFrame, query: Query, as_of: Any, grid: str | None = None) -> pd.DataFrame:
+    """supervision_rows of the items whose events the requester's cursor sees (inside `grid` when given)."""
+    events = query(events_by_id, [str(i) for i in items["event_id"]], as_of=as_of) if len(items) else None
+    if events is not None and grid is not None:
+        events = events[(events[["grid_small", "grid_medium", "grid_large"]] == grid).any(axis=1)]
+    return supervision_rows(items, events)
 
 
 def supervision_rows(items: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame:
@@ -300,7 +309,7 @@ def _yearly(request: ExportRequest, query: Query, level: str, year_from: int, ye
 
 
 def _brief(request: ExportRequest, query: Query) -> _Built:
-    from layers.briefing import briefing_content
+    from layers.briefing import briefing_content, with_supervision
     from layers.briefing_docx import render_docx
     from layers.briefing_pdf import render_pdf
 
@@ -308,13 +317,17 @@ def _brief(request: ExportRequest, query: Query) -> _Built:
     period = o.get("period") or "week"
     as_of, notes = _as_of(query, o.get("as_of"))
     content = query(briefing_content, period, as_of=as_of, grid=o.get("grid"))
+    open_items = o.get("supervision")
+    items = None if open_items is None else open_items(content.as_of)
+    if items is not None:
+        content = with_supervision(content, seen_supervision(items, query, content.as_of, o.get("grid")))
 
     def write(buffer: io.BytesIO) -> list[str]:
         buffer.write((render_pdf if request.fmt == "pdf" else render_docx)(content))
         return []
 
-    return _Built(rows=content.rows, write=write, notes=notes, options=dict(period=period, as_of=as_of,
-                                                                             grid=o.get("grid")))
+    return _Built(rows=content.rows, write=write, notes=notes, options=dict(
+        period=period, as_of=as_of, grid=o.get("grid"), supervision=None if items is None else len(items)))
 
 
 _BUILDERS: dict[str, Callable[[ExportRequest, Query], _Built]] = {

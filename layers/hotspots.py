@@ -36,7 +36,7 @@ from layers.event_query import EventFilter, EventQuery
 from layers.geometry import PreparedGrids, prepare_level
 from layers.stats import QueryError, grid_table
 from store.schema import LEVELS
-from store.timewindow import TimeLike, checked_window, local_time
+from store.timewindow import TimeLike, checked_window, store_time
 
 __all__ = [
     "HOT_CLASSES", "HOT_COLOURS", "EMERGING_CLASSES", "EMERGING_COLOURS", "MEASURES", "contiguity", "eb_rates",
@@ -187,7 +187,7 @@ def hotspots(con: duckdb.DuckDBPyConnection, level: str = "medium", *, start: Ti
     from esda.getisord import G_Local
 
     _check_level(level)
-    s, e = checked_window(start, end)
+    s, e = checked_window(store_time(con, start, "start"), store_time(con, end, "end"))
     if s is None or e is None:
         raise QueryError("hotspots need a window with both ends: pass start and end")
     prepared = prepare_level(con, level)
@@ -265,7 +265,7 @@ def emerging_hotspots(con: duckdb.DuckDBPyConnection, level: str = "medium", *, 
     _check_level(level)
     if not 8 <= weeks <= 260:
         raise QueryError(f"`weeks` was {weeks}; give 8 to 260 weeks (a trend needs at least 8)")
-    moment = local_time(as_of, "as_of")
+    moment = store_time(con, as_of, "as_of")
     if moment is None:
         raise QueryError("`as_of` is required: the end of the last week")
     prepared = prepare_level(con, level)

@@ -25,7 +25,7 @@ from layers.event_query import EventQuery
 from layers.findings import empty, finish, labels
 from layers.lookups import department_names
 from layers.personal import mask_id, mask_name
-from store.timewindow import TimeLike, local_time
+from store.timewindow import TimeLike, store_time
 
 __all__ = ["repeat_places", "repeat_people", "place_warnings", "person_warnings", "M_PER_DEG_LAT"]
 
@@ -33,8 +33,8 @@ M_PER_DEG_LAT = 110_574.0
 GRID_COLUMN = {"large": "grid_large", "medium": "grid_medium", "small": "grid_small"}
 
 
-def _moment(as_of: TimeLike) -> dt.datetime:
-    moment = local_time(as_of, "as_of")
+def _moment(con: duckdb.DuckDBPyConnection, as_of: TimeLike) -> dt.datetime:
+    moment = store_time(con, as_of, "as_of")
     if moment is None:
         raise ValueError("`as_of` is required: the moment the look-back ends")
     return moment
@@ -70,7 +70,7 @@ def repeat_places(con: duckdb.DuckDBPyConnection, *, as_of: TimeLike, days: int 
     """One row per repeat place: lon, lat (mean of its reports; missing for an address place), address (the commonest
     text), disputes (distinct incidents), reports, first_at, last_at, grid_small, grid_medium, grid_large, event_ids
     (list); most disputes first."""
-    moment = _moment(as_of)
+    moment = _moment(con, as_of)
     query = EventQuery.of(as_of=moment)
     rows = con.execute(q.DISPUTE_POINTS, query.bind(q.DISPUTE_POINTS, since=moment - dt.timedelta(days=days))).df()
     found = []
@@ -116,7 +116,7 @@ def repeat_people(con: duckdb.DuckDBPyConnection, *, as_of: TimeLike, days: int 
     """One row per repeat person (masked): name (masked), id_number (masked), records (distinct incidents),
     departments (count), dept_names (text), first_at, last_at, grid_small, grid_medium, grid_large (of the latest
     record), event_ids (list); most records first. A store without personal data gives no rows."""
-    moment = _moment(as_of)
+    moment = _moment(con, as_of)
     columns = ["name", "id_number", "records", "departments", "dept_names", "first_at", "last_at", "grid_small",
                "grid_medium", "grid_large", "event_ids"]
     empty = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})

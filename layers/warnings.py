@@ -29,7 +29,7 @@ from layers.findings import KINDS, WARNING_COLUMNS, empty as _empty, finish as _
 from layers.lookups import category_names, department_names
 from layers.stats import QueryError, open_now
 from store.schema import LEVELS
-from store.timewindow import TimeLike, local_time
+from store.timewindow import TimeLike, store_time
 
 __all__ = [
     "KINDS", "WARNING_COLUMNS", "SpikeSettings", "WeeklyCounts", "spike_bounds", "weekly_counts", "season_buckets",
@@ -236,12 +236,12 @@ def expected_text(expected: float) -> str:
     return f"约 {expected:.0f} 起" if expected >= 1.5 else f"约 {expected:.1f} 起"
 
 
-def _checked(level: str, by: str, as_of: TimeLike) -> dt.datetime:
+def _checked(con: duckdb.DuckDBPyConnection, level: str, by: str, as_of: TimeLike) -> dt.datetime:
     if level not in LEVELS:
         raise QueryError(f"`level` was {level!r} but is expected to be one of {list(LEVELS)}")
     if by not in q.SERIES_KEY:
         raise QueryError(f"`by` was {by!r} but is expected to be one of {list(q.SERIES_KEY)}")
-    moment = local_time(as_of, "as_of")
+    moment = store_time(con, as_of, "as_of")
     if moment is None:
         raise QueryError("`as_of` is required: pass the moment the warnings look back from")
     return moment
@@ -255,7 +255,7 @@ def spike_warnings(con: duckdb.DuckDBPyConnection, level: str = "small", *, as_o
     `days` is 7 (近7日) or 1 (今日: the same weekly expectation divided by 7). Columns: WARNING_COLUMNS."""
     if days not in (1, 7):
         raise QueryError(f"`days` was {days!r}; warnings look at the last 7 days or at today (1)")
-    moment = _checked(level, by, as_of)
+    moment = _checked(con, level, by, as_of)
     grids = _labels(con, level)
     counts = weekly_counts(con, level, by, as_of=moment, codes=grids["grid_code"].to_numpy(), where=where,
                            settings=settings)
@@ -306,7 +306,7 @@ def spike_backtest(con: duckdb.DuckDBPyConnection, level: str = "small", *, ends
                    settings: SpikeSettings = DEFAULT) -> pd.DataFrame:
     """The 近7日 spike warnings as of each moment of `ends` (each row's window_end says which), the same rows
     spike_warnings gives for each, from one read of the store per set of ends lying whole weeks apart."""
-    moments = sorted({_checked(level, by, end) for end in ends})
+    moments = sorted({_checked(con, level, by, end) for end in ends})
     grids = _labels(con, level)
     codes = grids["grid_code"].to_numpy()
     names = _key_names(con, by)
@@ -365,7 +365,7 @@ BACKLOG_DAYS = 28
 def backlog_warnings(con: duckdb.DuckDBPyConnection, level: str = "small", *, as_of: TimeLike,
                      where: EventFilter | None = None) -> pd.DataFrame:
     """Grids whose overdue events at as_of are at least BACKLOG_MIN and BACKLOG_FACTOR × those 4 weeks before."""
-    moment = local_time(as_of, "as_of")
+    moment = store_time(con, as_of, "as_of")
     now = open_now(con, level, as_of=moment, where=where)
     before = open_now(con, level, as_of=moment - dt.timedelta(days=BACKLOG_DAYS), where=where)
     frame = now.merge(before[["grid_code", "overdue_now"]].rename(columns={"overdue_now": "before"}), on="grid_code")
@@ -401,7 +401,7 @@ def patrol_warnings(con: duckdb.DuckDBPyConnection, level: str = "small", *, as_
 
     if not has_patrol_data(con):
         return _empty()
-    moment = local_time(as_of, "as_of")
+    moment = store_time(con, as_of, "as_of")
     patrol = patrol_figures(con, level, as_of=moment)
     recent = window_totals(con, level, start=moment - dt.timedelta(days=28), end=moment, where=where, source="raw")
     before = window_totals(con, level, start=moment - dt.timedelta(days=56), end=moment - dt.timedelta(days=28),
@@ -440,7 +440,7 @@ def all_warnings(con: duckdb.DuckDBPyConnection, level: str = "small", *, as_of:
     unknown = [k for k in chosen if k not in KINDS]
     if unknown:
         raise QueryError(f"`kinds` had {unknown}; choose from {list(KINDS)}")
-    moment = local_time(as_of, "as_of")
+    moment = store_time(con, as_of, "as_of")
     parts = []
     if "spike_7d" in chosen:
         parts.append(spike_warnings(con, level, as_of=moment, days=7, by=by, where=where, settings=settings))

@@ -26,7 +26,7 @@ from layers.disputes_queries import incidents_source
 from layers.event_query import GRID_KEY, EventFilter, EventQuery, pick
 from layers.export import Target, opened
 from layers.stats import disputes_in_window, same_period_last_year, year_to_date
-from store.timewindow import TimeLike, local_time
+from store.timewindow import TimeLike, store_time
 
 __all__ = ["YearlyTable", "yearly_statistics", "write_yearly_csv", "write_yearly_xlsx", "DEFINITIONS", "MISSING"]
 
@@ -79,7 +79,7 @@ def yearly_statistics(con: duckdb.DuckDBPyConnection, level: str, *, year_from: 
                       as_of: TimeLike, grid: str | None = None) -> YearlyTable:
     """One row per grid of `level` (inside `grid` when given): 受理 and 化解 per year, the period's 化解率 (cohort),
     and 今年以来 / 去年同期 / 较去年同期 for received and resolved (the year to date of as_of)."""
-    moment = local_time(as_of, "as_of")
+    moment = store_time(con, as_of, "as_of")
     stats = dispute_statistics(con, level, year_from=year_from, year_to=year_to, grid=grid)
     labels = [c for c in ("grid_code", "name", "medium_name", "large_name") if c in stats.columns]
     out = stats.drop_duplicates("grid_code")[labels].reset_index(drop=True)

@@ -119,11 +119,15 @@ def register(main: click.Group, helpers: SimpleNamespace) -> None:
     @click.option("--period", required=True, help="day (日碰头) | week (周会商) | month (月调度).")
     @click.option("--date", "date", default=None, help="The meeting's moment (default: just after the latest report).")
     @click.option("--grid", default=None, help="Only this grid (and the grids inside it).")
+    @click.option("--actions", "actions_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="The 督办 action log (default: DB.actions.sqlite next to the database; none: no 督办 part).")
     @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
                   help="FILE.pdf or FILE.docx")
     @who
-    def brief(database, period, date, grid, output, username, users_file, scopes) -> None:
-        """The briefing for the meeting: headline figures, maps, hotspots, charts, tables, definitions."""
+    def brief(database, period, date, grid, actions_file, output, username, users_file, scopes) -> None:
+        """The briefing for the meeting: headline figures, maps, hotspots, charts, tables (督办 where the action log
+        exists), definitions."""
+        from access.actions import ActionLog, default_actions_path, open_items_source
         from layers.export_service import ExportRequest
         from layers.review import REVIEW_PERIODS
 
@@ -132,8 +136,14 @@ def register(main: click.Group, helpers: SimpleNamespace) -> None:
         fmt = output.suffix.lower().lstrip(".")
         if fmt not in ("pdf", "docx"):
             raise UserError(f"-o {output}: end the file name in .pdf or .docx")
-        request = ExportRequest("brief", fmt, dict(period=period, as_of=_moment(date, "--date"), grid=grid))
+        if actions_file is not None and not actions_file.is_file():
+            raise UserError(f"--actions {actions_file}: no such file; leave the option out to use the log beside the "
+                            "database (or none)")
+        supervision = open_items_source(ActionLog(actions_file or default_actions_path(database)))
+        request = ExportRequest("brief", fmt, dict(period=period, as_of=_moment(date, "--date"), grid=grid,
+                                                   supervision=supervision))
         principal = helpers.principal(username, users_file, scopes)
         helpers.run_export(database, principal, request, output, grid=grid, command="minqing brief",
-                           cli_options=dict(period=period, date=date, grid=grid, output=output, scope=scopes))
+                           cli_options=dict(period=period, date=date, grid=grid, actions=actions_file, output=output,
+                                            scope=scopes))
         click.echo(f"写出 / wrote {output}")

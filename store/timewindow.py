@@ -52,6 +52,12 @@ def local_time(value: TimeLike | None, name: str, zone: str = LOCAL_TZ) -> dt.da
     return ts.to_pydatetime()
 
 
+def store_time(con: duckdb.DuckDBPyConnection, value: TimeLike | None, name: str) -> dt.datetime | None:
+    """local_time in the store's zone (store_zone): an aware value from outside (a CLI option with an offset, an
+    aware datetime) becomes the store's naive local time; a naive value is taken as the store's already."""
+    return local_time(value, name, store_zone(con))
+
+
 def checked_window(start: TimeLike | None, end: TimeLike | None) -> tuple[dt.datetime | None, dt.datetime | None]:
     """Both ends parsed; an empty or reversed window is an error (the window is [start, end))."""
     start_ts, end_ts = local_time(start, "start"), local_time(end, "end")

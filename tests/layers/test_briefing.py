@@ -97,3 +97,45 @@ def test_yearly_statistics_as_leaders_get_them(con) -> None:
     lines = text.getvalue().decode("utf-8-sig").splitlines()
     assert lines[0].startswith("矛盾纠纷化解统计") and lines[-1].split(",")[1] == "合计"
     assert "None" not in text.getvalue().decode("utf-8-sig") and "1,965" in lines[-1].replace('"', "")
+
+
+def supervision_rows(event_ids: list[str]) -> pd.DataFrame:
+    """Open 督办 items as layers.export_service.supervision_rows gives them (the first overdue)."""
+    n = len(event_ids)
+    return pd.DataFrame({
+        "event_id": event_ids, "place": ["甲镇 · 乙村"] * n, "category_name": ["邻里纠纷"] * n,
+        "status_label": ["督办中"] * n, "overdue": ["是"] + ["否"] * (n - 1),
+        "deadline": [pd.Timestamp("2025-12-30 18:00")] * n, "last_at": [pd.Timestamp("2025-12-29 09:30")] * n,
+        "last_action": ["督办"] * n,
+    })
+
+
+def test_the_briefing_is_in_the_stores_zone_and_numbers_its_parts(con, content) -> None:
+    from layers.briefing import period_line, sections, with_supervision
+    from store.timewindow import store_zone
+
+    zone = store_zone(con)
+    assert content.zone == zone and period_line(content).endswith(f"统计时点：{content.as_of:%Y-%m-%d %H:%M}（{zone}）")
+    aware = pd.Timestamp(content.as_of).tz_localize(zone).tz_convert("UTC")  # the same moment, told in UTC
+    assert briefing_content(con, "day", as_of=aware, with_images=False).as_of == content.as_of
+    assert [h for h, _, _ in sections(content)] == ["三、事件最多的网格（前10）", "四、预警", "五、超期最久的事件",
+                                                    "六、事件类别（前10）", "七、口径说明"]
+    supervised = with_supervision(content, supervision_rows([f"e{i}" for i in range(20)]))
+    headings = [h for h, _, _ in sections(supervised)]
+    assert headings[3:] == ["六、督办事项", "七、事件类别（前10）", "八、口径说明"]
+    assert supervised.supervision_note == "截至统计时点，未办结的督办事项 20 项，其中督办超期 1 项。下表列出前 15 项。"
+    assert len(supervised.supervision) == 15 and supervised.rows == content.rows + 15
+    assert supervised.definitions[-1][0] == "督办" and content.definitions[-1][0] != "督办"
+
+
+@needs_poppler
+def test_the_pdf_lists_the_supervision_items(content, tmp_path: Path) -> None:
+    from layers.briefing import with_supervision
+
+    pdf = tmp_path / "brief.pdf"
+    pdf.write_bytes(render_pdf(with_supervision(content, supervision_rows(["police110:A-1", "hotline:B-2"]))))
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "六、督办事项" in text and "未办结的督办事项 2 项，其中督办超期 1 项。" in text
+    assert "police110:A-1" in text and "2025-12-30 18:00" in text and "八、口径说明" in text
+    ARTIFACTS.mkdir(exist_ok=True)
+    subprocess.run(["pdftoppm", "-r", "70", "-png", str(pdf), str(ARTIFACTS / "briefing_supervision")], check=True)

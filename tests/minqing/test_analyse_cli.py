@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
 import shutil
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from docx import Document
 
+from access.actions import ActionLog
 from access.audit import AuditLog
+from access.principal import Principal
 from minqing.cli import main
 
 
@@ -56,5 +62,61 @@ def test_brief_writes_pdf_and_docx(store: Path, tmp_path: Path) -> None:
         result = CliRunner().invoke(main, ["brief", "--db", str(store), "--period", "day", "-o", str(out)])
         assert result.exit_code == 0, result.output
         assert out.read_bytes()[:4] in (b"%PDF", b"PK\x03\x04")
+    assert "督办" not in docx_text(tmp_path / "brief.docx"), "no action log beside the store: no 督办 part"
     wrong = CliRunner().invoke(main, ["brief", "--db", str(store), "--period", "day", "-o", str(tmp_path / "b.txt")])
     assert wrong.exit_code == 2 and ".pdf or .docx" in wrong.output
+
+
+def docx_text(path: Path) -> str:
+    doc = Document(io.BytesIO(path.read_bytes()))
+    cells = [c.text for t in doc.tables for row in t.rows for c in row.cells]
+    return "\n".join([p.text for p in doc.paragraphs] + cells)
+
+
+def test_the_brief_lists_the_open_supervision_items_the_user_sees(store: Path, tmp_path: Path) -> None:
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        larges = [r[0] for r in con.execute("SELECT grid_code FROM grids WHERE level = 'large' ORDER BY 1 LIMIT 2")
+                  .fetchall()]
+        ids = {large: [r[0] for r in con.execute("SELECT event_id FROM events WHERE grid_large = ? ORDER BY event_id "
+                                                 "LIMIT 3", [large]).fetchall()] for large in larges}
+        as_of = con.execute("SELECT max(reported_at) FROM events").fetchone()[0] + dt.timedelta(minutes=1)
+    finally:
+        con.close()
+    mine, other = larges
+    log = ActionLog(tmp_path / "actions.sqlite")
+    center = Principal("cc1", "command_center")
+
+    def step(action: str, event_id: str, **values) -> None:
+        log.record(center, action, event_id, in_jurisdiction=lambda _: True, audit=None, **values)
+
+    late, later, confirmed = ids[mine]
+    step("supervise", late, note="请今日处置", deadline=as_of - dt.timedelta(days=1))  # overdue at the briefing
+    step("supervise", later, note="本周内办结", deadline=as_of + dt.timedelta(days=3))
+    step("supervise", confirmed, note="已处置", deadline=as_of + dt.timedelta(days=3))
+    log.record(Principal("bob", "official", scope=(mine,)), "feedback", confirmed, note="已办结", result="done",
+               in_jurisdiction=lambda _: True, audit=None)
+    step("confirm", confirmed)
+    step("supervise", ids[other][0], note="他镇事件", deadline=as_of + dt.timedelta(days=3))
+
+    def brief(*extra: str) -> tuple[str, list[tuple[str, str]]]:
+        """The DOCX's text and its 督办 table's (事件编号, 督办超期) rows."""
+        out = tmp_path / "brief.docx"
+        result = CliRunner().invoke(main, ["brief", "--db", str(store), "--period", "week", "--actions",
+                                           str(log.path), "-o", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        (table,) = [t for t in Document(io.BytesIO(out.read_bytes())).tables
+                    if any(c.text == "督办状态" for c in t.rows[0].cells)]
+        head = [c.text for c in table.rows[0].cells]
+        rows = [(r.cells[0].text, r.cells[head.index("督办超期")].text) for r in table.rows[1:]]
+        return docx_text(out), rows
+
+    city, rows = brief()
+    assert "未办结的督办事项 3 项，其中督办超期 1 项。" in city and "六、督办事项" in city and "督办：" in city
+    assert rows == [(late, "是"), (later, "否"), (ids[other][0], "否")], "open items only, 督办超期 first"
+    scoped, rows = brief("--scope", mine)
+    assert "未办结的督办事项 2 项，其中督办超期 1 项。" in scoped
+    assert rows == [(late, "是"), (later, "否")], "an official's briefing lists their jurisdiction's items only"
+    missing = CliRunner().invoke(main, ["brief", "--db", str(store), "--period", "week", "--actions",
+                                        str(tmp_path / "none.sqlite"), "-o", str(tmp_path / "b.pdf")])
+    assert missing.exit_code == 2 and "no such file" in missing.output

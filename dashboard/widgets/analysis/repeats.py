@@ -8,6 +8,7 @@ from typing import Callable
 import pandas as pd
 import streamlit as st
 
+from access.actions import open_items_source
 from dashboard.frame import PageContext
 from dashboard.widgets.common import cell_text
 from dashboard.widgets.trends.downloads import _download, downloads_allowed
@@ -54,7 +55,8 @@ def show_briefing_downloads(ctx: PageContext) -> None:
         return
     period = st.radio("简报周期", ["day", "week", "month"], index=1, horizontal=True, key="analysis_brief_period",
                       format_func={"day": "日碰头", "week": "周会商", "month": "月调度"}.get)
-    options = dict(period=period, as_of=ctx.as_of, grid=None)
+    supervision = None if ctx.actions is None else open_items_source(ctx.actions)  # 督办 where the log exists
+    options = dict(period=period, as_of=ctx.as_of, grid=None, supervision=supervision)
     for column, fmt in zip(st.columns(2), ("pdf", "docx")):
         name = f"brief_{period}_{ctx.as_of:%Y%m%d}.{fmt}"
         column.download_button(f"下载简报 {fmt.upper()}", data=partial(_download, ctx, "brief", fmt, name, options),
