@@ -331,7 +331,7 @@ def _remove_unproduced(con: duckdb.DuckDBPyConnection, target: Target, replaced:
         if count:
             if target.rollups:
                 record_changes(con, f"SELECT * FROM {target.table} WHERE {target.key} IN ({stale})",
-                               [mapping.department, replaced])
+                               [mapping.department, replaced], sign=-1)
             if target.child:
                 con.execute(f"DELETE FROM {target.child} WHERE {target.key} IN ({stale})",
                             [mapping.department, replaced])
