@@ -305,9 +305,34 @@ def _read_json_lines(path: Path) -> RawTable:
             value = {ERROR_COLUMN: f"unreadable JSON ({_json_problem(exc)})", "__line": line[:2000]}
         if not isinstance(value, dict):
             value = {ERROR_COLUMN: "a JSON line must be an object", "__line": line[:2000]}
+        elif "\\u" in line and (surrogate := _lone_surrogate(line)) is not None:
+            value = {ERROR_COLUMN: f"the text escape {surrogate} is half of a UTF-16 pair, not a character; export "
+                                   "the line again as UTF-8", "__line": line[:2000]}
         value[ROW_COLUMN] = number
         records.append(value)
     return RawTable(table=pd.DataFrame.from_records(records) if records else pd.DataFrame())
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _lone_surrogate(line: str) -> str | None:
+    """The first \\uD800-\\uDFFF escape of a JSON line that is not half of a high + low pair (such a value cannot be
+    stored as text), or None."""
+    escapes = list(_SURROGATE_ESCAPE.finditer(line))
+    i = 0
+    while i < len(escapes):
+        code = int(escapes[i].group()[2:], 16)
+        after = escapes[i + 1] if i + 1 < len(escapes) else None
+        # an escaped backslash before the escape ("\\\\ud800") makes it plain text, not an escape
+        if (len(line[:escapes[i].start()]) - len(line[:escapes[i].start()].rstrip("\\"))) % 2:
+            i += 1
+            continue
+        if code < 0xDC00 and after is not None and after.start() == escapes[i].end() and int(after.group()[2:], 16) >= 0xDC00:
+            i += 2  # a high surrogate followed by a low one: one character
+            continue
+        return escapes[i].group()
+    return None
 
 
 def _read_json(path: Path) -> RawTable:
