@@ -124,8 +124,9 @@ def _load_into(working: Path, config: ProjectConfig, todo: list[tuple[Department
         track_changes(con)  # so the rollups' refresh at the end rebuilds only what this load changes
         record_timezone(con, config.timezone)
         report.grids = load_grids(con, config.grids, area=config.area)
+        filled = {TARGETS[source.mapping.kind].table for source, _path in todo}
         for table in BULK_KEYS:  # a first load: the key is indexed once at the end (_finish), not row by row
-            if todo and not con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
+            if table in filled and not con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
                 drop_primary_key(con, table)
         index = GridIndex.from_db(con)
         roster_changed = False
