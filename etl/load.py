@@ -171,6 +171,7 @@ def _finish(con: duckdb.DuckDBPyConnection) -> None:
     try:
         con.execute(f"SET memory_limit = '{FINISH_MEMORY_LIMIT}'")
         restore_primary_keys(con)
+        con.execute("CHECKPOINT")  # the rows and their key written once, before the rollups are built
         fill_missing_cells(con)  # rows of a store from before events.h3_cell
         refresh_rollups(con)
         con.execute("CHECKPOINT")
