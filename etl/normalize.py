@@ -508,7 +508,9 @@ def text_of(values: pd.Series) -> pd.Series:
     """Source values as trimmed text ('' for missing); vectorised for text columns (CSV), per value otherwise."""
     if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
         return values.fillna("").str.strip(TRIMMED)
-    return values.map(_text).astype(str)
+    # a text is trimmed in place (the common case: no call per value), anything else goes through _text
+    texts = [v.strip(TRIMMED) if type(v) is str else _text(v) for v in values.tolist()]
+    return pd.Series(texts, index=values.index, dtype=object).astype(str)
 
 
 def lookup(values: pd.Series, table: dict[str, str]) -> pd.Series:
