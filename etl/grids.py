@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -138,8 +140,12 @@ def load_grids(con: duckdb.DuckDBPyConnection, sources: dict[str, GridSource], *
     """Read, validate and store all levels in one transaction; an unchanged grid set is left as it is.
     Levels no file gives are built from the level below: dissolved by its parent codes, or, when it has none,
     one grid of the whole `area` (code, name)."""
-    report = GridReport()
     check_systems(sources)
+    fingerprint = _sources_fingerprint(sources, area)
+    unchanged = _unchanged_report(con, fingerprint)
+    if unchanged is not None:  # the same files read the same way as for the grids stored: nothing to read again
+        return unchanged
+    report = GridReport()
     levels = {level: read_grid_level(src, report) for level, src in sources.items()}
     spatial_parents(levels, sources, report)
     if "small" in levels and "medium" not in levels:
@@ -169,6 +175,7 @@ def load_grids(con: duckdb.DuckDBPyConnection, sources: dict[str, GridSource], *
     current_version = int(version_row[0]) if version_row else 0
     if previous and previous[0] == digest:
         report.version = current_version
+        _remember_sources(con, fingerprint, digest, report)
         return report
     report.changed = True
     report.version = current_version + 1
@@ -190,7 +197,46 @@ def load_grids(con: duckdb.DuckDBPyConnection, sources: dict[str, GridSource], *
         con.execute("INSERT INTO grids SELECT * FROM incoming_grids")
         con.unregister("incoming_grids")
         con.execute("INSERT OR REPLACE INTO meta VALUES ('grid_digest', ?)", [digest])
+        _remember_sources(con, fingerprint, digest, report)
     return report
+
+
+_SOURCES_KEY = "grid_sources"  # meta: the fingerprint of the grid files and settings the stored grids were read from
+_READING_VERSION = 1  # part of the fingerprint: raise it when reading the same files would now give other grids
+
+
+def _sources_fingerprint(sources: dict[str, GridSource], area: tuple[str, str]) -> str:
+    """A hash of every grid file's bytes (a Shapefile's side files too) and of the settings that read them."""
+    digest = hashlib.sha256(repr((_READING_VERSION, area, sorted(sources.items()))).encode())
+    for _level, source in sorted(sources.items()):
+        siblings = source.path.parent.glob(f"{glob.escape(source.path.stem)}.*")
+        for path in sorted(p for p in siblings if p.is_file()) if source.path.exists() else [source.path]:
+            digest.update(path.name.encode())
+            try:
+                with path.open("rb") as handle:
+                    digest.update(hashlib.file_digest(handle, "sha256").digest())
+            except OSError:
+                digest.update(b"unreadable")  # reading the grids says what is wrong
+    return digest.hexdigest()
+
+
+def _unchanged_report(con: duckdb.DuckDBPyConnection, fingerprint: str) -> GridReport | None:
+    """The report of the last read of the same grid files, when the stored grids are still what it gave."""
+    stored = con.execute("SELECT value FROM meta WHERE key = ?", [_SOURCES_KEY]).fetchone()
+    digest = con.execute("SELECT value FROM meta WHERE key = 'grid_digest'").fetchone()
+    if stored is None or digest is None:
+        return None
+    last = json.loads(stored[0])
+    if last.get("fingerprint") != fingerprint or last.get("digest") != digest[0]:
+        return None
+    version = con.execute("SELECT coalesce(max(version), 0) FROM grids").fetchone()[0]
+    return GridReport(counts=dict(last["counts"]), notes=list(last["notes"]), version=int(version))
+
+
+def _remember_sources(con: duckdb.DuckDBPyConnection, fingerprint: str, digest: str, report: GridReport) -> None:
+    value = json.dumps({"fingerprint": fingerprint, "digest": digest, "counts": report.counts, "notes": report.notes},
+                       ensure_ascii=False)
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_SOURCES_KEY, value])
 
 
 def build_upper_level(children: gpd.GeoDataFrame, level: str, source: GridSource | None, report: GridReport,

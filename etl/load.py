@@ -124,8 +124,9 @@ def _load_into(working: Path, config: ProjectConfig, todo: list[tuple[Department
         track_changes(con)  # so the rollups' refresh at the end rebuilds only what this load changes
         record_timezone(con, config.timezone)
         report.grids = load_grids(con, config.grids, area=config.area)
+        filled = {TARGETS[source.mapping.kind].table for source, _path in todo}
         for table in BULK_KEYS:  # a first load: the key is indexed once at the end (_finish), not row by row
-            if todo and not con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
+            if table in filled and not con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
                 drop_primary_key(con, table)
         index = GridIndex.from_db(con)
         roster_changed = False
@@ -170,6 +171,7 @@ def _finish(con: duckdb.DuckDBPyConnection) -> None:
     try:
         con.execute(f"SET memory_limit = '{FINISH_MEMORY_LIMIT}'")
         restore_primary_keys(con)
+        con.execute("CHECKPOINT")  # the rows and their key written once, before the rollups are built
         fill_missing_cells(con)  # rows of a store from before events.h3_cell
         refresh_rollups(con)
         con.execute("CHECKPOINT")
@@ -331,7 +333,7 @@ def _remove_unproduced(con: duckdb.DuckDBPyConnection, target: Target, replaced:
         if count:
             if target.rollups:
                 record_changes(con, f"SELECT * FROM {target.table} WHERE {target.key} IN ({stale})",
-                               [mapping.department, replaced])
+                               [mapping.department, replaced], sign=-1)
             if target.child:
                 con.execute(f"DELETE FROM {target.child} WHERE {target.key} IN ({stale})",
                             [mapping.department, replaced])

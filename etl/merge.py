@@ -36,53 +36,57 @@ class MergeCounts:
     outside_grid: int = 0
 
 
+# Columns the merge itself writes beside the target's own: the hash that tells an update from a repeat, the boundary
+# version, the batch that first loaded the row and the one that last changed it.
+_BOOKKEEPING = ("row_hash", "grid_version", "batch_id", "updated_batch")
+
+
 def _sql(target: Target) -> dict[str, str]:
     """The merge statements of a target; every name in them comes from the Target constants, never from input."""
     columns = ", ".join(target.columns)
     hashed = f"CAST(hash({columns}) AS VARCHAR)"  # DuckDB's hash(): stable within a DuckDB version
     written = ", ".join((*target.columns, *target.derived))
-    extra_names = "row_hash, grid_version, batch_id, updated_batch" if target.versioned else \
-        "row_hash, batch_id, updated_batch"
-    extra_values = "row_hash, ?, ?, NULL" if target.versioned else "row_hash, ?, NULL"
-    sets = [f"{c} = s.{c}" for c in (*target.columns, *target.derived) if c != target.key]
-    sets += [f"{c} = NULL" for c in target.reset_on_update]
-    sets += ["row_hash = s.row_hash"] + (["grid_version = ?"] if target.versioned else []) + ["updated_batch = ?"]
+    bookkeeping = [c for c in _BOOKKEEPING if target.versioned or c != "grid_version"]
+    # An update is a delete and an insert (DuckDB rewrites every column of each row group an UPDATE touches at the
+    # next checkpoint; a delete only marks the row): the new version keeps its first batch and names this one in
+    # updated_batch, and its reset_on_update columns (derived later) start again from NULL.
+    values = {"row_hash": "row_hash", "grid_version": "$grid_version",
+              "batch_id": "coalesce(stored_batch, $batch_id)",
+              "updated_batch": "CASE WHEN stored_row IS NOT NULL THEN $batch_id END"}
     outside = "count(*) FILTER (WHERE version_rank = 1 AND s.outside_grid)" if "outside_grid" in target.columns \
         else "0"
+    # Every key of the file is looked up in the table once ("staged"): the stored row's hash, row id and first batch
+    # (NULL for a new key). The statements after it read the staged rows, and find the stored ones by row id.
+    stored = f"""
+            SELECT s.*, e.row_hash AS stored_hash, e.rowid AS stored_row, e.batch_id AS stored_batch
+            FROM ({{rows}}) AS s LEFT JOIN {target.table} e ON e.{target.key} = s.{target.key}"""
+    changed = "SELECT stored_row FROM staged WHERE version_rank = 1 AND stored_hash <> row_hash"
     statements = {
-        "ranked": f"""
-            CREATE OR REPLACE TEMP TABLE staged AS
+        "ranked": "CREATE OR REPLACE TEMP TABLE staged AS" + stored.format(rows=f"""
             SELECT *,
                 row_number() OVER (PARTITION BY {target.key}, row_hash ORDER BY __row DESC) AS copy_rank,
                 row_number() OVER (PARTITION BY {target.key} ORDER BY __row DESC)           AS version_rank
-            FROM (SELECT *, {hashed} AS row_hash FROM incoming_rows)""",
-        "unique": f"""
-            CREATE OR REPLACE TEMP TABLE staged AS
-            SELECT *, {hashed} AS row_hash, 1 AS copy_rank, 1 AS version_rank FROM incoming_rows""",
+            FROM (SELECT *, {hashed} AS row_hash FROM incoming_rows)"""),
+        "unique": "CREATE OR REPLACE TEMP TABLE staged AS" + stored.format(rows=f"""
+            SELECT *, {hashed} AS row_hash, 1 AS copy_rank, 1 AS version_rank FROM incoming_rows"""),
         "count": f"""
             SELECT
-                count(*) FILTER (WHERE copy_rank > 1)                                 AS repeats,
-                count(*) FILTER (WHERE copy_rank = 1 AND version_rank > 1)            AS superseded,
-                count(*) FILTER (WHERE version_rank = 1 AND e.{target.key} IS NULL)   AS new_rows,
-                count(*) FILTER (WHERE version_rank = 1 AND e.row_hash <> s.row_hash) AS changed_rows,
-                count(*) FILTER (WHERE version_rank = 1 AND e.row_hash = s.row_hash)  AS same_rows,
-                {outside}                                                             AS outside_rows
-            FROM staged s LEFT JOIN {target.table} e USING ({target.key})""",
-        # What an insert or update changes, for the rollups: the rows written (every latest version; an unchanged
-        # one only costs its keys a needless rebuild) and the stored rows about to be replaced.
-        "written": "SELECT * FROM staged WHERE version_rank = 1",
-        "replaced": f"""
-            SELECT e.* FROM {target.table} e JOIN staged s USING ({target.key})
-            WHERE s.version_rank = 1 AND e.row_hash <> s.row_hash""",
+                count(*) FILTER (WHERE copy_rank > 1)                                AS repeats,
+                count(*) FILTER (WHERE copy_rank = 1 AND version_rank > 1)           AS superseded,
+                count(*) FILTER (WHERE version_rank = 1 AND stored_row IS NULL)      AS new_rows,
+                count(*) FILTER (WHERE version_rank = 1 AND stored_hash <> row_hash) AS changed_rows,
+                count(*) FILTER (WHERE version_rank = 1 AND stored_hash = row_hash)  AS same_rows,
+                {outside}                                                            AS outside_rows
+            FROM staged s""",
+        # What the merge changes, for the rollups: the rows written (new or changed), and the stored rows they
+        # replace, as they are now.
+        "written": "SELECT * FROM staged WHERE version_rank = 1 AND stored_hash IS DISTINCT FROM row_hash",
+        "replaced": f"SELECT * FROM {target.table} WHERE rowid IN ({changed})",
+        "delete": f"DELETE FROM {target.table} WHERE rowid IN ({changed})",
         "insert": f"""
-            INSERT INTO {target.table} ({written}, {extra_names})
-            SELECT {written}, {extra_values} FROM staged s
-            WHERE version_rank = 1 AND NOT EXISTS (SELECT 1 FROM {target.table} e WHERE e.{target.key} = s.{target.key})""",
-        "update": f"""
-            UPDATE {target.table} SET {", ".join(sets)}
-            FROM staged s
-            WHERE s.version_rank = 1 AND {target.table}.{target.key} = s.{target.key}
-              AND {target.table}.row_hash <> s.row_hash""",
+            INSERT INTO {target.table} ({written}, {", ".join(bookkeeping)})
+            SELECT {written}, {", ".join(values[c] for c in bookkeeping)} FROM staged s
+            WHERE version_rank = 1 AND stored_hash IS DISTINCT FROM row_hash""",
     }
     if target.child:
         child_columns = ", ".join(target.child_columns)
@@ -90,7 +94,7 @@ def _sql(target: Target) -> dict[str, str]:
             f"DELETE FROM {target.child} WHERE {target.key} IN (SELECT {target.key} FROM staged WHERE version_rank = 1)")
         statements["insert_children"] = f"""
             INSERT INTO {target.child} ({child_columns}, batch_id)
-            SELECT {", ".join(f"p.{c}" for c in target.child_columns)}, ?
+            SELECT {", ".join(f"p.{c}" for c in target.child_columns)}, $batch_id
             FROM incoming_children p JOIN staged s ON s.{target.key} = p.{target.key} AND s.__row = p.__row
             WHERE s.version_rank = 1"""
     return statements
@@ -98,7 +102,7 @@ def _sql(target: Target) -> dict[str, str]:
 
 def merge_rows(con: duckdb.DuckDBPyConnection, target: Target, rows: pd.DataFrame, batch_id: int,
                grid_version: int, *, children: pd.DataFrame | None = None) -> MergeCounts:
-    """Insert new rows, update changed ones, count unchanged ones and in-file repeats as duplicates.
+    """Insert new rows, replace changed ones, count unchanged ones and in-file repeats as duplicates.
 
     Within one file an exact repeat is a duplicate and an earlier, different version of a key is superseded by
     the later one (counted as updated). `children` (None: the source names none) replace the child rows of every
@@ -106,6 +110,7 @@ def merge_rows(con: duckdb.DuckDBPyConnection, target: Target, rows: pd.DataFram
     """
     sql = _sql(target)
     counts = MergeCounts()
+    _check_columns(con, target)
     con.register("incoming_rows", rows)
     try:
         repeated_keys = bool(rows[target.key].duplicated().any())
@@ -116,22 +121,36 @@ def merge_rows(con: duckdb.DuckDBPyConnection, target: Target, rows: pd.DataFram
         counts.loaded = int(new)
         counts.outside_grid = int(outside)
         if target.rollups and (new or changed):  # the rows as they will be, and as they were
-            record_changes(con, sql["written"])
+            record_changes(con, sql["written"], sign=1)
             if changed:
-                record_changes(con, sql["replaced"])
-        version = [grid_version] if target.versioned else []
-        con.execute(sql["insert"], [*version, batch_id])
+                record_changes(con, sql["replaced"], sign=-1)
         if changed:
-            con.execute(sql["update"], [*version, batch_id])
+            con.execute(sql["delete"])
+        if new or changed:
+            parameters: dict[str, object] = {"batch_id": batch_id}
+            if target.versioned:
+                parameters["grid_version"] = grid_version
+            con.execute(sql["insert"], parameters)
         if children is not None and target.child:
             con.execute(sql["delete_children"])
             if not children.empty:
                 con.register("incoming_children", children)
                 try:
-                    con.execute(sql["insert_children"], [batch_id])
+                    con.execute(sql["insert_children"], {"batch_id": batch_id})
                 finally:
                     con.unregister("incoming_children")
         con.execute("DROP TABLE staged")
     finally:
         con.unregister("incoming_rows")
     return counts
+
+
+def _check_columns(con: duckdb.DuckDBPyConnection, target: Target) -> None:
+    """Every column of the table is one the merge writes or resets: any other would lose its value when an update
+    replaces the row."""
+    known = {*target.columns, *target.derived, *target.reset_on_update, *_BOOKKEEPING}
+    columns = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' "
+                                         "AND table_name = ?", [target.table]).fetchall()}
+    if columns - known:
+        raise AssertionError(f"{target.table}: the merge does not write column(s) {sorted(columns - known)}; add them "
+                             "to its Target (columns, derived or reset_on_update)")

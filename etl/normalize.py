@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -139,9 +140,16 @@ def source_ids(raw: pd.DataFrame, mapping: Mapping, rejects: Rejects, missing: s
 
 
 def row_content(raw: pd.DataFrame) -> pd.Series:
-    """A hash of each row's source values (every column but the reader's own), equal for identical rows."""
-    values = raw[[c for c in raw.columns if not str(c).startswith("__")]]
-    return pd.util.hash_pandas_object(values.astype(str), index=False)
+    """A hash of each row's source values as text (every column but the reader's own), equal for identical rows.
+    Hashed in DuckDB (a tenth of pandas' time for text columns); the columns are renamed, never quoted from input."""
+    values = raw[[c for c in raw.columns if not str(c).startswith("__")]].astype(str)
+    if values.empty or not len(values.columns):
+        return pd.Series(np.zeros(len(raw), dtype=np.uint64), index=raw.index)
+    values.columns = [f"c{i}" for i in range(len(values.columns))]
+    with duckdb.connect() as con:  # an in-memory database of its own; the scan keeps the rows' order
+        con.register("row_values", values)
+        hashes = con.execute(f"SELECT hash({', '.join(values.columns)}) AS h FROM row_values").fetchnumpy()["h"]
+    return pd.Series(np.asarray(hashes, dtype=np.uint64), index=raw.index)
 
 
 def duplicate_notes(raw: pd.DataFrame, mapping: Mapping) -> list[str]:
@@ -500,7 +508,9 @@ def text_of(values: pd.Series) -> pd.Series:
     """Source values as trimmed text ('' for missing); vectorised for text columns (CSV), per value otherwise."""
     if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
         return values.fillna("").str.strip(TRIMMED)
-    return values.map(_text).astype(str)
+    # a text is trimmed in place (the common case: no call per value), anything else goes through _text
+    texts = [v.strip(TRIMMED) if type(v) is str else _text(v) for v in values.tolist()]
+    return pd.Series(texts, index=values.index, dtype=object).astype(str)
 
 
 def lookup(values: pd.Series, table: dict[str, str]) -> pd.Series:

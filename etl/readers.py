@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
+import orjson
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -293,21 +294,74 @@ def _ragged_rows(parsed: int, ragged: list[str], data: bytes, width: int) -> tup
 
 def _read_json_lines(path: Path) -> RawTable:
     text = decode_text(_open_bytes(path), "utf-8-sig", path)
+    long_digits = _has_long_digits(text)
     records: list[dict[str, object]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            value = {ERROR_COLUMN: f"malformed JSON ({exc.msg} at column {exc.colno})", "__line": line[:2000]}
-        except (RecursionError, ValueError) as exc:  # nested too deeply; an integer of thousands of digits
-            value = {ERROR_COLUMN: f"unreadable JSON ({_json_problem(exc)})", "__line": line[:2000]}
-        if not isinstance(value, dict):
-            value = {ERROR_COLUMN: "a JSON line must be an object", "__line": line[:2000]}
+        value = _json_line(line, long_digits=long_digits)
         value[ROW_COLUMN] = number
         records.append(value)
     return RawTable(table=pd.DataFrame.from_records(records) if records else pd.DataFrame())
+
+
+# Integers of 19 digits or more: orjson gives a float for those beyond 64 bits where Python's json gives an int.
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
+
+
+def _has_long_digits(text: str) -> bool:
+    """Whether the text holds a run of 19 digits anywhere (one pass in C, not a regular expression per line)."""
+    return b"0" * 19 in text.encode("utf-8", "surrogatepass").translate(_DIGITS_AS_ZERO)
+
+
+def _json_line(line: str, *, long_digits: bool = True) -> dict[str, object]:
+    """One JSON Lines line as a dict, or a row error (ERROR_COLUMN, __line). orjson parses the plain lines (2-3 times
+    quicker); every line it refuses or might read otherwise (NaN, huge numbers, deep nesting, surrogate escapes) goes
+    through Python's json, so the values and the messages are json's. `long_digits` False: the file has no run of
+    19 digits, so no line needs looking for one."""
+    if not (long_digits and _LONG_DIGITS.search(line)):
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if isinstance(value, dict):
+                return value
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return {ERROR_COLUMN: f"malformed JSON ({exc.msg} at column {exc.colno})", "__line": line[:2000]}
+    except (RecursionError, ValueError) as exc:  # nested too deeply; an integer of thousands of digits
+        return {ERROR_COLUMN: f"unreadable JSON ({_json_problem(exc)})", "__line": line[:2000]}
+    if not isinstance(value, dict):
+        return {ERROR_COLUMN: "a JSON line must be an object", "__line": line[:2000]}
+    if "\\u" in line and (surrogate := _lone_surrogate(line)) is not None:
+        return {ERROR_COLUMN: f"the text escape {surrogate} is half of a UTF-16 pair, not a character; export the "
+                              "line again as UTF-8", "__line": line[:2000]}
+    return value
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _lone_surrogate(line: str) -> str | None:
+    """The first \\uD800-\\uDFFF escape of a JSON line that is not half of a high + low pair (such a value cannot be
+    stored as text), or None."""
+    escapes = list(_SURROGATE_ESCAPE.finditer(line))
+    i = 0
+    while i < len(escapes):
+        code = int(escapes[i].group()[2:], 16)
+        after = escapes[i + 1] if i + 1 < len(escapes) else None
+        # an escaped backslash before the escape ("\\\\ud800") makes it plain text, not an escape
+        if (len(line[:escapes[i].start()]) - len(line[:escapes[i].start()].rstrip("\\"))) % 2:
+            i += 1
+            continue
+        if code < 0xDC00 and after is not None and after.start() == escapes[i].end() and int(after.group()[2:], 16) >= 0xDC00:
+            i += 2  # a high surrogate followed by a low one: one character
+            continue
+        return escapes[i].group()
+    return None
 
 
 def _read_json(path: Path) -> RawTable:

@@ -28,10 +28,13 @@ rollup_disputes_yearly: year, grid_small, grid_medium, grid_large, dispute_class
 the store so readers fall back to raw events when a load skipped the refresh.
 
 Incremental refresh: a load calls `track_changes` first, and the merge records, with `record_changes`, every events
-row it is about to change or remove (as it was) and every row it wrote (as it is now). The refresh then rebuilds
-only what those rows touch: the hours and days of their facts in their medium grid, their dispute incidents, and the
-years and medium grids of those incidents. It does so only when the rollups matched the events before the load
-(`rollup_state` was fresh) and every change was recorded; otherwise it rebuilds everything.
+row it is about to replace or remove (as it was, sign -1) and every row it writes (sign +1). The refresh then adds
+the signed facts of those rows to the hourly and daily sums (the rows they touch are deleted and inserted again with
+the new sums: a DuckDB UPDATE would rewrite whole row groups at the checkpoint), rebuilds the dispute incidents they
+touch (from the recorded rows alone when every report an incident had before the load was replaced, else from the
+events), and adds the difference between those incidents as they were and as they are to the yearly sums. It does so
+only when the rollups matched the events before the load (`rollup_state` was fresh) and every change was recorded;
+otherwise it rebuilds everything. The result is the full build's, row for row (handling_hours to rounding).
 """
 
 from __future__ import annotations
@@ -52,19 +55,21 @@ FROM events WHERE grid_large IS NOT NULL
 # Dispute reports that count in the dispute statistics: a dispute category, located in a grid.
 DISPUTE_REPORTS = "SELECT * FROM events WHERE is_dispute AND grid_large IS NOT NULL"
 
-# Located events as facts: reported at reported_at, and closed at closed_at with the closure measures.
-EVENT_FACTS = """
+# Located events as facts: reported at reported_at, and closed at closed_at with the closure measures. Each fact
+# counts {w} times: 1 for the events, +1 / -1 for the rows a load wrote / replaced (rollup_changes.sign).
+_FACTS = """
 SELECT reported_at AS t, grid_small, grid_medium, grid_large, dept, category, dispute_class, status, is_dispute,
-       1 AS reported, 0 AS closed, 0 AS closed_with_due, 0 AS closed_on_time, 0.0 AS handling_hours
-FROM events
+       {w} AS reported, 0 AS closed, 0 AS closed_with_due, 0 AS closed_on_time, 0.0 AS handling_hours
+FROM {source}
 WHERE grid_large IS NOT NULL
 UNION ALL
 SELECT closed_at AS t, grid_small, grid_medium, grid_large, dept, category, dispute_class, status, is_dispute,
-       0, 1, CAST(due_at IS NOT NULL AS INTEGER), CAST(coalesce(closed_at <= due_at, FALSE) AS INTEGER),
-       epoch(closed_at - reported_at) / 3600.0
-FROM events
+       0, {w}, {w} * CAST(due_at IS NOT NULL AS INTEGER), {w} * CAST(coalesce(closed_at <= due_at, FALSE) AS INTEGER),
+       {w} * epoch(closed_at - reported_at) / 3600.0
+FROM {source}
 WHERE status = 'closed' AND closed_at IS NOT NULL AND grid_large IS NOT NULL
 """
+EVENT_FACTS = _FACTS.format(w=1, source="events")
 
 # One row per dispute incident, from the relation `dispute_reports` (see the module docstring).
 INCIDENTS = """
@@ -94,9 +99,8 @@ _MEASURES = """CAST(sum(reported) AS BIGINT) AS reported, CAST(sum(closed) AS BI
        CAST(sum(closed_with_due) AS BIGINT) AS closed_with_due,
        CAST(sum(closed_on_time) AS BIGINT) AS closed_on_time,
        sum(handling_hours) AS handling_hours"""
-# Each statement below builds or rebuilds rows of one table; {only} is empty for a full build, or the join that
-# keeps the changed keys (the temp tables rollup_dirty_incidents, rollup_dirty_years); {facts} is EVENT_FACTS, or
-# the facts of the changed days (rollup_dirty_facts).
+# Each statement below gives rows of one table: {facts} is EVENT_FACTS for a full build, or the signed facts of the
+# rows a load changed (then the rows are changes to add); {only} restricts the facts (a span of months, a window).
 _HOURLY = f"""
 SELECT date_trunc('hour', t) AS hour, {_GROUPS}, {_MEASURES}
 FROM ({{facts}}) AS f {{only}}
@@ -107,81 +111,91 @@ SELECT CAST(t AS DATE) AS day, {_GROUPS}, {_MEASURES}
 FROM ({{facts}}) AS f {{only}}
 GROUP BY ALL
 """
-# The facts of the changed days and medium grids, gathered once for the hourly and the daily rollup.
-_DIRTY_FACTS = f"""
-CREATE OR REPLACE TEMP TABLE rollup_dirty_facts AS
-SELECT f.* FROM ({EVENT_FACTS}) AS f
-SEMI JOIN rollup_dirty_days AS d ON d.day = CAST(f.t AS DATE) AND d.grid = coalesce(f.grid_medium, '')
-"""
 _INCIDENTS = f"""
 WITH dispute_reports AS (SELECT * FROM ({DISPUTE_REPORTS}) AS f {{only}})
 {INCIDENTS}
 """
+# Incidents as yearly facts: received in the year of the first report, resolved in that of the first closure; each
+# incident counts {w} times (1, or -1 / +1 for an incident as it was before a load / as it is after).
+_YEARLY_FACTS = """
+SELECT year(first_reported_at) AS year, grid_small, grid_medium, grid_large, dispute_class, {w} AS received,
+       0 AS resolved
+FROM {source}
+UNION ALL
+SELECT year(first_closed_at), grid_small, grid_medium, grid_large, dispute_class, 0, {w}
+FROM {source}
+WHERE first_closed_at IS NOT NULL
+"""
 _YEARLY = """
 SELECT year, grid_small, grid_medium, grid_large, dispute_class,
        CAST(sum(received) AS BIGINT) AS received, CAST(sum(resolved) AS BIGINT) AS resolved
-FROM (
-    SELECT year(first_reported_at) AS year, grid_small, grid_medium, grid_large, dispute_class,
-           1 AS received, 0 AS resolved
-    FROM rollup_incidents
-    UNION ALL
-    SELECT year(first_closed_at), grid_small, grid_medium, grid_large, dispute_class, 0, 1
-    FROM rollup_incidents
-    WHERE first_closed_at IS NOT NULL
-) AS f {only}
+FROM ({facts}) AS f
 GROUP BY ALL
 """
-_HOURLY_WINDOW = "SELECT * FROM ({facts}) WHERE t >= $hourly_from"  # the facts rollup_hourly covers
-_BUILDS: tuple[tuple[str, str, str], ...] = (  # table, its rows, the join keeping the changed keys ("" for the
-    ("rollup_hourly", _HOURLY, ""),             # hourly and daily rollups: they read rollup_dirty_facts then)
-    ("rollup_daily", _DAILY, ""),
-    ("rollup_incidents", _INCIDENTS, "SEMI JOIN rollup_dirty_incidents AS d USING (incident_id)"),
-    ("rollup_disputes_yearly", _YEARLY, "SEMI JOIN rollup_dirty_years AS d ON d.year = f.year "
-                                        "AND d.grid = coalesce(f.grid_medium, '')"),
-)
-# Which rows of each table the changed keys cover (they are deleted, then rebuilt with the join above).
-_STALE_ROWS: dict[str, str] = {
-    "rollup_hourly": "rollup_dirty_days AS d WHERE d.day = CAST(rollup_hourly.hour AS DATE) "
-                     "AND d.grid = coalesce(rollup_hourly.grid_medium, '')",
-    "rollup_daily": "rollup_dirty_days AS d WHERE d.day = rollup_daily.day "
-                    "AND d.grid = coalesce(rollup_daily.grid_medium, '')",
-    "rollup_incidents": "rollup_dirty_incidents AS d WHERE d.incident_id = rollup_incidents.incident_id",
-    "rollup_disputes_yearly": "rollup_dirty_years AS d WHERE d.year = rollup_disputes_yearly.year "
-                              "AND d.grid = coalesce(rollup_disputes_yearly.grid_medium, '')",
-}
-# What a load changed (temp tables of the loading connection; see the module docstring).
-_TRACK = ("CREATE OR REPLACE TEMP TABLE rollup_changes (day DATE, grid VARCHAR, incident_id VARCHAR)",
+_HOURLY_WINDOW = "WHERE t >= $hourly_from"  # the facts rollup_hourly covers
+
+# What a load changed (temp tables of the loading connection; see the module docstring): each events row it replaced
+# or removed (sign -1, as it was) and each row it wrote (sign +1), with the columns the rollups are made of.
+_CHANGED_COLUMNS = ("event_id, reported_at, closed_at, due_at, status, grid_small, grid_medium, grid_large, dept, "
+                    "category, dispute_class, is_dispute, incident_id")
+_TRACK = (f"CREATE OR REPLACE TEMP TABLE rollup_changes AS SELECT 0 AS sign, {_CHANGED_COLUMNS} FROM events "
+          "WHERE FALSE",
           "CREATE OR REPLACE TEMP TABLE rollup_changes_meta (tracked_from VARCHAR)")
-# The keys an events row touches: the days of its facts in its medium grid, its incident when it is a dispute report.
-_RECORD = (
-    """CREATE OR REPLACE TEMP TABLE rollup_rows AS
-    SELECT reported_at, closed_at, status, grid_medium, is_dispute, incident_id FROM ({rows}) AS r
-    WHERE grid_large IS NOT NULL""",
-    """INSERT INTO rollup_changes
-    SELECT CAST(reported_at AS DATE), coalesce(grid_medium, ''), CASE WHEN is_dispute THEN incident_id END
-    FROM rollup_rows
-    UNION ALL
-    SELECT CAST(closed_at AS DATE), coalesce(grid_medium, ''), NULL
-    FROM rollup_rows WHERE closed_at IS NOT NULL AND status = 'closed'""",
-    "DROP TABLE rollup_rows",
+_RECORD = (f"INSERT INTO rollup_changes SELECT {{sign:d}}, {_CHANGED_COLUMNS} FROM ({{rows}}) AS r "
+           "WHERE grid_large IS NOT NULL")
+_SIGNED_FACTS = _FACTS.format(w="sign", source="rollup_changes")
+# Changes that move nothing (a row written again as it was, an update that leaves its facts where they were) are
+# dropped before they reach the tables.
+_ANY_CHANGE = {
+    "count": "HAVING sum(reported) <> 0 OR sum(closed) <> 0 OR sum(closed_with_due) <> 0 "
+             "OR sum(closed_on_time) <> 0 OR sum(handling_hours) <> 0",
+    "yearly": "HAVING sum(received) <> 0 OR sum(resolved) <> 0",
+}
+# The incidents the changes touch, as they were (with their row ids), and which of them the changes describe in full:
+# every report they had before the load was replaced or removed (a version from before the load that the load
+# replaced is the one netted to -1), so their reports now are the versions the load wrote (netted to +1).
+_DIRTY_INCIDENTS = (
+    "CREATE OR REPLACE TEMP TABLE rollup_dirty_incidents AS "
+    "SELECT DISTINCT incident_id FROM rollup_changes WHERE is_dispute",
+    "CREATE OR REPLACE TEMP TABLE rollup_incidents_before AS SELECT i.rowid AS row_id, i.* FROM rollup_incidents AS i "
+    "SEMI JOIN rollup_dirty_incidents AS d USING (incident_id)",
+    "CREATE OR REPLACE TEMP TABLE rollup_net AS SELECT sum(sign) AS sign, * EXCLUDE (sign) FROM rollup_changes "
+    "WHERE is_dispute GROUP BY ALL HAVING sum(sign) <> 0",
+    """CREATE OR REPLACE TEMP TABLE rollup_known_incidents AS
+    SELECT d.incident_id FROM rollup_dirty_incidents AS d
+    LEFT JOIN rollup_incidents_before AS b USING (incident_id)
+    LEFT JOIN (SELECT incident_id, count(*) AS replaced FROM rollup_net WHERE sign < 0 GROUP BY ALL) AS r
+        USING (incident_id)
+    WHERE coalesce(b.reports, 0) = coalesce(r.replaced, 0)""",
 )
-_DIRTY = """
-CREATE OR REPLACE TEMP TABLE rollup_dirty_days AS
-SELECT DISTINCT day, grid FROM rollup_changes WHERE day IS NOT NULL;
-CREATE OR REPLACE TEMP TABLE rollup_dirty_incidents AS
-SELECT DISTINCT incident_id FROM rollup_changes WHERE incident_id IS NOT NULL;
-CREATE OR REPLACE TEMP TABLE rollup_dirty_years (year BIGINT, grid VARCHAR)
+# The reports of the touched incidents now: from the changes for the incidents they describe in full, else from the
+# events ({unknown}: the scan of the events, only when some incident needs it).
+_TOUCHED_REPORTS = f"""
+SELECT * EXCLUDE (sign) FROM rollup_net WHERE sign > 0 AND incident_id IN (SELECT incident_id FROM rollup_known_incidents)
+{{unknown}}
 """
-# The years and medium grids of the changed incidents (run before and after they are rebuilt).
-_DIRTY_YEARS = """
-INSERT INTO rollup_dirty_years
-SELECT DISTINCT y, coalesce(grid_medium, '') FROM (
-    SELECT year(first_reported_at) AS y, grid_medium FROM rollup_incidents SEMI JOIN rollup_dirty_incidents USING (incident_id)
-    UNION ALL
-    SELECT year(first_closed_at), grid_medium FROM rollup_incidents SEMI JOIN rollup_dirty_incidents USING (incident_id)
-    WHERE first_closed_at IS NOT NULL
-)
+_UNKNOWN_REPORTS = f"""
+UNION ALL BY NAME
+SELECT {_CHANGED_COLUMNS} FROM ({DISPUTE_REPORTS}) AS e
+WHERE incident_id IN (SELECT incident_id FROM rollup_dirty_incidents)
+  AND incident_id NOT IN (SELECT incident_id FROM rollup_known_incidents)
 """
+_INCIDENT_CHANGES = ("(SELECT -1 AS sign, * EXCLUDE (row_id) FROM rollup_incidents_before "
+                     "UNION ALL BY NAME SELECT 1 AS sign, * FROM rollup_incidents_after)")
+_SCRATCH = ("rollup_changes", "rollup_dirty_incidents", "rollup_incidents_before", "rollup_net",
+            "rollup_known_incidents", "rollup_incidents_after", "rollup_delta", "rollup_touched")
+# Each summed table: its key columns (the first two find the candidate rows cheaply: the time narrows by the zone
+# maps, the small grid by the join), its measures, and the counts that are all zero when a row describes nothing.
+_SUMMED: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "rollup_hourly": (("hour", *_GROUPS.split(", ")),
+                      ("reported", "closed", "closed_with_due", "closed_on_time", "handling_hours"),
+                      ("reported", "closed")),
+    "rollup_daily": (("day", *_GROUPS.split(", ")),
+                     ("reported", "closed", "closed_with_due", "closed_on_time", "handling_hours"),
+                     ("reported", "closed")),
+    "rollup_disputes_yearly": (("year", "grid_small", "grid_medium", "grid_large", "dispute_class"),
+                               ("received", "resolved"), ("received", "resolved")),
+}
 # What the rollups were built from: a load that adds or changes rows moves one of these.
 _SIGNATURE = """
 SELECT count(*) || ':' || coalesce(max(batch_id), 0) || ':' || coalesce(max(updated_batch), 0) FROM events
@@ -221,13 +235,15 @@ def track_changes(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("INSERT INTO rollup_changes_meta VALUES (?)", [store_signature(con)])
 
 
-def record_changes(con: duckdb.DuckDBPyConnection, rows: str, parameters: list[object] | None = None) -> None:
-    """Record the rollup keys of the events rows the query `rows` gives (rows about to change or be removed, as they
-    are, or rows just written); nothing when changes are not tracked. `rows` is SQL made of constants, never input."""
+def record_changes(con: duckdb.DuckDBPyConnection, rows: str, parameters: list[object] | None = None, *,
+                   sign: int) -> None:
+    """Record the events rows the query `rows` gives: rows about to be replaced or removed, as they are (sign -1),
+    or rows just written (sign +1); nothing when changes are not tracked. `rows` is SQL made of constants, never
+    input."""
+    if sign not in (-1, 1):
+        raise ValueError(f"sign is -1 or +1, not {sign!r}")
     if _tracking(con):
-        con.execute(_RECORD[0].format(rows=rows), parameters or [])
-        for statement in _RECORD[1:]:
-            con.execute(statement)
+        con.execute(_RECORD.format(rows=rows, sign=sign), parameters or [])
 
 
 def _tracking(con: duckdb.DuckDBPyConnection) -> bool:
@@ -267,7 +283,6 @@ SELECT m, sum(n) FROM (
     WHERE status = 'closed' AND closed_at IS NOT NULL AND grid_large IS NOT NULL GROUP BY 1
 ) GROUP BY m ORDER BY m
 """
-_TIME_COLUMN = {"rollup_daily": "t"}
 
 
 def _hourly_from(con: duckdb.DuckDBPyConnection) -> object:
@@ -278,8 +293,7 @@ def _hourly_from(con: duckdb.DuckDBPyConnection) -> object:
 
 
 def _rebuild_hourly(con: duckdb.DuckDBPyConnection, start: object) -> None:
-    windowed = _HOURLY_WINDOW.format(facts=EVENT_FACTS)
-    con.execute(f"CREATE OR REPLACE TABLE rollup_hourly AS {_HOURLY.format(only='', facts=windowed)}",
+    con.execute(f"CREATE OR REPLACE TABLE rollup_hourly AS {_HOURLY.format(only=_HOURLY_WINDOW, facts=EVENT_FACTS)}",
                 {"hourly_from": start})
 
 
@@ -287,18 +301,16 @@ def _rebuild_all(con: duckdb.DuckDBPyConnection) -> None:
     """Rebuild every rollup table from the events (the daily one in passes over spans of months)."""
     spans = _month_spans(con.execute(_FACTS_PER_MONTH).fetchall())
     _rebuild_hourly(con, _hourly_from(con))
-    for table, rows, _only in _BUILDS:
-        if table == "rollup_hourly":
-            continue
-        column = _TIME_COLUMN.get(table)
-        if column is None or len(spans) < 2:
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS {rows.format(only='', facts=EVENT_FACTS)}")
-            continue
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {rows.format(only='WHERE FALSE', facts=EVENT_FACTS)}")
-        within = f"WHERE f.{column} >= $start AND f.{column} < $end"
+    if len(spans) < 2:
+        con.execute(f"CREATE OR REPLACE TABLE rollup_daily AS {_DAILY.format(only='', facts=EVENT_FACTS)}")
+    else:
+        con.execute(f"CREATE OR REPLACE TABLE rollup_daily AS {_DAILY.format(only='WHERE FALSE', facts=EVENT_FACTS)}")
         for start, end in spans:
-            con.execute(f"INSERT INTO {table} {rows.format(only=within, facts=EVENT_FACTS)}",
+            con.execute(f"INSERT INTO rollup_daily {_DAILY.format(only='WHERE f.t >= $start AND f.t < $end', facts=EVENT_FACTS)}",
                         {"start": start, "end": end})
+    con.execute(f"CREATE OR REPLACE TABLE rollup_incidents AS {_INCIDENTS.format(only='')}")
+    yearly = _YEARLY.format(facts=_YEARLY_FACTS.format(w=1, source="rollup_incidents"))
+    con.execute(f"CREATE OR REPLACE TABLE rollup_disputes_yearly AS {yearly}")
 
 
 def _month_spans(months: list[tuple[object, int]]) -> list[tuple[object, object]]:
@@ -326,30 +338,51 @@ def _was_fresh(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _rebuild_changed(con: duckdb.DuckDBPyConnection) -> None:
-    """Delete and rebuild the rollup rows the recorded changes touch."""
-    for statement in _DIRTY.split(";"):
-        con.execute(statement)
-    con.execute(_DIRTY_YEARS)  # the incidents as they were
-    con.execute(_DIRTY_FACTS)
+    """Apply the recorded changes: the hourly and daily sums by their signed facts, the touched incidents rebuilt
+    from the events, the yearly sums by the incidents as they were (-1) and are (+1)."""
     before = con.execute(_STORED_SIGNATURE, [HOURLY_FROM_KEY]).fetchall()
     start = _hourly_from(con)
-    hourly_rebuilt = not before or before[0][0] > start.isoformat(sep=" ")  # the window moved back: all of it
-    if hourly_rebuilt:
+    if not before or before[0][0] > start.isoformat(sep=" "):  # the window moved back: rebuilt, changes included
         _rebuild_hourly(con, start)
     else:
         con.execute("DELETE FROM rollup_hourly WHERE hour < $hourly_from", {"hourly_from": start})
-    for table, rows, only in _BUILDS:
-        if table == "rollup_disputes_yearly":
-            con.execute(_DIRTY_YEARS)  # and as they are now
-        if table == "rollup_hourly" and hourly_rebuilt:
-            continue
-        con.execute(f"DELETE FROM {table} USING {_STALE_ROWS[table]}")
-        facts = "SELECT * FROM rollup_dirty_facts"
-        if table == "rollup_hourly":
-            con.execute(f"INSERT INTO {table} BY NAME "
-                        f"{rows.format(only=only, facts=_HOURLY_WINDOW.format(facts=facts))}", {"hourly_from": start})
-        else:
-            con.execute(f"INSERT INTO {table} BY NAME {rows.format(only=only, facts=facts)}")
-    for name in ("rollup_changes", "rollup_dirty_days", "rollup_dirty_incidents", "rollup_dirty_years",
-                 "rollup_dirty_facts"):
+        _add_changes(con, "rollup_hourly", _HOURLY.format(only=_HOURLY_WINDOW, facts=_SIGNED_FACTS), start)
+    _add_changes(con, "rollup_daily", _DAILY.format(only="", facts=_SIGNED_FACTS))
+    for statement in _DIRTY_INCIDENTS:
+        con.execute(statement)
+    unknown = con.execute("SELECT count(*) FROM rollup_dirty_incidents WHERE incident_id NOT IN "
+                          "(SELECT incident_id FROM rollup_known_incidents)").fetchone()[0]
+    reports = _TOUCHED_REPORTS.format(unknown=_UNKNOWN_REPORTS if unknown else "")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE rollup_incidents_after AS WITH dispute_reports AS ({reports}) {INCIDENTS}")
+    con.execute("DELETE FROM rollup_incidents WHERE rowid IN (SELECT row_id FROM rollup_incidents_before)")
+    con.execute("INSERT INTO rollup_incidents BY NAME SELECT * FROM rollup_incidents_after")
+    _add_changes(con, "rollup_disputes_yearly",
+                 _YEARLY.format(facts=_YEARLY_FACTS.format(w="sign", source=_INCIDENT_CHANGES)))
+    for name in _SCRATCH:
         con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _add_changes(con: duckdb.DuckDBPyConnection, table: str, changes: str, hourly_from: object = None) -> None:
+    """Add the summed changes `changes` (rows keyed like `table`) to its rows. The rows they touch are deleted and
+    inserted again with the sums (DuckDB rewrites whole row groups at the checkpoint after an UPDATE; a delete only
+    marks the row); a key whose counts come to zero is left out (a full build has no such row)."""
+    keys, measures, counts = _SUMMED[table]
+    kind = "yearly" if table == "rollup_disputes_yearly" else "count"
+    time, grid = keys[0], keys[1]
+    matched = " AND ".join(f"r.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)
+    sums = ", ".join(f"sum({m}) AS {m}" for m in measures)
+    kept = " OR ".join(f"sum({c}) <> 0" for c in counts)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE rollup_delta AS {changes} {_ANY_CHANGE[kind]}",
+                {"hourly_from": hourly_from} if hourly_from is not None else None)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE rollup_touched AS
+        WITH candidates AS MATERIALIZED (
+            SELECT r.rowid AS row_id, r.* FROM {table} AS r
+            SEMI JOIN rollup_delta AS d ON r.{time} = d.{time} AND r.{grid} IS NOT DISTINCT FROM d.{grid})
+        SELECT r.* FROM candidates AS r SEMI JOIN rollup_delta AS d ON ({matched})""")
+    con.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT row_id FROM rollup_touched)")
+    con.execute(f"""
+        INSERT INTO {table} BY NAME
+        SELECT {", ".join(keys)}, {sums}
+        FROM (SELECT * EXCLUDE (row_id) FROM rollup_touched UNION ALL BY NAME SELECT * FROM rollup_delta)
+        GROUP BY ALL HAVING {kept}""")

@@ -372,6 +372,14 @@ FINITE = "coordinate is not finite"
 TIME = "unreadable or impossible time"
 UNPARSED = "the row cannot be parsed"
 
+
+def _names_the_surrogate(case: Case, report: LoadReport) -> None:
+    with duckdb.connect(str(case.config.parent / "store.duckdb"), read_only=True) as con:
+        values = [r[0] for r in con.execute("SELECT value FROM rejects ORDER BY row_number").fetchall()]
+    assert values == ["the text escape \\ud800 is half of a UTF-16 pair, not a character; export the line again as "
+                      "UTF-8", "the text escape \\udc00 is half of a UTF-16 pair, not a character; export the line "
+                      "again as UTF-8"], values
+
 Builder = Callable[[Path], Case]
 Expectation = Fails | Quarantines | Loads | Bounded
 # name -> builder -> expectation
@@ -448,6 +456,8 @@ KINDS: list[tuple[str, Builder, Expectation]] = [
     ("JSON Lines with a 5 MB line", c.jsonl_five_mb_line, Loads(2, _five_mb_description)),
     ("JSON Lines with deep, huge and scalar lines", c.jsonl_hostile_lines,
      Quarantines(frozenset({"L1"}), {"#2": UNPARSED, "#3": UNPARSED, "#4": UNPARSED, "#5": UNPARSED})),
+    ("JSON Lines with lone surrogate escapes", c.jsonl_lone_surrogates,
+     Quarantines(frozenset({"L1", "L4\U0001f600"}), {"#2": UNPARSED, "#3": UNPARSED}, _names_the_surrogate)),
     # geodata: events
     ("shapefile without its .dbf", c.shapefile_missing_dbf, Fails(r"Shapefile's \.dbf part is missing.*copy all its files")),
     ("shapefile without its .shx", c.shapefile_missing_shx, Fails(r"Shapefile's \.shx part is missing.*copy all its files")),

@@ -341,6 +341,16 @@ def jsonl_hostile_lines(root: Path) -> Case:
     return _project(root, {"lines.jsonl": ("\n".join(lines) + "\n").encode()})
 
 
+def jsonl_lone_surrogates(root: Path) -> Case:
+    """A lone UTF-16 surrogate escape in a value and in a key (no character: cannot be stored as text), and a proper
+    high + low pair (one character, an emoji) that loads."""
+    lines = [json.dumps(row("L1"), ensure_ascii=False),
+             json.dumps(row("L2")).replace('"L2"', '"L2\\ud800"'),
+             json.dumps(row("L3")).replace('"id"', '"id\\udc00"', 1),
+             json.dumps(row("L4")).replace('"L4"', '"L4\\ud83d\\ude00"')]
+    return _project(root, {"lines.jsonl": ("\n".join(lines) + "\n").encode()})
+
+
 # --------------------------------------------------------------------------- geodata: events
 
 

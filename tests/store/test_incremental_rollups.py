@@ -178,3 +178,37 @@ def test_the_hourly_rollup_covers_the_last_90_days_and_moves_with_the_data(tmp_p
     got, want = rollup_tables(db), full_rebuild(db, tmp_path)
     for table in rollups.ROLLUP_TABLES:
         pd.testing.assert_frame_equal(got[table], want[table], check_exact=False, rtol=1e-9, obj=table)
+
+
+def test_changes_of_one_event_in_two_files_of_one_load_net_out(tmp_path: Path, spy: list[int]) -> None:
+    """One load, two files of the same department: the second file changes again events the first changed (back to
+    their version before the load, or on to a third), moves reports between linked incidents, out of the grids and out
+    of the dispute categories; the incremental refresh must still equal the full rebuild."""
+    rng = random.Random(9)
+    write_town_grids(tmp_path, ["第1网格", "第2网格", "第1网格", "第2网格"], [100, 200, 300, 400])
+    (tmp_path / "street.toml").write_text(LINKED_STREET_MAPPING, encoding="utf-8")
+    original = rows(rng, range(200), link_to=40)  # many reports linked into the first 40 incidents
+    (tmp_path / "street_1.csv").write_text(HEADER + "\n".join(original) + "\n", encoding="utf-8")
+    write_project_config(tmp_path, [("street_*.csv", "street.toml")])
+    config = load_config(tmp_path / "minqing.toml")
+    db = tmp_path / "store.duckdb"
+    load_project(config)
+
+    first = list(original)
+    changed = rng.sample(range(200), 80)
+    for i in changed:
+        first[i] = rows(rng, range(i, i + 1), link_to=40)[0]
+    again = [first[i] for i in changed[:20]]  # written again unchanged: nothing to add
+    back = [original[i] for i in changed[20:40]]  # back to the version before the load
+    onward = [rows(rng, range(i, i + 1), link_to=200)[0] for i in changed[40:60]]  # a third version
+    outside = [",".join(line.split(",")[:5] + ["116.9", "22.95"] + line.split(",")[7:]) for line in
+               (original[i] for i in rng.sample(range(200), 10))]  # the same report, now outside every grid
+    (tmp_path / "street_1.csv").write_text(HEADER + "\n".join(first) + "\n", encoding="utf-8")
+    (tmp_path / "street_2.csv").write_text(HEADER + "\n".join(again + back + onward + outside + rows(rng, range(200, 230), link_to=230)) + "\n", encoding="utf-8")
+    report = load_project(config)
+    assert [f.updated > 0 for f in report.files] == [True, True]
+    assert len(spy) == 1 and spy[0] > 0
+    got, want = rollup_tables(db), full_rebuild(db, tmp_path)
+    for table in rollups.ROLLUP_TABLES:
+        assert len(got[table]) > 0, table
+        pd.testing.assert_frame_equal(got[table], want[table], check_exact=False, rtol=1e-9, obj=table)
