@@ -244,7 +244,11 @@ def test_command_center_live_refresh_keeps_the_map(browser, demo_site: Served):
         assert "最新上报" in page.inner_text("body") and "未办结" in page.inner_text("body")
         frame.evaluate("() => { window.__cc_marker = 1; window.map.setView([22.95, 115.45], 14); }")
         view = frame.evaluate("() => [window.map.getCenter().lat, window.map.getCenter().lng, window.map.getZoom()]")
-        page.wait_for_timeout((2 * REFRESH_SECONDS + 2) * 1000)  # at least two refreshes of the fragments
+        for _ in range(2):  # two refreshes of the fragments: the tiles' "最近刷新 HH:MM:SS" changes each time
+            shown = page.get_by_text("最近刷新").first.inner_text()
+            page.wait_for_function("(before) => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
+                                   ".some(e => e.innerText.includes('最近刷新') && e.innerText !== before)",
+                                   arg=shown, timeout=120_000)
         frame = page.wait_for_selector(MAP_IFRAME).content_frame()
         assert frame.evaluate("() => window.__cc_marker") == 1, "the map's iframe was reloaded by the refresh"
         after = frame.evaluate("() => [window.map.getCenter().lat, window.map.getCenter().lng, window.map.getZoom()]")
