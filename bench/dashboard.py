@@ -20,7 +20,8 @@ if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 APP = ROOT / "dashboard" / "app.py"
-PAGES = {"指挥中心": None, "网格详情": "views/grid_detail.py", "趋势与导出": "views/trends.py"}
+PAGES = {"指挥中心": None, "网格详情": "views/grid_detail.py", "趋势与导出": "views/trends.py",
+         "分析研判": "views/analysis.py"}
 
 
 def map_payload_bytes(at: AppTest) -> int:

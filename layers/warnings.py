@@ -259,6 +259,12 @@ def spike_warnings(con: duckdb.DuckDBPyConnection, level: str = "small", *, as_o
     grids = _labels(con, level)
     counts = weekly_counts(con, level, by, as_of=moment, codes=grids["grid_code"].to_numpy(), where=where,
                            settings=settings)
+    return _spikes_from(con, level, by, counts, grids, moment, days, where, settings)
+
+
+def _spikes_from(con: duckdb.DuckDBPyConnection, level: str, by: str, counts: WeeklyCounts, grids: pd.DataFrame,
+                 moment: dt.datetime, days: int, where: EventFilter | None, settings: SpikeSettings) -> pd.DataFrame:
+    """spike_warnings from weekly counts already read (all_warnings reads them once for 近7日 and 今日)."""
     if not len(counts.keys):
         return _empty()
     if days == 7:
@@ -442,10 +448,16 @@ def all_warnings(con: duckdb.DuckDBPyConnection, level: str = "small", *, as_of:
         raise QueryError(f"`kinds` had {unknown}; choose from {list(KINDS)}")
     moment = store_time(con, as_of, "as_of")
     parts = []
-    if "spike_7d" in chosen:
-        parts.append(spike_warnings(con, level, as_of=moment, days=7, by=by, where=where, settings=settings))
-    if "spike_1d" in chosen:
-        today = spike_warnings(con, level, as_of=moment, days=1, by=by, where=where, settings=settings)
+    spikes = [days for kind, days in (("spike_7d", 7), ("spike_1d", 1)) if kind in chosen]
+    if spikes:  # both spans from one read of the weekly counts
+        moment = _checked(con, level, by, moment)
+        grids = _labels(con, level)
+        counts = weekly_counts(con, level, by, as_of=moment, codes=grids["grid_code"].to_numpy(), where=where,
+                               settings=settings)
+    if 7 in spikes:
+        parts.append(_spikes_from(con, level, by, counts, grids, moment, 7, where, settings))
+    if 1 in spikes:
+        today = _spikes_from(con, level, by, counts, grids, moment, 1, where, settings)
         if parts and len(today):
             seen = set(zip(parts[0]["grid_code"], parts[0]["key"]))
             today = today[[(g, k) not in seen for g, k in zip(today["grid_code"], today["key"])]]
