@@ -31,7 +31,7 @@ import duckdb  # noqa: E402
 from bench.etl import ensure_store  # noqa: E402
 from layers.hotspots import emerging_hotspots, hotspots  # noqa: E402
 from layers.stats import data_clock  # noqa: E402
-from layers.warnings import spike_backtest, spike_warnings  # noqa: E402
+from layers.warnings import all_warnings, spike_backtest, spike_warnings  # noqa: E402
 from store.rollups import refresh_rollups  # noqa: E402
 
 SLOTS = 1_000  # the category mix in thousandths
@@ -92,6 +92,8 @@ def main() -> None:
 
     rows = [  # what, how, budget, baseline, how, repeats
         ("warnings, 4,555 small grids × every category", lambda: spike_warnings(con, "small", as_of=as_of), 5.0,
+         "GROUP BY grid, category over the 7 days", seven_days, 2),
+        ("every kind of warning, small grids (the 预警 tile)", lambda: all_warnings(con, "small", as_of=as_of), 5.0,
          "GROUP BY grid, category over the 7 days", seven_days, 2),
         ("the same from every weekly cell (the former way)", lambda: spike_backtest(con, "small", ends=[as_of]), 5.0,
          "GROUP BY grid, category over the 7 days", seven_days, 2),
