@@ -69,11 +69,12 @@ class Site:
     urls: list[str]
 
 
-def serve_with_users(db: Path, users: Path, log: Path) -> tuple[subprocess.Popen, str]:
+def serve_with_users(db: Path, users: Path, log: Path, **extra: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = {"MINQING_CLOCK": "data", "MINQING_REFRESH_SECONDS": str(REFRESH_SECONDS),
-                "MINQING_USERS": str(users), "MINQING_POPUP_SECONDS": "600"}  # cards stay while the test looks
+                "MINQING_USERS": str(users), "MINQING_POPUP_SECONDS": "600",  # cards stay while the test looks
+                **extra}
     with log.open("wb") as out:
         proc = subprocess.Popen(command(db, port), env=environment(db, settings), stdout=out, stderr=subprocess.STDOUT)
     wait_healthy(base, proc, log)
@@ -233,6 +234,38 @@ def test_a_removed_wall_is_signed_out_and_its_link_refused(browser, demo_wall: S
         urllib.request.urlopen(link, timeout=10)
     assert refused.value.code == 403
 
+
+
+LEGEND_JS = (f"() => {{ const f = document.querySelector('{MAP_IFRAME}'); const d = f && f.contentDocument;"
+             " const l = d && d.querySelector('.minqing-legend'); return l ? l.innerText : ''; }")
+
+
+def test_the_wall_map_rotates_through_its_views(browser, demo_db: Path, tmp_path):
+    """With --rotate-seconds the wall's map shows 事件数, 超期 and 巡查覆盖 in turn (the demo has check-ins)."""
+    db = tmp_path / "minqing.duckdb"
+    shutil.copyfile(demo_db, db)
+    users = tmp_path / "users.toml"
+    add_user(users, "lobby", role="wall", password=None)
+    proc, base = serve_with_users(db, users, tmp_path / "streamlit.log", MINQING_ROTATE_SECONDS="10")
+    site = Site(base, db, users, db.with_name(db.name + ".audit.sqlite"), tmp_path / "streamlit.log", [])
+    try:
+        context, page = open_wall(browser, site, (1920, 1080))
+        try:
+            seen = [page.evaluate(LEGEND_JS)]
+            while len(seen) < 4:  # three views, then the first again
+                page.wait_for_function(f"(before) => {{ const t = ({LEGEND_JS})(); return t && t !== before; }}",
+                                       arg=seen[-1], timeout=120_000)
+                seen.append(page.evaluate(LEGEND_JS))
+        finally:
+            context.close()
+    finally:
+        stop(proc)
+    titles = [text.splitlines()[0] for text in seen]
+    print("\nwall map views in turn:", titles)
+    assert len(set(titles[:3])) == 3 and titles[3] == titles[0], titles
+    assert any("超期" in t for t in titles) and any("巡查" in t or "走访" in t for t in titles), titles
+    assert "Traceback" not in (tmp_path / "streamlit.log").read_text(errors="replace")
+    assert_local_only(site.urls)
 
 # --------------------------------------------------------------------------- the street project under --watch
 

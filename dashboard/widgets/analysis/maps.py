@@ -58,4 +58,4 @@ def show_emerging_map(ctx: PageContext, level: str, measure: str) -> None:
     if len(rising):
         st.dataframe(rising[["grid_code", "name", "parent_name", "incidents", "hot_weeks", "emerging_class"]].rename(
             columns={"grid_code": "网格编码", "name": "名称", "parent_name": "上级", "incidents": "事件数",
-                     "hot_weeks": "热点周数", "emerging_class": "分类"}), hide_index=True, use_container_width=True)
+                     "hot_weeks": "热点周数", "emerging_class": "分类"}), hide_index=True, width="stretch")

@@ -27,7 +27,7 @@ def _show(found: pd.DataFrame, caption: str, nothing: str, columns: Callable[[],
     if found.empty:
         st.info(nothing)
         return
-    st.dataframe(pd.DataFrame(columns()), hide_index=True, use_container_width=True, column_config={
+    st.dataframe(pd.DataFrame(columns()), hide_index=True, width="stretch", column_config={
         "网格": st.column_config.LinkColumn("网格", display_text=r"grid=(.*)$")})
 
 

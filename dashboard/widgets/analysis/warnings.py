@@ -111,7 +111,7 @@ def _table(frame: pd.DataFrame) -> pd.DataFrame:
 
 def show_table(frame: pd.DataFrame, key: str) -> None:
     """The warnings as a table whose first column opens the grid on 网格详情."""
-    st.dataframe(_table(frame), hide_index=True, use_container_width=True, key=key, column_config={
+    st.dataframe(_table(frame), hide_index=True, width="stretch", key=key, column_config={
         "网格": st.column_config.LinkColumn("网格", display_text=r"grid=(.*)$", help="打开网格详情"),
     })
 
