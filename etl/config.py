@@ -70,10 +70,13 @@ class ProjectConfig:
     users: Path | None = None  # the dashboard's users file (`users = "users.toml"`), for `minqing demo`
     timezone: str = DEFAULT_TIMEZONE  # the store's zone: every stored time is naive local time in it (meta 'timezone')
     area: tuple[str, str] = DEFAULT_AREA  # code and name of the grid of the whole area (a missing top level)
+    city: str | None = None  # the name of the place the project covers (meta 'city': the wall's title)
 
 
 # The keys minqing.toml may hold, per table; anything else is a typo reported with the nearest valid key.
-TOP_KEYS: tuple[str, ...] = ("database", "categories", "users", "file_mode", "timezone", "grids", "departments")
+TOP_KEYS: tuple[str, ...] = ("database", "city", "categories", "users", "file_mode", "timezone", "grids",
+                             "departments")
+CITY_MAX_CHARS = 40  # a title bar's worth
 GRIDS_KEYS: tuple[str, ...] = ("coordinates", "area", *LEVELS)
 GRID_LEVEL_KEYS: tuple[str, ...] = ("path", "code", "name", "parent", "population", "grandparent", "encoding",
                                     "coordinates", "repeated", "leading_zeros")
@@ -115,6 +118,12 @@ def parse_config(raw: dict[str, Any], *, path: Path) -> ProjectConfig:
         problem("users", users, 'name the users file, e.g. users = "users.toml", or leave the key out')
         users = None
 
+    city = raw.get("city")
+    if city is not None and (not isinstance(city, str) or not city.strip() or len(city) > CITY_MAX_CHARS
+                             or not city.isprintable()):
+        problem("city", city, f"name the city or area the grids cover in at most {CITY_MAX_CHARS} printable "
+                "characters, e.g. city = \"汕尾市\", or leave the key out")
+        city = None
     categories = _load_categories(base / raw.get("categories", "categories.toml"), problem)
     file_mode = _file_mode(raw.get("file_mode", f"{DEFAULT_FILE_MODE:04o}"), problem)
     timezone = raw.get("timezone")
@@ -181,7 +190,8 @@ def parse_config(raw: dict[str, Any], *, path: Path) -> ProjectConfig:
         raise ConfigError(problems)
     return ProjectConfig(path=path, database=(base / database), categories=categories,
                          grids=grids, departments=departments, file_mode=file_mode,
-                         users=(base / users).resolve() if users else None, timezone=timezone, area=area)
+                         users=(base / users).resolve() if users else None, timezone=timezone, area=area,
+                         city=city.strip() if city else None)
 
 
 def mapping_digest(mapping: Mapping, categories: dict[str, dict[str, str]]) -> str:

@@ -123,6 +123,8 @@ def _load_into(working: Path, config: ProjectConfig, todo: list[tuple[Department
             progress(0, 1, "网格 / grids")
         track_changes(con)  # so the rollups' refresh at the end rebuilds only what this load changes
         record_timezone(con, config.timezone)
+        if config.city:
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('city', ?)", [config.city])
         report.grids = load_grids(con, config.grids, area=config.area)
         filled = {TARGETS[source.mapping.kind].table for source, _path in todo}
         for table in BULK_KEYS:  # a first load: the key is indexed once at the end (_finish), not row by row

@@ -25,6 +25,7 @@ class StoreSummary:
     event_total: int = 0
     grids_by_level: dict[str, int] = field(default_factory=dict)
     last_load: dt.datetime | None = None
+    city: str | None = None  # minqing.toml `city`, recorded by the load (meta 'city'): the wall's title
 
     @property
     def grid_total(self) -> int:
@@ -66,7 +67,8 @@ def store_summary(con: duckdb.DuckDBPyConnection) -> StoreSummary:
     grids_by_level = {level: 0 for level in LEVELS}
     grids_by_level.update(dict(con.execute(q.GRID_COUNTS_BY_LEVEL).fetchall()))
     (last_load,) = con.execute(q.LAST_LOAD_FINISHED).fetchone()
-    return StoreSummary(True, int(event_total), grids_by_level, last_load)
+    city = con.execute(q.CITY_NAME).fetchone() if "meta" in tables else None
+    return StoreSummary(True, int(event_total), grids_by_level, last_load, city[0] if city else None)
 
 
 def _check_level(level: str) -> None:

@@ -38,11 +38,11 @@ WHERE g.level = $level
 ORDER BY g.grid_code
 """
 
-# Which of the store's core tables exist (a file that is not a Minqing store has none).
+# Which of the store's core tables (and meta) exist (a file that is not a Minqing store has none).
 STORE_TABLES = """
 SELECT table_name
 FROM information_schema.tables
-WHERE table_schema = 'main' AND table_name IN ('grids', 'events', 'load_batches')
+WHERE table_schema = 'main' AND table_name IN ('grids', 'events', 'load_batches', 'meta')
 """
 
 # Headline numbers of the store: events, grids per level, last finished load.
@@ -58,3 +58,5 @@ SELECT count(*) AS n, max(version) AS version, bit_xor(hash(grid_code, name, geo
 FROM grids
 WHERE level = $level
 """
+
+CITY_NAME = "SELECT value FROM meta WHERE key = 'city'"

@@ -128,6 +128,7 @@ def config_text(plan: GridPlan, directory: Path, mappings: list[tuple[Path, str]
     lines = [f"# Drafted by `minqing init` on {dt.date.today().isoformat()}; `minqing load --config` this file.",
              "# Every decision is explained beside it; the full report was printed by init.", "",
              'database = "minqing.duckdb"', 'categories = "categories.toml"',
+             '# city = "..."  # the place\'s name for the wall display\'s title (民情地图 · city); without it: 全市',
              f"timezone = {toml_string(timezone)}  # {zone_why}", "", "[grids]",
              f"area = {{ code = {toml_string(plan.area[0])}, name = {toml_string(plan.area[1])} }}  "
              "# the one grid of a level no file gives"]

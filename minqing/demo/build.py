@@ -18,6 +18,7 @@ REPO_DATA = Path(__file__).resolve().parents[2] / "data"
 MANIFEST = "demo.json"
 GENERATOR_VERSION = 5  # bump when the generated files change, so an existing demo folder is rebuilt
 USERS_FILE = "users.toml"
+DEMO_CITY = "演示城市"  # minqing.toml `city`: the wall's title (a synthetic city at the place and size of Shanwei)
 PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/l/I
 DEMO_ACCOUNTS = (  # username, role, display name
     ("admin", "admin", "演示管理员"),
@@ -148,6 +149,7 @@ def _config_text(directory: Path, grid_files: dict[str, Path], dept_files: dict[
         grids[level] = spec
     config = {
         "database": "minqing.duckdb",
+        "city": DEMO_CITY,
         "categories": "categories.toml",
         "users": USERS_FILE,
         "grids": grids,

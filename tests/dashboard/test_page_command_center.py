@@ -17,7 +17,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.frame import BIG_SCREEN_CSS, PageContext
-from dashboard.widgets.command_center.wall import WALL_CSS
+from dashboard.widgets.command_center.wall import WALL_CSS, scope_label
+from dashboard.widgets.command_center.wall_panels import title_bar
 from dashboard.published import open_store
 from dashboard.widgets.command_center.feed import FeedRow, feed_html, feed_rows, grid_label, new_arrivals
 from dashboard.widgets.command_center.kpis import tiles
@@ -28,6 +29,8 @@ from fixtures import HOSTILE_NAME, FixtureStore, fixture_store  # noqa: F401  (p
 from layers.kpis import CommandKpis, Figure, command_kpis, kpi_periods
 from layers.event_query import EventFilter
 from layers.heatmap import LEAFLET_HEAT_JS_URL
+from layers.grids import StoreSummary
+from minqing.demo.build import DEMO_CITY
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 MB = 1_000_000
@@ -204,10 +207,24 @@ def test_big_screen_is_the_wall_display(monkeypatch, demo_db):
     assert not at.segmented_control and not at.toggle and not at.title, "no operator controls on the wall"
     page = "\n".join(str(m.value) for m in at.markdown)
     assert "最近30天" in page  # the window, since the sidebar is hidden
+    assert f"民情地图 · {DEMO_CITY}" in page, "the title names the city of minqing.toml"
     for label in KPI_LABELS + ["督办中", "督办超期", "预警", "近7日走访", "最新上报", "最新巡查走访", "大网格 TOP10"]:
         assert label in page, label
     (wall_map,) = at.get("component_instance")
     assert json.loads(wall_map.proto.json_args)["returned_objects"] == []
+
+
+def test_the_wall_title_names_the_city_and_a_scoped_wall_s_grids():
+    def label(city: str | None, principal: Principal) -> str:
+        ctx = PageContext(store=None, summary=StoreSummary(True, city=city), as_of=dt.datetime(2025, 6, 1), start=None,
+                          end=None, window_label="最近30天", where=None, principal=principal)  # type: ignore[arg-type]
+        return scope_label(ctx)
+
+    city_wide, scoped = Principal("hall", "wall"), Principal("hall", "wall", scope=("L1", "L2"))
+    assert label(None, city_wide) == "全市" and label("汕尾市", city_wide) == "汕尾市"
+    assert label("汕尾市", scoped) == "汕尾市 · L1、L2" and label(None, scoped) == "L1、L2"
+    shown = title_bar(label("<b>市</b>", city_wide), dt.datetime(2025, 6, 1, 8), dt.datetime(2025, 6, 1, 8))
+    assert "民情地图 · &lt;b&gt;市&lt;/b&gt;" in shown and "<b>" not in shown
 
 
 def test_desk_mode_has_no_big_screen_css(monkeypatch, demo_db):

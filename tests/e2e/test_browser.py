@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 import pytest
 
 from dashboard.serve import command, environment
+from minqing.demo.build import DEMO_CITY
 from store.schema import connect
 from fixtures import HOSTILE_NAME, FixtureStore, fixture_store  # noqa: F401  (pytest fixture)
 
@@ -295,7 +296,7 @@ def test_command_center_big_screen(browser, demo_site: Served):
         background = page.evaluate("() => getComputedStyle(document.querySelector('.stApp')).backgroundColor")
         assert background == "rgb(11, 18, 32)"  # wall.WALL_CSS
         body = page.inner_text("body")
-        assert "民情地图 · 全市" in body and "最近30天" in body and "最新巡查走访" in body
+        assert f"民情地图 · {DEMO_CITY}" in body and "最近30天" in body and "最新巡查走访" in body
         assert "Traceback" not in body and page.locator('[data-testid="stException"]').count() == 0
         assert page.locator(".mq-title-name").evaluate(CJK_GLYPHS_JS), "Chinese shows as empty boxes"
         page.screenshot(path=str(ARTIFACTS / "command_center_big.png"))

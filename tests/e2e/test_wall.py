@@ -28,6 +28,7 @@ from access.actions import ActionLog, default_actions_path
 from access.audit import AuditFilter, AuditLog
 from access.sessions import SessionStore, sessions_path
 from dashboard.serve import command, environment
+from minqing.demo.build import DEMO_CITY
 from projects import HEADER, write_street_project
 from test_browser import (  # noqa: F401  (pytest fixtures)
     ARTIFACTS, MAP_IFRAME, assert_local_only, browser, chromium, free_port, stop, wait_healthy,
@@ -154,7 +155,7 @@ def test_the_wall_fills_one_screen_at_three_sizes(browser, demo_wall: Site):
                 assert_inside(ticker, view, "ticker")
             assert boxes["map"][3] - boxes["map"][1] > 0.6 * height, "the map is the centrepiece"
             body = page.inner_text("body")
-            assert "民情地图 · 全市" in body and "督办超期" in body and "大网格 TOP10" in body
+            assert f"民情地图 · {DEMO_CITY}" in body and "督办超期" in body and "大网格 TOP10" in body
             assert page.locator('[data-testid="stSidebar"] button').count() == 0 or \
                 not page.locator('[data-testid="stSidebar"]').is_visible()
             page.screenshot(path=str(ARTIFACTS / f"wall_{width}x{height}.png"))

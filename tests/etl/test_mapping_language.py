@@ -18,6 +18,7 @@ from etl.config import load_config
 from etl.encoding import plausible_encoding
 from etl.load import load_project
 from etl.readers import read_raw
+from layers.grids import store_summary
 from projects import CATEGORIES, square, write_town_grids
 from store.errors import ConfigError, UserError
 from store.timewindow import now_in, store_zone
@@ -336,6 +337,31 @@ def test_now_is_the_wall_clock_in_the_store_zone() -> None:
     for zone, hours in (("Asia/Shanghai", 8), ("Etc/GMT+5", -5)):
         assert abs((now_in(zone) - utc) - dt.timedelta(hours=hours)) < dt.timedelta(minutes=1)
 
+
+
+# --------------------------------------------------------------------------- the place's name
+
+
+def test_the_city_name_is_recorded_in_the_store(tmp_path: Path) -> None:
+    config = project(tmp_path, rows(("A1", "k", "open", "2024-03-01 10:00", "", "115.05", "22.95")),
+                     config='city = "São Paulo ‹Zona Sul›"')
+    load(config)
+    with duckdb.connect(str(tmp_path / "store.duckdb"), read_only=True) as con:
+        assert store_summary(con).city == "São Paulo ‹Zona Sul›"
+
+
+def test_a_store_without_a_city_name_has_none(tmp_path: Path) -> None:
+    config = project(tmp_path, rows(("A1", "k", "open", "2024-03-01 10:00", "", "115.05", "22.95")))
+    load(config)
+    with duckdb.connect(str(tmp_path / "store.duckdb"), read_only=True) as con:
+        assert store_summary(con).city is None
+
+
+@pytest.mark.parametrize("value", ['""', '"   "', "3", '"a\nb"', f'"{"长" * 41}"'])
+def test_a_bad_city_name_is_a_problem(tmp_path: Path, value: str) -> None:
+    config = project(tmp_path, rows(), config=f"city = {value}")
+    with pytest.raises(ConfigError, match="city"):
+        load_config(config)
 
 # --------------------------------------------------------------------------- encodings
 

@@ -123,8 +123,11 @@ def wall_page(ctx: PageContext) -> None:
 
 
 def scope_label(ctx: PageContext) -> str:
-    """全市, or the scope codes of a scoped wall."""
-    return "全市" if ctx.principal.whole_city else "、".join(ctx.principal.scope)
+    """The city's name (minqing.toml `city`, else 全市), and the scope codes of a scoped wall after it."""
+    city = ctx.summary.city or ("全市" if ctx.principal.whole_city else "")
+    if ctx.principal.whole_city:
+        return city
+    return " · ".join(part for part in (city, "、".join(ctx.principal.scope)) if part)
 
 
 def title_and_strip(ctx: PageContext) -> None:
