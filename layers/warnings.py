@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from layers import analysis_queries as q
+from layers.discrete import nbinom_ppf, nbinom_sf, poisson_ppf, poisson_sf
 from layers.event_query import EventFilter, EventQuery
 from layers.findings import KINDS, WARNING_COLUMNS, empty as _empty, finish as _finish, labels as _labels
 from layers.lookups import category_names, department_names
@@ -108,13 +108,13 @@ def spike_bounds(observed: np.ndarray, expected: np.ndarray, phi: np.ndarray | f
     phi = np.broadcast_to(np.asarray(phi, dtype=float), mu.shape)
     obs = np.asarray(observed, dtype=float)
     poisson = phi <= 1.0 + 1e-6
-    bound = np.where(poisson, stats.poisson.ppf(1 - settings.alpha, mu), 0.0)
-    p_value = np.where(poisson, stats.poisson.sf(obs - 1, mu), 1.0)
+    bound = np.where(poisson, poisson_ppf(1 - settings.alpha, mu), 0.0)
+    p_value = np.where(poisson, poisson_sf(obs - 1, mu), 1.0)
     if (~poisson).any():
         size = mu[~poisson] / (phi[~poisson] - 1.0)
         prob = 1.0 / phi[~poisson]
-        bound[~poisson] = stats.nbinom.ppf(1 - settings.alpha, size, prob)
-        p_value[~poisson] = stats.nbinom.sf(obs[~poisson] - 1, size, prob)
+        bound[~poisson] = nbinom_ppf(1 - settings.alpha, size, prob)
+        p_value[~poisson] = nbinom_sf(obs[~poisson] - 1, size, prob)
     warn = (obs > bound) & (obs >= settings.min_count)
     return bound, p_value, warn
 
