@@ -55,13 +55,13 @@ _REGISTRY: dict[str, Callable[..., Any]] = {}
 
 
 def _run(path: str, signature: FileSignature, name: str, args: tuple[Any, ...],
-         kwargs: tuple[tuple[str, Any], ...], jurisdiction: Jurisdiction) -> Any:
+         kwargs: tuple[tuple[str, Any], ...], jurisdiction: Jurisdiction, fn: Callable[..., Any] | None = None) -> Any:
     """`name`(cursor, *args, **kwargs) on a cursor scoped to the jurisdiction, closed afterwards."""
     role, scope = jurisdiction
     principal = Principal(username=f"({role})", role=role, scope=scope)
     cursor = scoped_cursor(_connection(path, signature), principal)
     try:
-        return _REGISTRY[name](cursor, *args, **dict(kwargs))
+        return (fn or _REGISTRY[name])(cursor, *args, **dict(kwargs))
     finally:
         cursor.close()
 
@@ -109,6 +109,12 @@ class Store:
         name = _function_name(fn)
         _REGISTRY.setdefault(name, fn)
         return _cached(str(self.path), self.signature, name, args, tuple(sorted(kwargs.items())), self.jurisdiction)
+
+    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn(cursor, ...)` on this version as the principal sees it, not cached: for work off the script's thread
+        (no Streamlit call is made), such as the 预警 tile's counts."""
+        return _run(str(self.path), self.signature, _function_name(fn), args, tuple(sorted(kwargs.items())),
+                    self.jurisdiction, fn)
 
     def resource(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         name = _function_name(fn)

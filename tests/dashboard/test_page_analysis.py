@@ -97,6 +97,7 @@ def test_an_official_sees_only_their_jurisdictions_warnings(monkeypatch, tmp_pat
 def test_command_center_tile_and_grid_warnings(app: AppTest, hour_warnings) -> None:
     app.switch_page("views/command_center.py").run()
     assert not app.exception, app.exception
+    assert warning_board().wait_settled(timeout=300), "the counts the first run started are still being computed"
     app.run()  # the tile reads the counts the page's late work made (on the first visit, after the first run)
     tile = next(m for m in app.metric if m.label == "预警")
     _, expected = hour_warnings
@@ -155,3 +156,14 @@ def test_spike_warnings_turn_the_wall_tile_red() -> None:
     assert "mq-kpi mq-alarm" in strip_html([tile("2")])
     assert "mq-alarm" not in strip_html([tile("0")]) and "mq-alarm" not in strip_html([tile("—")])
     assert "共 9 条 <span>各类预警</span>" in strip_html([tile("2")])
+
+
+def test_the_board_lets_one_caller_compute_each_hour_and_says_when_all_are_done() -> None:
+    board, key, moment = WarningBoard(), ("store", (1, 2, 3), ("wall", ())), dt.datetime(2025, 12, 31, 23)
+    assert board.wait_settled(timeout=0)
+    assert board.claim(key, moment) and not board.claim(key, moment), "a second refresh must not start it again"
+    assert board.claim(key, moment + dt.timedelta(hours=1)), "the next hour is its own work"
+    assert not board.wait_settled(timeout=0)
+    board.release(key, moment)
+    board.release(key, moment + dt.timedelta(hours=1))
+    assert board.wait_settled(timeout=0) and board.claim(key, moment)

@@ -3,26 +3,30 @@ grid's warnings (网格详情); and the small-grid counts the command center's �
 
 The dashboard's warnings are hourly: they look back from the top of the page's hour (`warning_moment`), so the
 list, 网格详情 and the tile agree, and the counts are computed once per store version, hour and jurisdiction: a
-`WarningBoard` keeps them (the tile only reads it; `warm_warning_counts` fills it after the map and the feed).
+`WarningBoard` keeps them (the tile only reads it; `warm_warning_counts`, run after the map and the feed, starts
+their computation on a thread of its own, so no page run waits for it: the tile shows them at its next refresh).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 import streamlit as st
 
 from dashboard.frame import LEVEL_LABELS, PageContext
+from dashboard.published import Store
 from dashboard.widgets.common import MISSING, cell_text
 from layers.warnings import KINDS, all_warnings
 
 GRID_PAGE = "grid_detail"  # the url path of 网格详情 (dashboard/views/grid_detail.py)
 TILE_LEVEL = "small"  # the level the 预警 tile counts
 SPIKE_KINDS = ("spike_7d", "spike_1d")  # 事件异常增多: what turns the tile red on the wall
+LOG = logging.getLogger(__name__)
 
 
 def warning_moment(as_of: dt.datetime) -> dt.datetime:
@@ -37,16 +41,42 @@ class WarningCounts:
     moment: dt.datetime
     total: int
     spikes: int
+    frame: pd.DataFrame | None = field(default=None, compare=False, repr=False)  # the warnings counted
+
+    @classmethod
+    def of(cls, moment: dt.datetime, frame: pd.DataFrame) -> WarningCounts:
+        return cls(moment, len(frame), int(frame["kind"].isin(SPIKE_KINDS).sum()), frame)
 
 
 class WarningBoard:
     """The latest WarningCounts per (store file, version, jurisdiction): one per hour is computed; the newest
-    `size` store versions and jurisdictions are kept. Thread-safe (sessions share it)."""
+    `size` store versions and jurisdictions are kept; what is being computed is claimed, so it is computed once.
+    Thread-safe (sessions and the computing threads share it)."""
 
     def __init__(self, size: int = 64) -> None:
         self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)
         self._latest: OrderedDict[tuple, WarningCounts] = OrderedDict()
+        self._busy: set[tuple] = set()
         self._size = size
+
+    def claim(self, key: tuple, moment: dt.datetime) -> bool:
+        """True for the one caller that is to compute `key`'s counts at `moment` (until it calls `release`)."""
+        with self._lock:
+            if (key, moment) in self._busy:
+                return False
+            self._busy.add((key, moment))
+            return True
+
+    def release(self, key: tuple, moment: dt.datetime) -> None:
+        with self._settled:
+            self._busy.discard((key, moment))
+            self._settled.notify_all()
+
+    def wait_settled(self, timeout: float) -> bool:
+        """Wait until nothing is being computed (or `timeout` seconds); True when nothing is."""
+        with self._settled:
+            return self._settled.wait_for(lambda: not self._busy, timeout)
 
     def put(self, key: tuple, counts: WarningCounts) -> None:
         """Remember `counts` unless a later hour is already there."""
@@ -76,12 +106,15 @@ def board_key(ctx: PageContext) -> tuple:
 
 def warnings_for(ctx: PageContext, level: str) -> pd.DataFrame:
     """All warnings of `level` at the top of the page's hour, through the store's scoped cache; the small grids'
-    counts go on the board for the 预警 tile."""
+    are read from the board when the 预警 tile's counts of this hour are there, else computed and put there."""
     moment = warning_moment(ctx.as_of)
+    if level == TILE_LEVEL:
+        known = latest_counts(ctx)
+        if known is not None and known.moment == moment and known.frame is not None:
+            return known.frame.copy()  # what the 预警 tile's counts were made from
     frame = ctx.store.query(all_warnings, level, as_of=moment)
     if level == TILE_LEVEL:
-        warning_board().put(board_key(ctx), WarningCounts(moment, len(frame),
-                                                          int(frame["kind"].isin(SPIKE_KINDS).sum())))
+        warning_board().put(board_key(ctx), WarningCounts.of(moment, frame))
     return frame
 
 
@@ -92,10 +125,25 @@ def latest_counts(ctx: PageContext) -> WarningCounts | None:
 
 
 def warm_warning_counts(ctx: PageContext) -> None:
-    """Compute this hour's counts when the board lacks them (tiles.LATE_WORK: after the map and the feed)."""
+    """Start computing this hour's counts on a thread of its own when the board lacks them and nobody is computing
+    them (tiles.LATE_WORK: after the map and the feed)."""
+    moment = warning_moment(ctx.as_of)
     known = latest_counts(ctx)
-    if known is None or known.moment != warning_moment(ctx.as_of):
-        warnings_for(ctx, TILE_LEVEL)
+    board, key = warning_board(), board_key(ctx)
+    if (known is not None and known.moment == moment) or not board.claim(key, moment):
+        return
+    threading.Thread(target=_count_warnings, args=(board, ctx.store, key, moment), daemon=False,  # exit waits for it
+                     name="minqing-warning-counts").start()
+
+
+def _count_warnings(board: WarningBoard, store: Store, key: tuple, moment: dt.datetime) -> None:
+    """The small grids' warnings at `moment` counted onto the board (a failure is logged; the next refresh retries)."""
+    try:
+        board.put(key, WarningCounts.of(moment, store.run(all_warnings, TILE_LEVEL, as_of=moment)))
+    except Exception:  # noqa: BLE001  (a replaced store, a closed connection: the tile keeps its last counts)
+        LOG.warning("the 预警 tile's counts at %s could not be computed", moment, exc_info=True)
+    finally:
+        board.release(key, moment)
 
 
 def _table(frame: pd.DataFrame) -> pd.DataFrame:
