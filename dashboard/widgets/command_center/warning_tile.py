@@ -2,8 +2,8 @@
 of this hour, with all warnings as the second figure; red on the wall when there are spikes (tiles.ALARM_LABELS).
 
 The tile only reads the counts the analysis keeps per store version, hour and jurisdiction
-(dashboard/widgets/analysis/warnings.py); computing them is tiles.LATE_WORK, run after the map and the feed, so a new
-load's map and feed never wait for the warnings. Until the first counts of a store version are in, the tile shows
+(dashboard/widgets/analysis/warnings.py); tiles.LATE_WORK, run after the map and the feed, starts their computation
+on a thread of its own, so no page run waits for the warnings. Until the first counts of a store version are in, the tile shows
 "—"; in a new hour it shows the last hour's until this hour's are computed.
 """
 
